@@ -1,0 +1,3 @@
+"""LocalGov Digital Voice."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,151 @@
+"""The frozen values handed from stage to stage.
+
+Names say where a value came from: `*Source` from feeds.yaml, `*Data` parsed
+from the web, `*State` read from the database, `*Record` about to be written,
+`*Result` returned to a caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+REGIONS = (
+    "North East",
+    "North West",
+    "Yorkshire and the Humber",
+    "East Midlands",
+    "West Midlands",
+    "East of England",
+    "London",
+    "South East",
+    "South West",
+    "Wales",
+    "Scotland",
+    "Northern Ireland",
+    "National",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Run-wide defaults; every field can be set under `settings:` in feeds.yaml."""
+
+    interval_minutes: int = 60
+    max_interval_hours: int = 24
+    cycle_minutes: int = 5
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    fetch_deadline: float = 30.0
+    max_redirects: int = 5
+    max_body_bytes: int = 5_000_000
+    max_entries: int = 500
+    max_entry_bytes: int = 1_000_000
+    concurrency: int = 16
+    per_host: int = 2
+    allow_private_hosts: bool = False
+    contact_url: str = "https://localgov.digital/voice"
+    parse_workers: int = 2
+    parse_memory_mb: int = 768
+    parse_cpu_seconds: int = 20
+    parse_wall_seconds: int = 30
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """One member blog as registered in feeds.yaml."""
+
+    url: str
+    region: str
+    title: str | None = None
+    site_url: str | None = None
+    author: str | None = None
+    organisation: str | None = None
+    topics: tuple[str, ...] = ()
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Registry:
+    """feeds.yaml, validated."""
+
+    settings: Settings
+    feeds: tuple[FeedSource, ...]
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    """What one fetch may cost; built from Settings."""
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    deadline: float = 30.0
+    max_redirects: int = 5
+    max_body_bytes: int = 5_000_000
+    allow_private_hosts: bool = False
+    user_agent: str = "Voice"
+
+
+@dataclass(frozen=True)
+class ResponseData:
+    """What the fetch stage got from the web for one feed.
+
+    `body` is None on 304 Not Modified. `body` is always decoded from any
+    Content-Encoding and within `max_body_bytes`.
+    """
+
+    url: str  # final URL after redirects
+    status: int
+    body: bytes | None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+    bytes_received: int = 0  # on the wire, before decompression
+    permanent_redirect: str | None = None  # target of the first 301/308 hop, if any
+    cache_control: str | None = None
+    expires: str | None = None
+    retry_after: str | None = None
+
+
+@dataclass(frozen=True)
+class ParseJob:
+    """Everything a parse worker needs; picklable, no I/O handles."""
+
+    body: bytes
+    url: str  # final URL; the base for relative links
+    content_type: str | None
+    fetched_at: str  # UTC ISO 8601; first-seen time and the clamp for future dates
+    known: Mapping[str, str] = field(default_factory=dict)  # entry_key -> raw_hash
+    max_entries: int = 500
+    max_entry_bytes: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class EntryData:
+    """One feed entry, normalised and sanitised."""
+
+    entry_key: str
+    raw_hash: str  # hash of the raw entry, to skip unchanged entries cheaply
+    guid: str | None
+    url: str | None  # absolute http(s) or None
+    title: str  # plain text
+    author: str | None
+    published: str | None  # UTC ISO 8601; None when the feed gives no date
+    updated: str | None
+    categories: tuple[str, ...]
+    summary_html: str | None
+    content_html: str | None
+    text: str  # plain text of content (or summary) for search
+
+
+@dataclass(frozen=True)
+class FeedData:
+    """A parsed feed: only new or changed entries are carried in full."""
+
+    title: str | None
+    site_url: str | None
+    ttl_minutes: int | None
+    entries: tuple[EntryData, ...]  # new or changed (raw_hash not in job.known)
+    seen_keys: tuple[str, ...]  # every entry key in the document, kept ones included
+    total_entries: int  # entries in the document before caps
+    notes: tuple[str, ...] = ()  # caps applied, said to people in the fetch record
