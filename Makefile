@@ -1,0 +1,38 @@
+# Every target does its own set-up: a fresh clone needs only `make run` or `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the project definition changes.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	mkdir -p db
+	$(BIN)/voice run
+
+demo: install
+	$(BIN)/voice demo
+
+test: install
+	$(BIN)/ruff check aggregator tests plugins bench
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check aggregator tests plugins bench
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) bench/.venv-reader bench/work .pytest_cache

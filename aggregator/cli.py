@@ -1,0 +1,235 @@
+"""The `voice` command: a thin click layer that turns errors into one-line messages.
+
+Exit codes: 0 success (individual feeds may have failed: they are recorded),
+1 configuration problem, 3 database problem, 2 usage error (click).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from . import __version__, service, store
+from .config import ConfigErrors, load_registry
+from .errors import AggregatorError, ConfigError, StoreError
+from .update import FeedResult, update_feeds
+
+EXIT_CONFIG = 1
+EXIT_STORE = 3
+
+config_option = click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("feeds.yaml"),
+    show_default=True,
+    help="The member registry.",
+)
+db_option = click.option(
+    "--db",
+    "db",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("db/voice.db"),
+    show_default=True,
+    help="The SQLite database.",
+)
+private_option = click.option(
+    "--allow-private-hosts",
+    is_flag=True,
+    default=None,
+    help="Allow feeds on loopback and private addresses (tests, demos, intranets).",
+)
+
+
+def one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Expected errors end the command with one line and an exit code, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(EXIT_CONFIG)
+        except StoreError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(EXIT_STORE)
+
+    return wrapper
+
+
+@click.group()
+@click.version_option(__version__, prog_name="voice")
+def cli() -> None:
+    """LocalGov Digital Voice: gather member blogs into SQLite and serve them with Datasette."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+
+
+@cli.command()
+@config_option
+@db_option
+@one_line_errors
+def check(config: Path, db: Path) -> None:
+    """Validate feeds.yaml and list every problem."""
+    try:
+        registry = load_registry(config)
+    except ConfigErrors as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        click.echo(f"{config}: {len(exc.problems)} problem(s) found", err=True)
+        sys.exit(EXIT_CONFIG)
+    click.echo(f"{config}: {len(registry.feeds)} feeds, all valid")
+
+
+@contextmanager
+def _progress(
+    enabled: bool,
+) -> Iterator[tuple[Callable[[int], None], Callable[[FeedResult], None]]]:
+    """A progress bar on a terminal; silent otherwise (cron, CI, pipes)."""
+    if not enabled:
+        yield (lambda total: None), (lambda result: None)
+        return
+    with Progress(
+        TextColumn("fetching"), BarColumn(), MofNCompleteColumn(), transient=True
+    ) as progress:
+        task = progress.add_task("fetch", total=None)
+        yield (
+            lambda total: progress.update(task, total=total),
+            lambda result: progress.advance(task),
+        )
+
+
+@cli.command()
+@config_option
+@db_option
+@click.option("--all", "all_feeds", is_flag=True, help="Check every feed, not only the due ones.")
+@click.option("--feed", "feed_url", help="Check this one feed (its URL as in feeds.yaml).")
+@private_option
+@click.option("--verbose", "-v", is_flag=True, help="List each failed feed with its reason.")
+@one_line_errors
+def fetch(
+    config: Path,
+    db: Path,
+    all_feeds: bool,
+    feed_url: str | None,
+    allow_private_hosts: bool | None,
+    verbose: bool,
+) -> None:
+    """Run one fetch cycle over due feeds (or --all, or --feed URL)."""
+    registry = load_registry(config)
+    with _progress(sys.stderr.isatty()) as (on_start, on_result):
+        result = update_feeds(
+            registry,
+            db,
+            due_only=not all_feeds,
+            feed_url=feed_url,
+            allow_private_hosts=allow_private_hosts,
+            on_start=on_start,
+            on_result=on_result,
+        )
+    if verbose:
+        for feed in result.feeds:
+            if feed.error:
+                click.echo(f"{feed.url}: {feed.error_kind}: {feed.error}")
+    click.echo(result.summary())
+
+
+@cli.command()
+@config_option
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=int)
+@one_line_errors
+def serve(config: Path, db: Path, host: str, port: int) -> None:
+    """Serve the database with Datasette (database name: the file's stem, e.g. voice)."""
+    sys.exit(service.serve(db, host=host, port=port))
+
+
+@cli.command()
+@config_option
+@db_option
+@private_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Only fetch on schedule; do not start Datasette.")
+@one_line_errors
+def run(
+    config: Path,
+    db: Path,
+    allow_private_hosts: bool | None,
+    host: str,
+    port: int,
+    no_serve: bool,
+) -> None:
+    """The main job: fetch on a schedule and serve with Datasette until stopped."""
+    service.run(
+        config,
+        db,
+        allow_private_hosts=allow_private_hosts,
+        serve_datasette=not no_serve,
+        host=host,
+        port=port,
+    )
+
+
+@cli.command()
+@config_option
+@db_option
+@one_line_errors
+def status(config: Path, db: Path) -> None:
+    """Show every feed: status, last success, error and next check."""
+    if not db.exists():
+        raise StoreError(f"{db}: no database yet; run `voice fetch` first")
+    conn = store.connect(db)
+    try:
+        rows = store.feed_rows(conn)
+    finally:
+        conn.close()
+    table = Table("feed", "region", "status", "posts", "last success", "problem", "next check")
+    for r in rows:
+        problem = f"{r['error_kind']}: {r['last_error']}" if r["error_kind"] else ""
+        table.add_row(
+            r["title"] or r["url"],
+            r["region"] or "",
+            r["status"],
+            str(r["posts"]),
+            r["last_success_at"] or "never",
+            problem,
+            r["next_check_at"] or "-",
+        )
+    Console(width=160).print(table)
+
+
+@cli.command()
+@db_option
+@click.option("--port", default=8001, show_default=True, type=int)
+@click.option("--once", is_flag=True, help="Fetch the demo feeds once and exit, without serving.")
+@one_line_errors
+def demo(db: Path, port: int, once: bool) -> None:
+    """Voice offline: serve the bundled demo feeds on 127.0.0.1 and run against them."""
+    from .demo import run_demo
+
+    if db == Path("db/voice.db"):
+        db = Path("db/demo/voice.db")
+    run_demo(db, port=port, once=once, echo=click.echo)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except AggregatorError as exc:  # pragma: no cover - the decorators catch these
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+__all__ = ["cli", "main"]

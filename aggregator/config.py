@@ -1,0 +1,205 @@
+"""Load and validate feeds.yaml, the member registry.
+
+Errors name the entry (index and url), the key, what is wrong and the line,
+because the people fixing them are members editing a YAML file by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from .errors import ConfigError
+from .models import REGIONS, FeedSource, Registry, Settings
+
+FEED_KEYS = ("url", "title", "site_url", "author", "organisation", "region", "topics")
+REQUIRED_KEYS = ("url", "region")
+SETTING_KEYS = tuple(f.name for f in dataclasses.fields(Settings))
+
+
+class ConfigErrors(ConfigError):
+    """Every problem found in one file, so a member can fix them all in one go."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"{path}: {len(problems)} {noun}: {problems[0]}")
+        self.problems = problems
+
+
+def normalise_feed_url(url: str) -> str:
+    """Key for spotting the same feed registered twice.
+
+    Scheme and host case, default ports, http vs https and a trailing slash do
+    not make a different feed.
+    """
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    path = parts.path.rstrip("/")
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{netloc}{path}{query}"
+
+
+def _line(node: Any, key: Any = None) -> int | None:
+    """1-based line of a mapping (or of one of its keys), when ruamel knows it."""
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return None
+    try:
+        return (lc.key(key)[0] if key is not None else lc.line) + 1
+    except (KeyError, TypeError, AttributeError):
+        return None
+
+
+def _where(path: Path, line: int | None) -> str:
+    return f"{path.name}:{line}" if line else path.name
+
+
+def _check_url(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return "must be a web address such as https://example.org/feed/"
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"{value!r} must start with http:// or https://"
+    if not parts.hostname:
+        return f"{value!r} has no host name"
+    return None
+
+
+def _check_feed(item: Any) -> tuple[dict[str, Any], list[tuple[str | None, str]]]:
+    """Validate one entry; return cleaned values and (key, problem) pairs."""
+    problems: list[tuple[str | None, str]] = []
+    if not isinstance(item, dict):
+        return {}, [(None, "each feed must be a mapping with at least url and region")]
+    values: dict[str, Any] = {}
+    for key in item:
+        if key not in FEED_KEYS:
+            problems.append((key, f"unknown key {key!r} (known keys: {', '.join(FEED_KEYS)})"))
+    for key in REQUIRED_KEYS:
+        if key not in item or item[key] in (None, ""):
+            problems.append((None, f"{key} is required"))
+    if "url" in item and item["url"] not in (None, ""):
+        problem = _check_url(item["url"])
+        if problem:
+            problems.append(("url", problem))
+        else:
+            values["url"] = item["url"].strip()
+    region = item.get("region")
+    if region not in (None, ""):
+        if region in REGIONS:
+            values["region"] = region
+        else:
+            problems.append(
+                ("region", f"{region!r} is not a region; use one of: " + ", ".join(REGIONS))
+            )
+    for key in ("title", "author", "organisation"):
+        value = item.get(key)
+        if value is not None and not isinstance(value, str):
+            problems.append((key, "must be text"))
+        elif value:
+            values[key] = value.strip()
+    site_url = item.get("site_url")
+    if site_url is not None:
+        problem = _check_url(site_url)
+        if problem:
+            problems.append(("site_url", problem))
+        else:
+            values["site_url"] = site_url.strip()
+    topics = item.get("topics")
+    if topics is not None:
+        if not isinstance(topics, list) or not all(isinstance(t, str) and t for t in topics):
+            problems.append(
+                ("topics", "must be a list of topic slugs, e.g. [open-data, democracy]")
+            )
+        else:
+            values["topics"] = tuple(t.strip() for t in topics)
+    return values, problems
+
+
+def _check_settings(raw: Any, path: Path, problems: list[str]) -> Settings:
+    if raw is None:
+        return Settings()
+    if not isinstance(raw, dict):
+        problems.append(f"{_where(path, _line(raw))}: settings must be a mapping")
+        return Settings()
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        where = _where(path, _line(raw, key))
+        if key not in SETTING_KEYS:
+            problems.append(f"{where}: settings: unknown key {key!r}")
+            continue
+        expected = type(getattr(defaults, key))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            problems.append(f"{where}: settings: {key} must be {expected.__name__}, got {value!r}")
+            continue
+        if expected in (int, float) and value <= 0:
+            problems.append(f"{where}: settings: {key} must be greater than 0")
+            continue
+        values[key] = value
+    return dataclasses.replace(defaults, **values)
+
+
+def parse_registry(text: str, path: Path = Path("feeds.yaml")) -> Registry:
+    """Validate registry text; raise ConfigErrors listing every problem."""
+    try:
+        data = YAML(typ="rt").load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigErrors(path, [f"{_where(path, line)}: not valid YAML: {reason}"]) from exc
+    if not isinstance(data, dict) or "feeds" not in data:
+        raise ConfigErrors(path, [f"{path.name}: must be a mapping with a 'feeds:' list"])
+    problems: list[str] = []
+    for key in data:
+        if key not in ("settings", "feeds"):
+            problems.append(f"{_where(path, _line(data, key))}: unknown top-level key {key!r}")
+    settings = _check_settings(data.get("settings"), path, problems)
+    raw_feeds = data.get("feeds") or []
+    if not isinstance(raw_feeds, list):
+        raise ConfigErrors(path, [f"{_where(path, _line(data, 'feeds'))}: feeds must be a list"])
+    feeds: list[FeedSource] = []
+    seen: dict[str, int] = {}
+    for index, item in enumerate(raw_feeds):
+        line = _line(item)
+        url = item.get("url") if isinstance(item, dict) else None
+        label = f"feeds[{index}]" + (f" ({url})" if url else "")
+        values, item_problems = _check_feed(item)
+        for key, problem in item_problems:
+            key_line = _line(item, key) if key else line
+            prefix = f"{_where(path, key_line or line)}: {label}"
+            problems.append(f"{prefix}: {key}: {problem}" if key else f"{prefix}: {problem}")
+        if "url" in values:
+            norm = normalise_feed_url(values["url"])
+            if norm in seen:
+                problems.append(
+                    f"{_where(path, line)}: {label}: duplicate of feeds[{seen[norm]}]"
+                    " (same feed URL); remove one of them"
+                )
+            else:
+                seen[norm] = index
+        if not item_problems:
+            feeds.append(FeedSource(line=line, **values))
+    if problems:
+        raise ConfigErrors(path, problems)
+    return Registry(settings=settings, feeds=tuple(feeds))
+
+
+def load_registry(path: Path) -> Registry:
+    """Read and validate feeds.yaml."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found (pass --config PATH)") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    return parse_registry(text, path)

@@ -1,0 +1,45 @@
+"""`voice demo`: Voice working with no internet, on the bundled demo feeds.
+
+The demo feeds are served from 127.0.0.1 by the same small server the tests
+use, so the demo registry needs the private-hosts switch, as an intranet would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from . import service
+from .config import load_registry
+from .feedserver import FeedServer
+from .update import update_feeds
+
+DEMO_DIR = service.PROJECT_ROOT / "demo"
+
+
+def write_demo_registry(base_url: str, target: Path) -> Path:
+    """The demo registry with `{base}` replaced by the live server's address."""
+    text = (DEMO_DIR / "feeds.yaml").read_text(encoding="utf-8")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text.replace("{base}", base_url), encoding="utf-8")
+    return target
+
+
+def run_demo(db_path: Path, *, port: int, once: bool, echo: Callable[[str], None]) -> None:
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    with FeedServer(DEMO_DIR / "feeds", gzip=True) as server:
+        config = write_demo_registry(server.base_url, db_path.parent / "feeds.yaml")
+        echo(f"demo feeds served at {server.base_url}/")
+        if once:
+            result = update_feeds(load_registry(config), db_path, allow_private_hosts=True)
+            echo(result.summary())
+            return
+        service.run(
+            config,
+            db_path,
+            allow_private_hosts=True,
+            port=port,
+            on_ready=lambda: echo(
+                f"open http://127.0.0.1:{port}/{db_path.stem}/posts (Ctrl-C to stop)"
+            ),
+        )

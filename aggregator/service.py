@@ -1,0 +1,140 @@
+"""`voice run` and `voice serve`: the scheduler beside Datasette.
+
+APScheduler runs fetch cycles in this process (one at a time, coalesced, so a
+slow cycle never piles up); Datasette runs as a child process, reading the
+same WAL database. SIGTERM or Ctrl-C stops new feeds from starting, lets the
+write in progress commit, and stops Datasette.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from . import store
+from .config import load_registry
+from .errors import AggregatorError
+from .parsepool import ParsePool
+from .update import update_feeds
+
+log = logging.getLogger("voice")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+METADATA = PROJECT_ROOT / "metadata.yml"
+PLUGINS = PROJECT_ROOT / "plugins"
+
+
+def datasette_command(db_path: Path, *, host: str = "127.0.0.1", port: int = 8001) -> list[str]:
+    """Datasette on the database, mutable (never -i) so it sees the fetcher's writes."""
+    cmd = [sys.executable, "-m", "datasette", "serve", str(db_path), "--host", host]
+    cmd += ["--port", str(port), "--setting", "sql_time_limit_ms", "3000"]
+    if METADATA.exists():
+        cmd += ["--metadata", str(METADATA)]
+    if PLUGINS.is_dir():
+        cmd += ["--plugins-dir", str(PLUGINS)]
+    return cmd
+
+
+def prepare_db(db_path: Path) -> None:
+    """Create and migrate the database so Datasette starts on the current schema."""
+    store.connect(db_path).close()
+
+
+def serve(db_path: Path, *, host: str, port: int) -> int:
+    prepare_db(db_path)
+    return subprocess.call(datasette_command(db_path, host=host, port=port))
+
+
+def run_cycle_logged(
+    config: Path,
+    db_path: Path,
+    *,
+    allow_private_hosts: bool | None,
+    pool: ParsePool,
+    stop: threading.Event,
+) -> None:
+    """One scheduled cycle. Re-reads feeds.yaml so edits apply without a restart."""
+    try:
+        registry = load_registry(config)
+        result = update_feeds(
+            registry, db_path, allow_private_hosts=allow_private_hosts, pool=pool, stop=stop
+        )
+    except AggregatorError as exc:
+        log.error("cycle skipped: %s", exc)
+        return
+    log.info("cycle done: %s", result.summary())
+
+
+def run(
+    config: Path,
+    db_path: Path,
+    *,
+    allow_private_hosts: bool | None,
+    serve_datasette: bool = True,
+    host: str = "127.0.0.1",
+    port: int = 8001,
+    on_ready: Callable[[], None] = lambda: None,
+) -> None:
+    """Block until SIGTERM/SIGINT, running cycles every `cycle_minutes`."""
+    registry = load_registry(config)  # fail fast on a bad registry
+    settings = registry.settings
+    prepare_db(db_path)
+    stop = threading.Event()
+    child = (
+        subprocess.Popen(datasette_command(db_path, host=host, port=port))
+        if serve_datasette
+        else None
+    )
+    scheduler = BlockingScheduler(
+        timezone=UTC,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+    )
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        log.info("stopping: finishing the write in progress")
+        stop.set()
+        scheduler.shutdown(wait=False)
+
+    with ParsePool(
+        workers=settings.parse_workers,
+        memory_mb=settings.parse_memory_mb,
+        cpu_seconds=settings.parse_cpu_seconds,
+        wall_seconds=settings.parse_wall_seconds,
+    ) as pool:
+        scheduler.add_job(
+            run_cycle_logged,
+            "interval",
+            minutes=settings.cycle_minutes,
+            next_run_time=datetime.now(UTC),
+            args=[config, db_path],
+            kwargs={"allow_private_hosts": allow_private_hosts, "pool": pool, "stop": stop},
+            id="fetch-cycle",
+        )
+        previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            if child is not None:
+                log.info("Datasette: http://%s:%d/%s", host, port, db_path.stem)
+            on_ready()
+            scheduler.start()
+            # shutdown(wait=False) returns at once; wait for the running cycle ourselves.
+            executor = scheduler._lookup_executor("default")
+            executor.shutdown(wait=True)
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            if child is not None:
+                child.terminate()
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()

@@ -1,0 +1,389 @@
+"""SQLite storage: the schema is the public contract (see docs/schema.md).
+
+WAL lets Datasette read while the fetcher writes; each feed's update is one
+short BEGIN IMMEDIATE transaction, so a crash leaves every feed either fully
+old or fully new, and a writer never waits half-way through for a lock.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from .errors import StoreError
+from .models import EntryData, FeedSource
+
+BUSY_TIMEOUT_MS = 15_000
+SCHEDULABLE = "status NOT IN ('gone', 'removed')"
+
+migrations = Migrations("voice")
+
+
+@migrations(name="0001_initial")
+def _m0001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,
+            title TEXT,
+            site_url TEXT,
+            author TEXT,
+            organisation TEXT,
+            region TEXT,
+            topics TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL DEFAULT 'new',
+            error_kind TEXT,
+            last_error TEXT,
+            last_checked_at TEXT,
+            last_success_at TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            next_check_at TEXT,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            added_at TEXT NOT NULL
+        );
+        CREATE TABLE posts (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER NOT NULL REFERENCES feeds(id),
+            entry_key TEXT NOT NULL,
+            guid TEXT,
+            url TEXT,
+            title TEXT NOT NULL DEFAULT '',
+            author TEXT,
+            published TEXT NOT NULL,
+            updated TEXT,
+            first_seen_at TEXT NOT NULL,
+            summary_html TEXT,
+            content_html TEXT,
+            text TEXT NOT NULL DEFAULT '',
+            region TEXT,
+            organisation TEXT,
+            categories TEXT NOT NULL DEFAULT '[]',
+            topics TEXT NOT NULL DEFAULT '[]',
+            duplicate_of INTEGER REFERENCES posts(id),
+            raw_hash TEXT NOT NULL,
+            UNIQUE (feed_id, entry_key)
+        );
+        CREATE INDEX posts_published ON posts(published DESC);
+        CREATE INDEX posts_region ON posts(region);
+        CREATE INDEX posts_organisation ON posts(organisation);
+        CREATE TABLE fetches (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER NOT NULL REFERENCES feeds(id),
+            started_at TEXT NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            http_status INTEGER,
+            outcome TEXT NOT NULL,
+            error_kind TEXT,
+            error TEXT,
+            bytes INTEGER NOT NULL DEFAULT 0,
+            new_posts INTEGER NOT NULL DEFAULT 0,
+            updated_posts INTEGER NOT NULL DEFAULT 0,
+            note TEXT
+        );
+        CREATE INDEX fetches_feed ON fetches(feed_id, started_at);
+        """
+    )
+    db["posts"].enable_fts(["title", "text"], fts_version="FTS5", create_triggers=True)
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """A feed as the database knows it, for deciding what to fetch and how."""
+
+    id: int
+    url: str
+    title: str | None
+    region: str | None
+    organisation: str | None
+    status: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    error_count: int
+    next_check_at: str | None
+
+
+@dataclass(frozen=True)
+class FeedUpdateRecord:
+    """Everything one fetch of one feed changes, written in one transaction."""
+
+    feed_id: int
+    started_at: str
+    duration_ms: int
+    outcome: str  # ok, not_modified, unchanged, error, gone
+    status: str
+    next_check_at: str | None
+    error_count: int
+    http_status: int | None = None
+    bytes: int = 0
+    url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    feed_title: str | None = None
+    site_url: str | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    note: str | None = None
+    entries: tuple[EntryData, ...] = ()
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    new_posts: int
+    updated_posts: int
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate the database."""
+    if not path.parent.exists():
+        raise StoreError(f"{path.parent}: directory does not exist (pass --db PATH)")
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        db = sqlite_utils.Database(conn)
+        if migrations.pending(db):
+            with transaction(conn):
+                migrations.apply(db)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot open the database: {exc}") from exc
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE: take the write lock up front so we never deadlock mid-way."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str) -> None:
+    """Make the feeds table match the registry; feeds dropped from it are kept as 'removed'."""
+    with transaction(conn):
+        urls = []
+        for src in sources:
+            urls.append(src.url)
+            conn.execute(
+                """
+                INSERT INTO feeds (url, title, site_url, author, organisation, region, topics,
+                                   added_at)
+                VALUES (:url, :title, :site_url, :author, :organisation, :region, :topics, :now)
+                ON CONFLICT (url) DO UPDATE SET
+                    title = coalesce(excluded.title, feeds.title),
+                    site_url = coalesce(excluded.site_url, feeds.site_url),
+                    author = excluded.author, organisation = excluded.organisation,
+                    region = excluded.region, topics = excluded.topics,
+                    status = CASE WHEN feeds.status = 'removed' THEN 'new' ELSE feeds.status END
+                WHERE feeds.title IS NOT coalesce(excluded.title, feeds.title)
+                   OR feeds.site_url IS NOT coalesce(excluded.site_url, feeds.site_url)
+                   OR feeds.author IS NOT excluded.author
+                   OR feeds.organisation IS NOT excluded.organisation
+                   OR feeds.region IS NOT excluded.region
+                   OR feeds.topics IS NOT excluded.topics
+                   OR feeds.status = 'removed'
+                """,
+                {
+                    "url": src.url,
+                    "title": src.title,
+                    "site_url": src.site_url,
+                    "author": src.author,
+                    "organisation": src.organisation,
+                    "region": src.region,
+                    "topics": json.dumps(list(src.topics)),
+                    "now": now,
+                },
+            )
+        conn.execute(
+            """
+            UPDATE posts SET region = feeds.region, organisation = feeds.organisation
+            FROM feeds WHERE posts.feed_id = feeds.id
+              AND (posts.region IS NOT feeds.region OR posts.organisation IS NOT feeds.organisation)
+            """
+        )
+        placeholders = ",".join("?" * len(urls))
+        conn.execute(
+            f"UPDATE feeds SET status = 'removed', next_check_at = NULL"
+            f" WHERE status != 'removed' AND url NOT IN ({placeholders})",
+            urls,
+        )
+
+
+def _feed_state(row: sqlite3.Row) -> FeedState:
+    return FeedState(**{k: row[k] for k in FeedState.__dataclass_fields__})
+
+
+def select_feeds(
+    conn: sqlite3.Connection, now: str, *, due_only: bool = True, url: str | None = None
+) -> list[FeedState]:
+    """The feeds a cycle should check: due ones, all schedulable ones, or one by URL."""
+    columns = ", ".join(FeedState.__dataclass_fields__)
+    if url is not None:
+        rows = conn.execute(f"SELECT {columns} FROM feeds WHERE url = ?", [url]).fetchall()
+    elif due_only:
+        rows = conn.execute(
+            f"SELECT {columns} FROM feeds WHERE {SCHEDULABLE}"
+            " AND (next_check_at IS NULL OR next_check_at <= ?) ORDER BY next_check_at, id",
+            [now],
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            f"SELECT {columns} FROM feeds WHERE {SCHEDULABLE} ORDER BY id"
+        ).fetchall()
+    return [_feed_state(r) for r in rows]
+
+
+def known_entries(conn: sqlite3.Connection, feed_id: int) -> dict[str, str]:
+    """entry_key -> raw_hash, so the parser can skip entries that have not changed."""
+    rows = conn.execute("SELECT entry_key, raw_hash FROM posts WHERE feed_id = ?", [feed_id])
+    return {r[0]: r[1] for r in rows}
+
+
+def _save_entries(
+    conn: sqlite3.Connection, feed_id: int, entries: Sequence[EntryData], now: str
+) -> SaveResult:
+    new = updated = 0
+    feed = conn.execute("SELECT region, organisation FROM feeds WHERE id = ?", [feed_id]).fetchone()
+    for e in entries:
+        row = conn.execute(
+            "SELECT id, raw_hash, published FROM posts WHERE feed_id = ? AND entry_key = ?",
+            [feed_id, e.entry_key],
+        ).fetchone()
+        values = {
+            "feed_id": feed_id,
+            "entry_key": e.entry_key,
+            "guid": e.guid,
+            "url": e.url,
+            "title": e.title,
+            "author": e.author,
+            "published": e.published,
+            "updated": e.updated,
+            "summary_html": e.summary_html,
+            "content_html": e.content_html,
+            "text": e.text,
+            "categories": json.dumps(list(e.categories)),
+            "raw_hash": e.raw_hash,
+            "now": now,
+            "region": feed["region"],
+            "organisation": feed["organisation"],
+        }
+        if row is None:
+            conn.execute(
+                """
+                INSERT INTO posts (feed_id, entry_key, guid, url, title, author, published,
+                    updated, first_seen_at, summary_html, content_html, text, region,
+                    organisation, categories, raw_hash)
+                VALUES (:feed_id, :entry_key, :guid, :url, :title, :author,
+                    coalesce(:published, :now), :updated, :now, :summary_html, :content_html,
+                    :text, :region, :organisation, :categories, :raw_hash)
+                """,
+                values,
+            )
+            new += 1
+        elif row["raw_hash"] != e.raw_hash:
+            values["id"] = row["id"]
+            conn.execute(
+                """
+                UPDATE posts SET guid = :guid, url = :url, title = :title, author = :author,
+                    published = coalesce(:published, published), updated = :updated,
+                    summary_html = :summary_html, content_html = :content_html, text = :text,
+                    categories = :categories, raw_hash = :raw_hash
+                WHERE id = :id
+                """,
+                values,
+            )
+            updated += 1
+    return SaveResult(new, updated)
+
+
+def save_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult:
+    """Write one fetch's outcome: posts, feed state and the fetch log, all or nothing."""
+    with transaction(conn):
+        result = _save_entries(conn, rec.feed_id, rec.entries, rec.started_at)
+        succeeded = rec.outcome in ("ok", "not_modified", "unchanged")
+        conn.execute(
+            """
+            UPDATE feeds SET
+                status = :status,
+                error_kind = :error_kind,
+                last_error = :error,
+                last_checked_at = :started_at,
+                last_success_at = CASE WHEN :succeeded THEN :started_at ELSE last_success_at END,
+                etag = CASE WHEN :succeeded THEN :etag ELSE etag END,
+                last_modified = CASE WHEN :succeeded THEN :last_modified ELSE last_modified END,
+                body_hash = coalesce(:body_hash, body_hash),
+                title = coalesce(title, :feed_title),
+                site_url = coalesce(site_url, :site_url),
+                next_check_at = :next_check_at,
+                error_count = :error_count
+            WHERE id = :feed_id
+            """,
+            {
+                "status": rec.status,
+                "error_kind": rec.error_kind,
+                "error": rec.error,
+                "started_at": rec.started_at,
+                "succeeded": succeeded,
+                "etag": rec.etag,
+                "last_modified": rec.last_modified,
+                "body_hash": rec.body_hash,
+                "feed_title": rec.feed_title,
+                "site_url": rec.site_url,
+                "next_check_at": rec.next_check_at,
+                "error_count": rec.error_count,
+                "feed_id": rec.feed_id,
+            },
+        )
+        conn.execute(
+            """
+            INSERT INTO fetches (feed_id, started_at, duration_ms, http_status, outcome,
+                error_kind, error, bytes, new_posts, updated_posts, note)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                rec.feed_id,
+                rec.started_at,
+                rec.duration_ms,
+                rec.http_status,
+                rec.outcome,
+                rec.error_kind,
+                rec.error,
+                rec.bytes,
+                result.new_posts,
+                result.updated_posts,
+                rec.note,
+            ],
+        )
+    return result
+
+
+def feed_rows(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Feeds for `voice status`, problems first."""
+    return conn.execute(
+        """
+        SELECT url, title, region, status, error_kind, last_error, last_success_at,
+               next_check_at, error_count,
+               (SELECT count(*) FROM posts WHERE posts.feed_id = feeds.id) AS posts
+        FROM feeds
+        ORDER BY status IN ('ok', 'new'), status = 'removed', url
+        """
+    ).fetchall()

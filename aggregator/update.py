@@ -1,0 +1,291 @@
+"""One fetch cycle: due feeds → fetch in parallel → parse in workers → one write per feed.
+
+Every per-feed failure is a value recorded on that feed; only configuration
+and database problems escape to the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import __version__, fetch, store
+from .errors import AggregatorError, ConfigError, FetchError, ParseError
+from .models import FetchLimits, ParseJob, Registry, ResponseData, Settings
+from .parsepool import ParsePool
+from .schedule import next_check_at, to_iso
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class FeedResult:
+    """What happened to one feed in one cycle."""
+
+    url: str
+    outcome: str  # ok, not_modified, unchanged, error, gone, skipped
+    new_posts: int = 0
+    updated_posts: int = 0
+    error_kind: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """A cycle's summary, for the CLI line and for tests."""
+
+    feeds: tuple[FeedResult, ...]
+
+    def count(self, *outcomes: str) -> int:
+        return sum(1 for f in self.feeds if f.outcome in outcomes)
+
+    @property
+    def new_posts(self) -> int:
+        return sum(f.new_posts for f in self.feeds)
+
+    @property
+    def updated_posts(self) -> int:
+        return sum(f.updated_posts for f in self.feeds)
+
+    def summary(self) -> str:
+        checked = len(self.feeds) - self.count("skipped")
+        return (
+            f"{checked} feeds checked, {self.count('not_modified', 'unchanged')} not modified, "
+            f"{self.new_posts} new posts, {self.updated_posts} updated, "
+            f"{self.count('error', 'gone')} failed"
+        )
+
+
+@dataclass
+class _Cycle:
+    """The injected edges and shared limits of one cycle."""
+
+    conn: sqlite3.Connection
+    client: object
+    pool: ParsePool
+    settings: Settings
+    limits: FetchLimits
+    clock: Clock
+    stop: threading.Event
+    on_result: Callable[[FeedResult], None]
+    slots: asyncio.Semaphore
+    hosts: defaultdict[str, asyncio.Semaphore]
+
+
+def _hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def _failure(
+    cycle: _Cycle,
+    feed: store.FeedState,
+    started: datetime,
+    t0: float,
+    exc: AggregatorError,
+    http_status: int | None,
+) -> store.FeedUpdateRecord:
+    kind = getattr(exc, "kind", "network")
+    errors = feed.error_count + 1
+    gone = kind == "gone"
+    return store.FeedUpdateRecord(
+        feed_id=feed.id,
+        started_at=to_iso(started),
+        duration_ms=int((time.monotonic() - t0) * 1000),
+        outcome="gone" if gone else "error",
+        status="gone" if gone else "error",
+        next_check_at=None
+        if gone
+        else next_check_at(
+            started,
+            interval_minutes=cycle.settings.interval_minutes,
+            error_count=errors,
+            max_interval_hours=cycle.settings.max_interval_hours,
+        ),
+        error_count=errors,
+        http_status=http_status,
+        error_kind=kind,
+        error=exc.message,
+    )
+
+
+def _success(
+    cycle: _Cycle,
+    feed: store.FeedState,
+    started: datetime,
+    t0: float,
+    resp: ResponseData,
+    outcome: str,
+    **extra: object,
+) -> store.FeedUpdateRecord:
+    return store.FeedUpdateRecord(
+        feed_id=feed.id,
+        started_at=to_iso(started),
+        duration_ms=int((time.monotonic() - t0) * 1000),
+        outcome=outcome,
+        status="ok",
+        next_check_at=next_check_at(
+            started,
+            interval_minutes=cycle.settings.interval_minutes,
+            error_count=0,
+            max_interval_hours=cycle.settings.max_interval_hours,
+        ),
+        error_count=0,
+        http_status=resp.status,
+        bytes=resp.bytes_received,
+        etag=resp.etag,
+        last_modified=resp.last_modified,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+async def _check_feed(cycle: _Cycle, feed: store.FeedState) -> store.FeedUpdateRecord | None:
+    """Fetch and parse one feed; return what to write, or None when stopping."""
+    if cycle.stop.is_set():
+        return None
+    async with cycle.slots, cycle.hosts[fetch.host_key(feed.url)]:
+        if cycle.stop.is_set():
+            return None
+        started = cycle.clock()
+        t0 = time.monotonic()
+        try:
+            resp = await fetch.fetch_feed(
+                cycle.client,
+                feed.url,
+                cycle.limits,
+                etag=feed.etag,
+                last_modified=feed.last_modified,
+            )
+        except FetchError as exc:
+            return _failure(cycle, feed, started, t0, exc, exc.http_status)
+    if resp.body is None:
+        return _success(cycle, feed, started, t0, resp, "not_modified")
+    body_hash = _hash(resp.body)
+    if body_hash == feed.body_hash:
+        return _success(cycle, feed, started, t0, resp, "unchanged")
+    job = ParseJob(
+        body=resp.body,
+        url=resp.url,
+        content_type=resp.content_type,
+        fetched_at=to_iso(started),
+        known=store.known_entries(cycle.conn, feed.id),
+        max_entries=cycle.settings.max_entries,
+        max_entry_bytes=cycle.settings.max_entry_bytes,
+    )
+    try:
+        data = await asyncio.to_thread(cycle.pool.parse, job)
+    except ParseError as exc:
+        return _failure(cycle, feed, started, t0, exc, resp.status)
+    return _success(
+        cycle,
+        feed,
+        started,
+        t0,
+        resp,
+        "ok",
+        body_hash=body_hash,
+        feed_title=data.title,
+        site_url=data.site_url,
+        entries=data.entries,
+        note="; ".join(data.notes) or None,
+    )
+
+
+async def _update_one(cycle: _Cycle, feed: store.FeedState) -> FeedResult:
+    record = await _check_feed(cycle, feed)
+    if record is None:
+        result = FeedResult(feed.url, "skipped")
+    else:
+        saved = store.save_update(cycle.conn, record)
+        result = FeedResult(
+            feed.url,
+            record.outcome,
+            saved.new_posts,
+            saved.updated_posts,
+            record.error_kind,
+            record.error,
+        )
+    cycle.on_result(result)
+    return result
+
+
+async def _run_cycle(
+    feeds: list[store.FeedState], transport: object | None, **edges: object
+) -> list[FeedResult]:
+    settings: Settings = edges["settings"]  # type: ignore[assignment]
+    limits: FetchLimits = edges["limits"]  # type: ignore[assignment]
+    async with fetch.make_client(limits, transport=transport) as client:  # type: ignore[arg-type]
+        cycle = _Cycle(
+            client=client,
+            slots=asyncio.Semaphore(settings.concurrency),
+            hosts=defaultdict(lambda: asyncio.Semaphore(settings.per_host)),
+            **edges,  # type: ignore[arg-type]
+        )
+        return list(await asyncio.gather(*(_update_one(cycle, f) for f in feeds)))
+
+
+def update_feeds(
+    registry: Registry,
+    db_path: Path,
+    *,
+    due_only: bool = True,
+    feed_url: str | None = None,
+    allow_private_hosts: bool | None = None,
+    clock: Clock = utc_now,
+    transport: object | None = None,
+    pool: ParsePool | None = None,
+    stop: threading.Event | None = None,
+    on_start: Callable[[int], None] = lambda total: None,
+    on_result: Callable[[FeedResult], None] = lambda result: None,
+) -> UpdateResult:
+    """Run one cycle. Raises only ConfigError/StoreError; feed failures are in the result."""
+    settings = registry.settings
+    if allow_private_hosts is not None:
+        settings = replace(settings, allow_private_hosts=allow_private_hosts)
+    limits = fetch.limits_from_settings(settings, __version__)
+    conn = store.connect(db_path)
+    try:
+        now = to_iso(clock())
+        store.sync_feeds(conn, registry.feeds, now)
+        feeds = store.select_feeds(conn, now, due_only=due_only and feed_url is None, url=feed_url)
+        if feed_url is not None and not feeds:
+            raise ConfigError(f"{feed_url}: not in the registry")
+        on_start(len(feeds))
+        own_pool = pool is None
+        pool = pool or ParsePool(
+            workers=settings.parse_workers,
+            memory_mb=settings.parse_memory_mb,
+            cpu_seconds=settings.parse_cpu_seconds,
+            wall_seconds=settings.parse_wall_seconds,
+        )
+        try:
+            results = asyncio.run(
+                _run_cycle(
+                    feeds,
+                    transport,
+                    conn=conn,
+                    pool=pool,
+                    settings=settings,
+                    limits=limits,
+                    clock=clock,
+                    stop=stop or threading.Event(),
+                    on_result=on_result,
+                )
+            )
+        finally:
+            if own_pool:
+                pool.close()
+    finally:
+        conn.close()
+    return UpdateResult(tuple(results))

@@ -1,0 +1,64 @@
+"""Shared fixtures: a real feed server on 127.0.0.1, a real SQLite file, a parse pool."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from aggregator.feedserver import FeedServer
+from aggregator.models import FeedSource, Registry, Settings
+from aggregator.parsepool import ParsePool
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data"
+DEMO_FEEDS = ROOT / "demo" / "feeds"
+
+
+@pytest.fixture
+def feed_dir(tmp_path: Path) -> Path:
+    """Demo feeds and the update fixtures, in a directory tests may change."""
+    target = tmp_path / "site"
+    shutil.copytree(DEMO_FEEDS, target)
+    for f in (DATA / "update").iterdir():
+        shutil.copy(f, target / f.name)
+    return target
+
+
+@pytest.fixture
+def server(feed_dir: Path) -> Iterator[FeedServer]:
+    with FeedServer(feed_dir) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def pool() -> Iterator[ParsePool]:
+    with ParsePool(workers=2, memory_mb=768, cpu_seconds=10, wall_seconds=20) as p:
+        yield p
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "voice.db"
+
+
+def registry_for(*urls: str, **settings: object) -> Registry:
+    """A registry of the given feed URLs, each in a different region."""
+    base = replace(Settings(), allow_private_hosts=True, fetch_deadline=5.0, read_timeout=2.0)
+    regions = ["South East", "National", "London", "Wales", "North West"]
+    feeds = tuple(
+        FeedSource(url=u, region=regions[i % len(regions)], organisation=f"Org {i}")
+        for i, u in enumerate(urls)
+    )
+    return Registry(settings=replace(base, **settings), feeds=feeds)
+
+
+def write_registry(path: Path, *urls: str, region: str = "South East") -> Path:
+    lines = ["feeds:"]
+    for u in urls:
+        lines += [f"  - url: {u}", f"    region: {region}"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

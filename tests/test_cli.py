@@ -1,0 +1,120 @@
+"""The `voice` command as a user runs it: exit codes and one-line messages."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from aggregator.cli import cli
+from aggregator.feedserver import FeedServer
+
+from .conftest import DATA, ROOT, write_registry
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_check_accepts_a_valid_registry() -> None:
+    code, out, _ = invoke("check", "--config", str(DATA / "config" / "valid.yaml"))
+    assert code == 0 and "2 feeds, all valid" in out
+
+
+def test_check_lists_every_problem_and_exits_non_zero() -> None:
+    code, _, err = invoke("check", "--config", str(DATA / "config" / "bad-region.yaml"))
+    assert code == 1
+    assert "bad-region.yaml:5: feeds[1] (https://b.example/feed/): region:" in err
+    assert "Traceback" not in err
+
+
+def test_check_missing_file_is_one_line() -> None:
+    code, _, err = invoke("check", "--config", "/nonexistent/feeds.yaml")
+    assert code == 1 and err.count("\n") == 1
+
+
+def test_fetch_ingests_local_feeds_and_second_run_writes_no_posts(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    config = write_registry(
+        tmp_path / "feeds.yaml", server.url("philrumens.atom"), server.url("localgov-digital.rss")
+    )
+    db = tmp_path / "voice.db"
+    args = ["fetch", "--allow-private-hosts", "--config", str(config), "--db", str(db)]
+    code, out, _ = invoke(*args)
+    assert code == 0
+    assert out.strip() == "2 feeds checked, 0 not modified, 8 new posts, 0 updated, 0 failed"
+    code, out, _ = invoke(*args, "--all")
+    assert code == 0
+    assert "2 not modified, 0 new posts, 0 updated" in out
+
+
+def test_fetch_exits_zero_when_a_feed_fails(server: FeedServer, tmp_path: Path) -> None:
+    config = write_registry(tmp_path / "feeds.yaml", server.url("nowhere.rss"))
+    code, out, _ = invoke(
+        "fetch",
+        "-v",
+        "--allow-private-hosts",
+        "--config",
+        str(config),
+        "--db",
+        str(tmp_path / "voice.db"),
+    )
+    assert code == 0
+    assert "1 failed" in out and "http_status: server answered 404" in out
+
+
+def test_fetch_bad_config_exits_1(tmp_path: Path) -> None:
+    code, _, err = invoke(
+        "fetch",
+        "--config",
+        str(DATA / "config" / "missing-url.yaml"),
+        "--db",
+        str(tmp_path / "voice.db"),
+    )
+    assert code == 1 and err.startswith("Error: ") and "url is required" in err
+
+
+def test_fetch_bad_database_exits_3(tmp_path: Path) -> None:
+    config = write_registry(tmp_path / "feeds.yaml", "https://example.org/feed/")
+    not_a_db = tmp_path / "voice.db"
+    not_a_db.write_bytes(b"this is not a database" * 100)
+    code, _, err = invoke("fetch", "--config", str(config), "--db", str(not_a_db))
+    assert code == 3 and "cannot open the database" in err and "Traceback" not in err
+    code, _, err = invoke("fetch", "--config", str(config), "--db", "/nonexistent/dir/v.db")
+    assert code == 3 and "does not exist" in err
+
+
+def test_status_shows_feeds_with_their_errors(server: FeedServer, tmp_path: Path) -> None:
+    config = write_registry(
+        tmp_path / "feeds.yaml", server.url("philrumens.atom"), server.url("gone.rss")
+    )
+    db = str(tmp_path / "voice.db")
+    invoke("fetch", "--allow-private-hosts", "--config", str(config), "--db", db)
+    code, out, _ = invoke("status", "--config", str(config), "--db", db)
+    assert code == 0
+    assert "http_status" in out and "ok" in out and "error" in out
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "aggregator", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    ).stdout
+    assert "fetch" in out and "serve" in out and "run" in out
+
+
+def test_demo_once_fetches_the_bundled_feeds(tmp_path: Path) -> None:
+    db = tmp_path / "demo" / "voice.db"
+    code, out, _ = invoke("demo", "--once", "--db", str(db))
+    assert code == 0, out
+    assert "0 failed" in out
+    count = sqlite3.connect(db).execute("SELECT count(DISTINCT feed_id) FROM posts").fetchone()
+    assert count == (3,)

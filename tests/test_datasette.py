@@ -1,0 +1,71 @@
+"""Datasette in-process on a real database built by the fetcher."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+from datasette.app import Datasette
+from ruamel.yaml import YAML
+
+from aggregator.feedserver import FeedServer
+from aggregator.parsepool import ParsePool
+from aggregator.update import update_feeds
+
+from .conftest import ROOT, registry_for
+
+
+def datasette_for(db: Path) -> Datasette:
+    metadata = YAML(typ="safe").load((ROOT / "metadata.yml").read_text())
+    return Datasette([str(db)], metadata=metadata, plugins_dir=str(ROOT / "plugins"))
+
+
+def get_json(ds: Datasette, path: str) -> dict:
+    async def go() -> dict:
+        response = await ds.client.get(path)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    return asyncio.run(go())
+
+
+def build(server: FeedServer, db: Path, pool: ParsePool) -> None:
+    update_feeds(
+        registry_for(server.url("philrumens.atom"), server.url("localgov-digital.rss")),
+        db,
+        due_only=False,
+        clock=lambda: datetime(2026, 11, 23, tzinfo=UTC),
+        pool=pool,
+    )
+
+
+def test_posts_json_newest_first_with_region_facet(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    build(server, db_path, pool)
+    data = get_json(datasette_for(db_path), "/voice/posts.json?_shape=objects")
+    published = [r["published"] for r in data["rows"]]
+    assert published == sorted(published, reverse=True)
+    facet = {v["value"]: v["count"] for v in data["facet_results"]["region"]["results"]}
+    assert facet == {"South East": 7, "National": 1}
+
+
+def test_filter_by_region_and_search(server: FeedServer, db_path: Path, pool: ParsePool) -> None:
+    build(server, db_path, pool)
+    ds = datasette_for(db_path)
+    national = get_json(ds, "/voice/posts.json?region=National&_shape=array")
+    assert len(national) == 1 and national[0]["organisation"] == "Org 1"
+    found = get_json(ds, "/voice/posts.json?_search=co-operative&_shape=array")
+    assert any("rebooted" in r["title"] for r in found)
+
+
+def test_post_html_rendered_by_plugin(server: FeedServer, db_path: Path, pool: ParsePool) -> None:
+    build(server, db_path, pool)
+    ds = datasette_for(db_path)
+
+    async def page() -> str:
+        return (await ds.client.get("/voice/posts/1")).text
+
+    html = asyncio.run(page())
+    assert '<div class="voice-post"' in html

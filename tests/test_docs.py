@@ -1,0 +1,35 @@
+"""A command, key or column that is not documented is a bug."""
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from aggregator import store
+from aggregator.cli import cli
+from aggregator.config import FEED_KEYS, SETTING_KEYS
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+SCHEMA = (ROOT / "docs" / "schema.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("command", sorted(cli.commands))
+def test_every_cli_command_is_in_the_readme(command: str) -> None:
+    assert f"`voice {command}`" in README
+
+
+@pytest.mark.parametrize("key", FEED_KEYS + SETTING_KEYS)
+def test_every_feeds_yaml_key_is_in_the_readme(key: str) -> None:
+    assert re.search(rf"^\| `{key}` \|", README, re.MULTILINE)
+
+
+def test_every_column_is_in_the_schema_docs(tmp_path: Path) -> None:
+    conn = store.connect(tmp_path / "voice.db")
+    for table in ("feeds", "posts", "fetches"):
+        section = SCHEMA.split(f"## `{table}`", 1)[1].split("\n## ", 1)[0]
+        columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+        missing = [c for c in columns if f"| `{c}` |" not in section]
+        assert not missing, f"{table}: undocumented columns {missing}"
+    assert isinstance(conn, sqlite3.Connection)

@@ -1,0 +1,184 @@
+"""The whole cycle against a real server on 127.0.0.1 and a real SQLite file."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from aggregator.feedserver import Drip, FeedServer, Raw, Status, gzip_bomb
+from aggregator.parsepool import ParsePool
+from aggregator.update import update_feeds
+
+from .conftest import registry_for
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def rows(db: Path, sql: str, *params: object) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def posts_snapshot(db: Path) -> list[tuple]:
+    return rows(db, "SELECT id, entry_key, title, raw_hash, published FROM posts ORDER BY id")
+
+
+def run(db: Path, pool: ParsePool, *urls: str, **kw: object):
+    return update_feeds(registry_for(*urls), db, due_only=False, clock=lambda: NOW, pool=pool, **kw)
+
+
+@pytest.mark.parametrize(
+    ("path", "count", "title"),
+    [
+        pytest.param("localgov-digital.rss", 1, "LocalGov Digital", id="rss2-wordpress"),
+        pytest.param("philrumens.atom", 7, "LocalGov Digital rebooted", id="atom-blogger"),
+        pytest.param("localgov-digital-workstreams.rdf", None, None, id="rss1-rdf"),
+    ],
+)
+def test_each_feed_format_is_stored(
+    server: FeedServer,
+    db_path: Path,
+    pool: ParsePool,
+    path: str,
+    count: int | None,
+    title: str | None,
+) -> None:
+    result = run(db_path, pool, server.url(path))
+    assert result.feeds[0].outcome == "ok", result.feeds[0]
+    stored = rows(db_path, "SELECT title, region, organisation, url FROM posts")
+    assert stored and all(r[1] == "South East" and r[2] == "Org 0" for r in stored)
+    assert all(r[3] is None or r[3].startswith("https://") for r in stored)
+    if count is not None:
+        assert len(stored) == count
+    if title is not None:
+        assert any(title in r[0] for r in stored)
+
+
+def test_not_modified_costs_no_parse_and_no_post_writes(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    url = server.url("blog.rss")
+    run(db_path, pool, url)
+    before = posts_snapshot(db_path)
+    server.clear_requests()
+    result = run(db_path, pool, url)
+    assert result.feeds[0].outcome == "not_modified"
+    sent = server.requests_for("blog.rss")[0].headers
+    assert "if-none-match" in sent and "if-modified-since" in sent
+    assert posts_snapshot(db_path) == before
+    assert rows(db_path, "SELECT outcome FROM fetches ORDER BY id") == [("ok",), ("not_modified",)]
+
+
+def test_identical_body_without_validators_is_not_parsed_again(
+    server: FeedServer, db_path: Path, pool: ParsePool, feed_dir: Path
+) -> None:
+    body = (feed_dir / "blog.rss").read_bytes()
+    server.route("plain.rss", Raw(body, {"Content-Type": "application/rss+xml"}))
+    url = server.url("plain.rss")
+    assert run(db_path, pool, url).feeds[0].outcome == "ok"
+    before = posts_snapshot(db_path)
+    result = run(db_path, pool, url)
+    assert result.feeds[0].outcome == "unchanged"
+    assert posts_snapshot(db_path) == before
+
+
+def test_edited_entry_updated_in_place_and_dropped_entries_kept(
+    server: FeedServer, db_path: Path, pool: ParsePool, feed_dir: Path
+) -> None:
+    url = server.url("blog.rss")
+    run(db_path, pool, url)
+    ids = dict(rows(db_path, "SELECT entry_key, id FROM posts"))
+    shutil.copy(feed_dir / "blog-next-week.rss", feed_dir / "blog.rss")
+    result = run(db_path, pool, url)
+    assert (result.new_posts, result.updated_posts) == (1, 1)
+    after = dict(rows(db_path, "SELECT entry_key, id FROM posts"))
+    assert len(after) == 4  # 10 dropped out of the feed but stays in the archive
+    assert all(after[k] == v for k, v in ids.items())  # ids are stable
+    (title,) = rows(db_path, "SELECT title FROM posts WHERE entry_key LIKE '%p=112'")[0]
+    assert title == "Weeknotes 12: a content design sprint with residents"
+    hits = rows(db_path, "SELECT rowid FROM posts_fts WHERE posts_fts MATCH 'residents'")
+    assert len(hits) == 1  # the search index followed the edit
+
+
+def test_not_a_feed_is_an_error_and_old_posts_are_kept(
+    server: FeedServer, db_path: Path, pool: ParsePool, feed_dir: Path
+) -> None:
+    url = server.url("blog.rss")
+    run(db_path, pool, url)
+    shutil.copy(feed_dir / "not-a-feed.html", feed_dir / "blog.rss")
+    result = run(db_path, pool, url)
+    assert result.feeds[0].error_kind == "not_a_feed"
+    status, kind, error, count = rows(
+        db_path, "SELECT status, error_kind, last_error, error_count FROM feeds"
+    )[0]
+    assert (status, kind, count) == ("error", "not_a_feed", 1)
+    assert "\n" not in error and "HTML" in error
+    assert len(posts_snapshot(db_path)) == 3
+
+
+def test_hostile_and_broken_feeds_affect_only_themselves(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    server.route("drip.rss", Drip(b"<rss", interval_s=0.2, max_seconds=30))
+    server.route("bomb.rss", gzip_bomb(50_000_000))
+    server.route("missing.rss", Status(404))
+    urls = [
+        server.url("drip.rss"),
+        server.url("bomb.rss"),
+        server.url("missing.rss"),
+        server.url("billion-laughs.xml"),
+        server.url("philrumens.atom"),
+    ]
+    result = update_feeds(
+        registry_for(*urls, fetch_deadline=2.0, max_body_bytes=2_000_000),
+        db_path,
+        due_only=False,
+        clock=lambda: NOW,
+        pool=pool,
+    )
+    kinds = {f.url.rsplit("/", 1)[1]: (f.outcome, f.error_kind) for f in result.feeds}
+    assert kinds == {
+        "drip.rss": ("error", "timeout"),
+        "bomb.rss": ("error", "too_large"),
+        "missing.rss": ("error", "http_status"),
+        "billion-laughs.xml": ("error", "entities"),
+        "philrumens.atom": ("ok", None),
+    }
+    assert rows(db_path, "SELECT count(*) FROM posts") == [(7,)]
+    errors = rows(db_path, "SELECT last_error FROM feeds WHERE status = 'error'")
+    assert len(errors) == 4 and all(e[0] and "\n" not in e[0] for e in errors)
+
+
+def test_private_addresses_refused_unless_allowed(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    url = server.url("blog.rss")
+    refused = update_feeds(
+        registry_for(url, allow_private_hosts=False),
+        db_path,
+        due_only=False,
+        clock=lambda: NOW,
+        pool=pool,
+    )
+    assert refused.feeds[0].error_kind == "blocked_address"
+    assert server.requests_for("blog.rss") == []  # nothing reached the server
+    allowed = run(db_path, pool, url)
+    assert allowed.feeds[0].outcome == "ok"
+
+
+def test_schedule_only_takes_due_feeds(server: FeedServer, db_path: Path, pool: ParsePool) -> None:
+    reg = registry_for(server.url("blog.rss"))
+    first = update_feeds(reg, db_path, clock=lambda: NOW, pool=pool)
+    assert len(first.feeds) == 1
+    assert rows(db_path, "SELECT next_check_at FROM feeds") == [("2026-11-23T13:00:00Z",)]
+    soon = update_feeds(reg, db_path, clock=lambda: NOW.replace(minute=30), pool=pool)
+    assert soon.feeds == ()
+    later = update_feeds(reg, db_path, clock=lambda: NOW.replace(hour=13), pool=pool)
+    assert len(later.feeds) == 1
