@@ -73,6 +73,8 @@ def one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 def cli() -> None:
     """LocalGov Digital Voice: gather member blogs into SQLite and serve them with Datasette."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @cli.command()
@@ -213,15 +215,18 @@ def status(config: Path, db: Path) -> None:
 @cli.command()
 @db_option
 @click.option("--port", default=8001, show_default=True, type=int)
+@click.option(
+    "--feeds-port", default=8002, show_default=True, type=int, help="Port for the demo feeds."
+)
 @click.option("--once", is_flag=True, help="Fetch the demo feeds once and exit, without serving.")
 @one_line_errors
-def demo(db: Path, port: int, once: bool) -> None:
+def demo(db: Path, port: int, feeds_port: int, once: bool) -> None:
     """Voice offline: serve the bundled demo feeds on 127.0.0.1 and run against them."""
     from .demo import run_demo
 
     if db == Path("db/voice.db"):
         db = Path("db/demo/voice.db")
-    run_demo(db, port=port, once=once, echo=click.echo)
+    run_demo(db, port=port, feeds_port=feeds_port, once=once, echo=click.echo)
 
 
 def main() -> None:

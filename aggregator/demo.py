@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import service
 from .config import load_registry
+from .errors import ConfigError
 from .feedserver import FeedServer
 from .update import update_feeds
 
@@ -25,9 +26,20 @@ def write_demo_registry(base_url: str, target: Path) -> Path:
     return target
 
 
-def run_demo(db_path: Path, *, port: int, once: bool, echo: Callable[[str], None]) -> None:
+def run_demo(
+    db_path: Path, *, port: int, feeds_port: int, once: bool, echo: Callable[[str], None]
+) -> None:
+    """Serve the demo feeds on a fixed port, so feed URLs stay the same between runs."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    with FeedServer(DEMO_DIR / "feeds", gzip=True) as server:
+    server = FeedServer(DEMO_DIR / "feeds", port=feeds_port, gzip=True)
+    try:
+        server.start()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot serve the demo feeds on 127.0.0.1:{feeds_port} ({exc.strerror}); "
+            "pass --feeds-port"
+        ) from exc
+    with server:
         config = write_demo_registry(server.base_url, db_path.parent / "feeds.yaml")
         echo(f"demo feeds served at {server.base_url}/")
         if once:

@@ -100,9 +100,12 @@ def run(
     )
 
     def _stop(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            return
         log.info("stopping: finishing the write in progress")
         stop.set()
-        scheduler.shutdown(wait=False)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
 
     with ParsePool(
         workers=settings.parse_workers,

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from aggregator.cli import cli
 from aggregator.feedserver import FeedServer
 
-from .conftest import DATA, ROOT, write_registry
+from .conftest import DATA, ROOT, free_port, write_registry
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -113,7 +113,7 @@ def test_python_dash_m_runs_the_same_command() -> None:
 
 def test_demo_once_fetches_the_bundled_feeds(tmp_path: Path) -> None:
     db = tmp_path / "demo" / "voice.db"
-    code, out, _ = invoke("demo", "--once", "--db", str(db))
+    code, out, _ = invoke("demo", "--once", "--db", str(db), "--feeds-port", str(free_port()))
     assert code == 0, out
     assert "0 failed" in out
     count = sqlite3.connect(db).execute("SELECT count(DISTINCT feed_id) FROM posts").fetchone()

@@ -1,0 +1,71 @@
+"""`voice run` as a process: fetches at start, serves Datasette, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from aggregator.feedserver import FeedServer
+
+from .conftest import ROOT, free_port, write_registry
+
+
+def wait_for_posts(url: str, seconds: float) -> list[dict]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                rows = json.load(response)
+            if rows:
+                return rows
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"no posts at {url} within {seconds} s")
+
+
+def test_run_fetches_serves_and_stops_on_sigterm(server: FeedServer, tmp_path: Path) -> None:
+    config = write_registry(tmp_path / "feeds.yaml", server.url("philrumens.atom"))
+    db = tmp_path / "voice.db"
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aggregator",
+            "run",
+            "--allow-private-hosts",
+            "--config",
+            str(config),
+            "--db",
+            str(db),
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        rows = wait_for_posts(
+            f"http://127.0.0.1:{port}/voice/posts.json?_shape=array&region=South+East", 30
+        )
+        assert len(rows) == 7
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out
+    assert "cycle done: 1 feeds checked" in out
+    assert "Traceback" not in out
+    with socket.socket() as s:  # Datasette stopped with it
+        assert s.connect_ex(("127.0.0.1", port)) != 0
