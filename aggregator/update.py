@@ -268,7 +268,7 @@ def update_feeds(
             memory_mb=settings.parse_memory_mb,
             cpu_seconds=settings.parse_cpu_seconds,
             wall_seconds=settings.parse_wall_seconds,
-        )
+        ).start()
         try:
             results = asyncio.run(
                 _run_cycle(

@@ -1,0 +1,260 @@
+"""Run parse_feed in worker processes, so a hostile document only kills its worker.
+
+Each worker is a forked child with an address-space limit and a CPU-time limit
+reset before every job; the parent waits at most `wall_seconds` for an answer.
+When a worker runs out of memory, CPU or time, or dies, the parent kills it,
+reaps it, raises ParseError with one of the kinds below and starts a fresh
+worker the next time that slot is used:
+
+    worker_limit    the job needed more memory or CPU time than allowed
+    worker_timeout  no answer within wall_seconds
+    worker_crash    the worker died some other way (signal, exit code)
+
+`ParsePool.parse` is blocking and thread-safe: each call takes an idle worker
+from a queue and gives it back when done. Workers exit when the parent goes
+away (they see end-of-file on their pipe) and are daemonic besides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import multiprocessing
+import os
+import queue
+import resource
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from types import TracebackType
+from typing import Any
+
+# Imported here so forked workers start with feedparser and nh3 already loaded.
+import aggregator.parse
+import aggregator.sanitize  # noqa: F401
+from aggregator.errors import ParseError
+from aggregator.models import FeedData, ParseJob
+
+Target = Callable[[ParseJob], FeedData]
+MB = 1024 * 1024
+
+
+class ParsePool:
+    """A fixed number of parse workers shared by any number of threads."""
+
+    def __init__(
+        self,
+        workers: int = 2,
+        memory_mb: int = 768,
+        cpu_seconds: int = 20,
+        wall_seconds: float = 30,
+        *,
+        target: Target = aggregator.parse.parse_feed,
+    ) -> None:
+        """`target` must be a module-level function; tests pass hostile ones."""
+        if workers < 1:
+            raise ValueError("a parse pool needs at least one worker")
+        self.memory_mb = memory_mb
+        self.cpu_seconds = cpu_seconds
+        self.wall_seconds = wall_seconds
+        self._target = target
+        self._context = multiprocessing.get_context("fork")
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._closed = threading.Event()
+        self._slots = [_Worker() for _ in range(workers)]
+        for slot in self._slots:
+            self._idle.put(slot)
+
+    def start(self) -> ParsePool:
+        """Fork every worker now, while the caller has few threads.
+
+        Forking from a busy multi-threaded process can copy a lock another
+        thread holds; only a replacement for a killed worker is forked later.
+        """
+        for slot in self._slots:
+            slot.start(self._context, self._target, self.memory_mb, self.cpu_seconds)
+        return self
+
+    def __enter__(self) -> ParsePool:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def parse(self, job: ParseJob) -> FeedData:
+        """parse_feed(job) in a worker; raises ParseError, never hangs past wall_seconds."""
+        worker = self._take()
+        try:
+            worker.start(self._context, self._target, self.memory_mb, self.cpu_seconds)
+            return self._run(worker, job)
+        finally:
+            if self._closed.is_set():
+                worker.stop()
+            self._idle.put(worker)
+
+    def close(self) -> None:
+        """Stop idle workers now; busy ones stop when their job ends."""
+        self._closed.set()
+        while True:
+            try:
+                self._idle.get_nowait().stop()
+            except queue.Empty:
+                return
+
+    def _take(self) -> _Worker:
+        while not self._closed.is_set():
+            try:
+                return self._idle.get(timeout=0.5)
+            except queue.Empty:
+                continue
+        raise RuntimeError("the parse pool is closed")
+
+    def _run(self, worker: _Worker, job: ParseJob) -> FeedData:
+        conn = worker.conn
+        assert conn is not None
+        try:
+            conn.send(job)
+            answered = conn.poll(self.wall_seconds)
+            reply = conn.recv() if answered else None
+        except (EOFError, OSError):
+            answered, reply = True, None
+        if not answered:
+            worker.kill()
+            raise ParseError(
+                "worker_timeout", f"parsing took longer than {self.wall_seconds:g} s", url=job.url
+            )
+        if reply is None:  # the worker died
+            exitcode = worker.kill()
+            raise self._death(exitcode, job.url)
+        status, payload = reply
+        if status == "ok":
+            return payload
+        kind, message = payload
+        if status == "limit":
+            worker.kill()
+            message = f"parsing needed more than {self.memory_mb} MB of memory"
+        raise ParseError(kind, message, url=job.url)
+
+    def _death(self, exitcode: int | None, url: str) -> ParseError:
+        if exitcode == -signal.SIGXCPU:
+            return ParseError(
+                "worker_limit", f"parsing needed more than {self.cpu_seconds} s of CPU", url=url
+            )
+        if exitcode is not None and exitcode < 0:
+            name = signal.Signals(-exitcode).name
+            return ParseError("worker_crash", f"the parse worker was killed by {name}", url=url)
+        return ParseError("worker_crash", f"the parse worker exited with code {exitcode}", url=url)
+
+
+class _Worker:
+    """One slot of the pool: a process and the parent's end of its pipe, or nothing yet."""
+
+    def __init__(self) -> None:
+        self.process: BaseProcess | None = None
+        self.conn: Connection | None = None
+
+    def start(self, context: Any, target: Target, memory_mb: int, cpu_seconds: int) -> None:
+        if self.process is not None and self.process.is_alive():
+            return
+        self.kill()
+        parent_end, child_end = context.Pipe()
+        process = context.Process(
+            target=_serve,
+            args=(child_end, parent_end, target, memory_mb, cpu_seconds),
+            name="voice-parse",
+            daemon=True,
+        )
+        process.start()
+        child_end.close()
+        self.process, self.conn = process, parent_end
+
+    def stop(self) -> None:
+        """Ask the worker to exit; kill it if it does not within a second."""
+        if self.conn is not None:
+            with contextlib.suppress(OSError):
+                self.conn.send(None)
+        if self.process is not None:
+            self.process.join(1)
+        self.kill()
+
+    def kill(self) -> int | None:
+        """SIGKILL and reap the worker; its exit code, or None if there was none."""
+        process, conn = self.process, self.conn
+        self.process = self.conn = None
+        if conn is not None:
+            conn.close()
+        if process is None:
+            return None
+        if process.is_alive():
+            process.kill()
+        process.join()
+        exitcode = process.exitcode
+        process.close()
+        return exitcode
+
+
+# -- inside the worker process ------------------------------------------------------
+
+
+def _serve(
+    conn: Connection, parent_end: Connection, target: Target, memory_mb: int, cpu_seconds: int
+) -> None:
+    """The worker loop: one job in, one reply out, until None or end-of-file."""
+    parent_end.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    _limit(resource.RLIMIT_AS, _address_space() + memory_mb * MB)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        _limit(resource.RLIMIT_CPU, math.ceil(used.ru_utime + used.ru_stime) + cpu_seconds)
+        conn.send(_answer(target, job))
+
+
+def _answer(target: Target, job: ParseJob) -> tuple[str, Any]:
+    try:
+        return "ok", target(job)
+    except ParseError as error:  # exceptions with keyword arguments do not pickle
+        return "error", (error.kind, error.message)
+    except MemoryError:
+        return "limit", ("worker_limit", "parsing needed more memory than allowed")
+    except Exception as error:  # a bug in parsing: keep the traceback, say one line
+        traceback.print_exc(file=sys.stderr)
+        return "error", ("malformed", f"parser failed: {type(error).__name__}")
+
+
+def _limit(which: int, soft: int) -> None:
+    """Lower a soft limit; the hard limit stays, so later jobs can get a new budget."""
+    _, hard = resource.getrlimit(which)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(which, (soft, hard))
+
+
+def _address_space() -> int:
+    """Bytes of address space already mapped (inherited from the parent at fork).
+
+    The limit is this plus memory_mb: a parent with many threads has reserved
+    stacks and malloc arenas that the child inherits but never touches, and a
+    flat limit would leave a worker forked from it no room at all.
+    """
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0

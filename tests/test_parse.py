@@ -1,0 +1,242 @@
+"""parse_feed: fixture documents in tests/data/parse/ and what a reader would see of them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from aggregator.errors import ParseError
+from aggregator.models import FeedData, ParseJob
+from aggregator.parse import parse_feed
+
+DATA = Path(__file__).parent / "data" / "parse"
+URL = "https://council.example/feed.xml"
+FETCHED_AT = "2024-06-01T00:00:00Z"
+
+
+def job_for(name: str, **changes: object) -> ParseJob:
+    job = ParseJob(
+        body=(DATA / name).read_bytes(),
+        url=URL,
+        content_type="application/xml",
+        fetched_at=FETCHED_AT,
+    )
+    return dataclasses.replace(job, **changes)
+
+
+def as_json(data: FeedData) -> object:
+    return json.loads(json.dumps(dataclasses.asdict(data)))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("rss2.xml", id="rss2"),
+        pytest.param("atom.xml", id="atom"),
+        pytest.param("rss1.rdf", id="rss1"),
+        pytest.param("relative-links.xml", id="xml-base"),
+        pytest.param("relative-rss.xml", id="no-base"),
+        pytest.param("hostile-content.xml", id="hostile"),
+        pytest.param("duplicates.xml", id="duplicates"),
+    ],
+)
+def test_feed_matches_expected_json(name: str) -> None:
+    expected = json.loads((DATA / (name.rsplit(".", 1)[0] + ".expected.json")).read_text())
+    assert as_json(parse_feed(job_for(name))) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "kind", "message"),
+    [
+        pytest.param(
+            "html-page.html",
+            "text/html",
+            "not_a_feed",
+            "this is an HTML page, not a feed: check the feed URL",
+            id="html-page",
+        ),
+        pytest.param(
+            "empty.xml",
+            "application/xml",
+            "not_a_feed",
+            "the server sent an empty document",
+            id="empty",
+        ),
+        pytest.param(
+            "json.json",
+            "application/feed+json",
+            "not_a_feed",
+            "this is a JSON Feed; Voice reads RSS and Atom feeds only",
+            id="json-feed",
+        ),
+        pytest.param(
+            "plain.txt",
+            "text/plain",
+            "not_a_feed",
+            "this looks like plain text, not a feed",
+            id="plain-text",
+        ),
+        pytest.param(
+            "entities-billion-laughs.xml",
+            "application/xml",
+            "entities",
+            "refused: the document's DTD declares entities, which feeds do not need",
+            id="billion-laughs",
+        ),
+        pytest.param(
+            "entities-spaced.xml", "application/xml", "entities", None, id="entity-lowercase-spaced"
+        ),
+        pytest.param("entities-utf16.xml", None, "entities", None, id="entity-utf16-no-bom"),
+        pytest.param("entities-utf7.xml", None, "entities", None, id="entity-utf7"),
+    ],
+)
+def test_refused_documents(
+    name: str, content_type: str | None, kind: str, message: str | None
+) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_feed(job_for(name, content_type=content_type))
+    assert caught.value.kind == kind
+    assert caught.value.url == URL
+    if message is not None:
+        assert caught.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "message"),
+    [
+        pytest.param(b"[1, 2, 3]", "not_a_feed", "this looks like JSON", id="json-array"),
+        pytest.param(b"\xef\xbb\xbf   \n", "not_a_feed", "empty document", id="bom-and-spaces"),
+        pytest.param(b"<note><to>Ann</to></note>", "not_a_feed", "XML document", id="other-xml"),
+        pytest.param(
+            b'<rss version="2.0"><channel><title>Cut off',
+            "malformed",
+            "not well-formed",
+            id="truncated-feed",
+        ),
+        pytest.param(
+            "<?xml version='1.0' encoding='utf-16'?><!DOCTYPE r [<!ENTITY a 'b'>]><rss/>".encode(
+                "utf-16"
+            ),
+            "entities",
+            "refused",
+            id="utf16-with-bom",
+        ),
+        pytest.param(
+            "<?xml version='1.0' encoding='utf-32'?><!DOCTYPE r [<!ENTITY a 'b'>]><rss/>".encode(
+                "utf-32-le"
+            ),
+            "entities",
+            "refused",
+            id="utf32-no-bom",
+        ),
+    ],
+)
+def test_refused_bodies(body: bytes, kind: str, message: str) -> None:
+    with pytest.raises(ParseError) as caught:
+        parse_feed(ParseJob(body=body, url=URL, content_type=None, fetched_at=FETCHED_AT))
+    assert caught.value.kind == kind
+    assert message in caught.value.message
+
+
+def test_an_empty_but_valid_feed_is_not_an_error() -> None:
+    body = b'<rss version="2.0"><channel><title>Quiet</title><ttl>abc</ttl></channel></rss>'
+    data = parse_feed(ParseJob(body=body, url=URL, content_type=None, fetched_at=FETCHED_AT))
+    assert (data.title, data.entries, data.total_entries, data.ttl_minutes) == (
+        "Quiet",
+        (),
+        0,
+        None,
+    )
+
+
+def test_unchanged_entries_are_seen_but_not_carried() -> None:
+    first = parse_feed(job_for("rss2.xml"))
+    known = {entry.entry_key: entry.raw_hash for entry in first.entries[:3]}
+    again = parse_feed(job_for("rss2.xml", known=known))
+    assert [entry.title for entry in again.entries] == ["Written in the future"]
+    assert again.seen_keys == first.seen_keys
+
+
+def test_a_changed_entry_is_carried_again() -> None:
+    first = parse_feed(job_for("rss2.xml"))
+    known = {entry.entry_key: entry.raw_hash for entry in first.entries}
+    known["council-blog-42"] = "an older hash"
+    again = parse_feed(job_for("rss2.xml", known=known))
+    assert [entry.entry_key for entry in again.entries] == ["council-blog-42"]
+
+
+def test_the_newest_entries_are_kept_when_a_feed_is_too_long() -> None:
+    data = parse_feed(job_for("rss2.xml", max_entries=2))
+    # the future-dated entry counts as fetched_at, the newest; the undated one ranks last
+    assert [entry.title for entry in data.entries] == [
+        "Our new bin service",
+        "Written in the future",
+    ]
+    assert data.total_entries == 4
+    assert "kept the newest 2 of 4 entries" in data.notes
+    assert len(data.seen_keys) == 4
+
+
+def test_long_content_is_truncated_and_said() -> None:
+    data = parse_feed(job_for("rss2.xml", max_entry_bytes=40))
+    bins = data.entries[0]
+    assert bins.content_html == "<p>We rebuilt the </p>"  # cut inside a tag, which nh3 drops
+    assert bins.text == "We rebuilt the"
+    assert data.notes == ("truncated 2 entries longer than 40 bytes",)
+
+
+def test_future_dates_are_clamped_to_the_fetch_time() -> None:
+    data = parse_feed(job_for("rss2.xml"))
+    future = next(entry for entry in data.entries if entry.title == "Written in the future")
+    assert future.published == FETCHED_AT
+    assert future.updated is None  # RSS has no updated date; published never stands in for it
+
+
+@pytest.mark.parametrize(
+    ("name", "index", "url", "content_link"),
+    [
+        pytest.param(
+            "relative-links.xml",
+            0,
+            "https://base.example/blog/2024/first-post",
+            "https://cdn.example/assets/page.html",
+            id="absolute-xml-base-on-feed-entry-and-content",
+        ),
+        pytest.param(
+            "relative-links.xml",
+            1,
+            "https://base.example/blog/second",
+            "https://base.example/blog/x.html",
+            id="javascript-xml-base-ignored",
+        ),
+        pytest.param(
+            "relative-base.xml",
+            0,
+            "https://council.example/sub/post",
+            "https://council.example/sub/a.html",
+            id="relative-xml-base-joined-to-feed-url",
+        ),
+        pytest.param(
+            "relative-rss.xml",
+            0,
+            "https://council.example/posts/one",
+            "https://council.example/two",
+            id="no-xml-base-feed-url",
+        ),
+    ],
+)
+def test_links_are_absolute(name: str, index: int, url: str, content_link: str) -> None:
+    """resolve_relative_uris=False only stops feedparser rewriting inside content:
+    it still resolves entry links against xml:base and reports each content's base."""
+    entry = parse_feed(job_for(name)).entries[index]
+    assert entry.url == url
+    assert f'href="{content_link}"' in (entry.content_html or entry.summary_html or "")
+
+
+def test_a_bare_guid_stays_as_written_whatever_the_feed_url() -> None:
+    for url in ("https://council.example/feed.xml", "http://moved.example/rss"):
+        data = parse_feed(job_for("duplicates.xml", url=url))
+        assert data.seen_keys == ("same-guid", "other-guid")
