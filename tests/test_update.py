@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -182,3 +184,28 @@ def test_schedule_only_takes_due_feeds(server: FeedServer, db_path: Path, pool: 
     assert soon.feeds == ()
     later = update_feeds(reg, db_path, clock=lambda: NOW.replace(hour=13), pool=pool)
     assert len(later.feeds) == 1
+
+
+def test_at_most_two_connections_per_host(
+    server: FeedServer, db_path: Path, pool: ParsePool, feed_dir: Path
+) -> None:
+    body = (feed_dir / "blog.rss").read_bytes()
+    lock = threading.Lock()
+    in_flight = [0]
+    peak = [0]
+
+    def slow(request: object) -> Raw:
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.3)
+        with lock:
+            in_flight[0] -= 1
+        return Raw(body, {"Content-Type": "application/rss+xml"})
+
+    paths = [f"slow-{i}.rss" for i in range(6)]
+    for p in paths:
+        server.route(p, slow)
+    result = run(db_path, pool, *(server.url(p) for p in paths))
+    assert result.count("ok") == 6
+    assert peak[0] == 2
