@@ -1,0 +1,262 @@
+"""The Voice benchmark: `voice fetch` against lemon24's `reader` on one served corpus.
+
+    .venv/bin/python bench/run.py [--feeds 500] [--entries 20] [--skip-reader]
+
+Generates a synthetic corpus (bench/corpus.py), serves it on 127.0.0.1 with
+aggregator.feedserver, and runs three cycles with each tool as a separate
+process, as a user runs it: cold (empty database), warm (nothing changed) and
+changed (one new entry in every tenth feed). Prints a table and the targets
+as PASS/FAIL, and writes bench/work/results.json. Exits 1 if a correctness
+check fails (wrong number of stored posts, a tool exiting non-zero); a missed
+performance target is only reported. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from contextlib import ExitStack
+from dataclasses import asdict
+from pathlib import Path
+
+from corpus import Corpus
+from report import CYCLES, CycleResult, check_targets, print_table
+
+from aggregator.feedserver import FeedServer
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+WORK = BENCH / "work"
+READER_VENV = BENCH / ".venv-reader"
+READER_PYTHON = READER_VENV / "bin" / "python"
+READER_VERSIONS = ("3.26", "3.27")
+HOUR = 3600.0
+
+
+def measure(cmd: list[str], log: Path, timeout: float) -> tuple[float, resource.struct_rusage, int]:
+    """Run `cmd` to completion; its wall seconds, rusage (with its children) and exit code.
+
+    os.wait4 gives the rusage of this one child, including every descendant it
+    waited for (the parse worker processes), so cycles do not blur together as
+    RUSAGE_CHILDREN deltas would for ru_maxrss.
+    """
+    with open(log.with_suffix(".out"), "wb") as out, open(log.with_suffix(".err"), "wb") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT, start_new_session=True)
+        timer = threading.Timer(timeout, os.killpg, (proc.pid, signal.SIGKILL))
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait again
+    return wall, usage, proc.returncode
+
+
+def count_rows(db: Path, table: str) -> int:
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def remove_db(db: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal", ".search"):  # .search: reader's
+        db.with_name(db.name + suffix).unlink(missing_ok=True)
+
+
+def voice_command(config: Path, db: Path) -> list[str]:
+    voice = Path(sys.executable).with_name("voice")
+    if not voice.exists():
+        voice = ROOT / ".venv" / "bin" / "voice"
+    return [
+        str(voice),
+        "fetch",
+        "--all",
+        "--allow-private-hosts",
+        "--config",
+        str(config),
+        "--db",
+        str(db),
+    ]
+
+
+def reader_command(db: Path, feedlist: Path, cycle: str, workers: int) -> list[str]:
+    script = str(BENCH / "reader_cycle.py")
+    return [
+        str(READER_PYTHON),
+        script,
+        str(db),
+        str(feedlist),
+        "--cycle",
+        cycle,
+        "--workers",
+        str(workers),
+    ]
+
+
+def ensure_reader_venv() -> str:
+    """Create bench/.venv-reader with reader (and sgmllib3k) if needed; return its version."""
+    if not READER_PYTHON.exists():
+        print(f"creating {READER_VENV.relative_to(ROOT)} ...", flush=True)
+        subprocess.run(["python3", "-m", "venv", str(READER_VENV)], check=True)
+    probe = [str(READER_PYTHON), "-c", "import reader; print(reader.__version__)"]
+    found = subprocess.run(probe, capture_output=True, text=True)
+    if found.returncode == 0:
+        return found.stdout.strip()
+    pip = [str(READER_PYTHON), "-m", "pip", "install", "--quiet"]
+    for version in READER_VERSIONS:
+        if subprocess.run([*pip, f"reader=={version}", "sgmllib3k"]).returncode == 0:
+            return subprocess.run(probe, capture_output=True, text=True, check=True).stdout.strip()
+        print(f"reader=={version} could not be installed; trying the next version", flush=True)
+    raise SystemExit(f"could not install reader {' or '.join(READER_VERSIONS)}")
+
+
+def run_tool(
+    tool: str, cycle: str, cmd: list[str], db: Path, table: str, expected: int, timeout: float
+) -> CycleResult:
+    before = count_rows(db, table)
+    own_before = resource.getrusage(resource.RUSAGE_SELF)
+    wall, usage, code = measure(cmd, WORK / "logs" / f"{tool}-{cycle}", timeout)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    server_cpu = own.ru_utime + own.ru_stime - own_before.ru_utime - own_before.ru_stime
+    stored = count_rows(db, table)
+    out = (WORK / "logs" / f"{tool}-{cycle}.out").read_text().strip()
+    err = (WORK / "logs" / f"{tool}-{cycle}.err").read_text().strip()
+    last = out.splitlines()[-1] if out else ""
+    result = CycleResult(
+        tool,
+        cycle,
+        wall,
+        usage.ru_utime,
+        usage.ru_stime,
+        usage.ru_maxrss / 1024,
+        code,
+        stored,
+        expected,
+        stored - before,
+        last,
+        server_cpu,
+    )
+    mark = "ok" if result.correct else f"WRONG (expected {expected} stored, exit 0)"
+    print(
+        f"  {tool:6} {cycle:7} {wall:7.2f}s wall  {result.cpu_s:7.2f}s CPU  "
+        f"({server_cpu:5.2f}s server)  {stored} stored  {mark}",
+        flush=True,
+    )
+    print(f"         output: {last}", flush=True)
+    if code != 0 and err:
+        print("         stderr: " + "\n                 ".join(err.splitlines()[-10:]))
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Benchmark voice fetch against reader.")
+    parser.add_argument("--feeds", type=int, default=500, help="number of feeds (default 500)")
+    parser.add_argument("--entries", type=int, default=20, help="entries per feed (default 20)")
+    parser.add_argument("--skip-reader", action="store_true", help="run Voice only")
+    parser.add_argument(
+        "--reader-workers",
+        type=int,
+        default=1,
+        help="update_feeds(workers=...) for reader (its default is 1)",
+    )
+    parser.add_argument(
+        "--servers",
+        type=int,
+        default=1,
+        help="serve the feeds from this many ports (Voice limits connections per host:port)",
+    )
+    parser.add_argument("--seed", type=int, default=2025, help="corpus random seed")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per cycle")
+    args = parser.parse_args()
+    if min(args.feeds, args.entries, args.servers) < 1:
+        parser.error("--feeds, --entries and --servers must be at least 1")
+
+    reader_version = None if args.skip_reader else ensure_reader_venv()
+    (WORK / "logs").mkdir(parents=True, exist_ok=True)
+    corpus = Corpus(WORK / "feeds", args.feeds, args.entries, seed=args.seed)
+    base = len(corpus.feeds) * args.entries
+    changed = base + len(corpus.changing)
+    t0 = time.time() - 6 * HOUR  # mtimes step forward an hour at each rewrite
+    t = time.perf_counter()
+    size = corpus.write_base(mtime=t0)
+    print(
+        f"corpus: {args.feeds} feeds x {args.entries} entries (RSS 2.0, Atom, RSS 1.0 by "
+        f"thirds), {size / 1e6:.1f} MB, written in {time.perf_counter() - t:.1f}s; "
+        f"changed cycle adds 1 entry to {len(corpus.changing)} feeds"
+    )
+    if reader_version:
+        print(f"reader {reader_version}, update_feeds(workers={args.reader_workers})")
+
+    results: list[CycleResult] = []
+    with ExitStack() as stack:
+        servers = [
+            stack.enter_context(FeedServer(corpus.directory, gzip=True))
+            for _ in range(min(args.servers, len(corpus.feeds)))
+        ]
+        urls = [servers[f.index % len(servers)].url(f.filename) for f in corpus.feeds]
+        config, feedlist = WORK / "feeds.yaml", WORK / "feedlist.txt"
+        entries = "".join(f"  - url: {u}\n    region: National\n" for u in urls)
+        config.write_text("feeds:\n" + entries)
+        feedlist.write_text("".join(u + "\n" for u in urls))
+        where = ", ".join(s.base_url for s in servers[:3]) + (" ..." if len(servers) > 3 else "")
+        print(f"serving {corpus.directory.relative_to(ROOT)} (gzip) at {where}\n")
+
+        voice_db = WORK / "voice.db"
+        remove_db(voice_db)
+        vcmd = voice_command(config, voice_db)
+        for cycle, expected in zip(CYCLES, (base, base, changed), strict=True):
+            if cycle == "changed":
+                corpus.apply_change(mtime=t0 + HOUR)
+            results.append(
+                run_tool("voice", cycle, vcmd, voice_db, "posts", expected, args.timeout)
+            )
+
+        if reader_version:
+            corpus.restore(mtime=t0 + 2 * HOUR)
+            reader_db = WORK / "reader.db"
+            remove_db(reader_db)
+            for cycle, expected in zip(CYCLES, (base, base, changed), strict=True):
+                if cycle == "changed":
+                    corpus.apply_change(mtime=t0 + 3 * HOUR)
+                rcmd = reader_command(reader_db, feedlist, cycle, args.reader_workers)
+                results.append(
+                    run_tool("reader", cycle, rcmd, reader_db, "entries", expected, args.timeout)
+                )
+
+    print_table(results)
+    targets = check_targets(results)
+    correct = all(r.correct for r in results)
+    report = {
+        "feeds": args.feeds,
+        "entries_per_feed": args.entries,
+        "seed": args.seed,
+        "corpus_bytes": size,
+        "reader_version": reader_version,
+        "reader_workers": None if args.skip_reader else args.reader_workers,
+        "servers": args.servers,
+        "cpu_count": os.cpu_count(),
+        "cycles": [asdict(r) | {"cpu_s": r.cpu_s, "posts_per_s": r.posts_per_s} for r in results],
+        "targets": targets,
+        "correct": correct,
+    }
+    (WORK / "results.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nresults written to {(WORK / 'results.json').relative_to(ROOT)}")
+    if not correct:
+        print("CORRECTNESS CHECK FAILED: see the lines marked WRONG above", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
