@@ -300,7 +300,7 @@ def _entry_data(
         categories=_categories(entry.get("tags") or []),
         summary_html=summary_html or None,
         content_html=content_html or None,
-        text=sanitize.html_to_text(content_html or summary_html or ""),
+        text=sanitize.text_of_clean_html(content_html or summary_html or ""),
     )
     return data, truncated
 
