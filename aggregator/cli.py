@@ -15,11 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
-from . import __version__, service, store
+from . import __version__, store
 from .config import ConfigErrors, load_registry
 from .errors import AggregatorError, ConfigError, StoreError
 from .update import FeedResult, update_feeds
@@ -101,6 +98,8 @@ def _progress(
     if not enabled:
         yield (lambda total: None), (lambda result: None)
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     with Progress(
         TextColumn("fetching"), BarColumn(), MofNCompleteColumn(), transient=True
     ) as progress:
@@ -154,6 +153,8 @@ def fetch(
 @one_line_errors
 def serve(config: Path, db: Path, host: str, port: int) -> None:
     """Serve the database with Datasette (database name: the file's stem, e.g. voice)."""
+    from . import service  # APScheduler and Datasette only for the commands that serve
+
     sys.exit(service.serve(db, host=host, port=port))
 
 
@@ -174,6 +175,8 @@ def run(
     no_serve: bool,
 ) -> None:
     """The main job: fetch on a schedule and serve with Datasette until stopped."""
+    from . import service
+
     service.run(
         config,
         db,
@@ -197,6 +200,9 @@ def status(config: Path, db: Path) -> None:
         rows = store.feed_rows(conn)
     finally:
         conn.close()
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table("feed", "region", "status", "posts", "last success", "problem", "next check")
     for r in rows:
         problem = f"{r['error_kind']}: {r['last_error']}" if r["error_kind"] else ""

@@ -136,6 +136,7 @@ class FeedUpdateRecord:
     error: str | None = None
     note: str | None = None
     entries: tuple[EntryData, ...] = ()
+    known_keys: frozenset[str] = frozenset()  # entry keys stored before this fetch
 
 
 @dataclass(frozen=True)
@@ -258,67 +259,70 @@ def known_entries(conn: sqlite3.Connection, feed_id: int) -> dict[str, str]:
     return {r[0]: r[1] for r in rows}
 
 
+_UPSERT_POST = """
+    INSERT INTO posts (feed_id, entry_key, guid, url, title, author, published, updated,
+        first_seen_at, summary_html, content_html, text, region, organisation, categories,
+        raw_hash)
+    VALUES (:feed_id, :entry_key, :guid, :url, :title, :author, coalesce(:published, :now),
+        :updated, :now, :summary_html, :content_html, :text, :region, :organisation,
+        :categories, :raw_hash)
+    ON CONFLICT (feed_id, entry_key) DO UPDATE SET
+        guid = excluded.guid, url = excluded.url, title = excluded.title,
+        author = excluded.author, published = coalesce(:published, posts.published),
+        updated = excluded.updated, summary_html = excluded.summary_html,
+        content_html = excluded.content_html, text = excluded.text,
+        categories = excluded.categories, raw_hash = excluded.raw_hash
+    WHERE posts.raw_hash IS NOT excluded.raw_hash
+"""
+
+
 def _save_entries(
-    conn: sqlite3.Connection, feed_id: int, entries: Sequence[EntryData], now: str
+    conn: sqlite3.Connection,
+    feed_id: int,
+    entries: Sequence[EntryData],
+    now: str,
+    known_keys: frozenset[str],
 ) -> SaveResult:
-    new = updated = 0
+    """Insert new entries and update changed ones in place, in one statement each.
+
+    The parse stage only hands over entries that are new or whose raw hash
+    changed, so an entry already known is an update.
+    """
+    if not entries:
+        return SaveResult(0, 0)
     feed = conn.execute("SELECT region, organisation FROM feeds WHERE id = ?", [feed_id]).fetchone()
-    for e in entries:
-        row = conn.execute(
-            "SELECT id, raw_hash, published FROM posts WHERE feed_id = ? AND entry_key = ?",
-            [feed_id, e.entry_key],
-        ).fetchone()
-        values = {
-            "feed_id": feed_id,
-            "entry_key": e.entry_key,
-            "guid": e.guid,
-            "url": e.url,
-            "title": e.title,
-            "author": e.author,
-            "published": e.published,
-            "updated": e.updated,
-            "summary_html": e.summary_html,
-            "content_html": e.content_html,
-            "text": e.text,
-            "categories": json.dumps(list(e.categories)),
-            "raw_hash": e.raw_hash,
-            "now": now,
-            "region": feed["region"],
-            "organisation": feed["organisation"],
-        }
-        if row is None:
-            conn.execute(
-                """
-                INSERT INTO posts (feed_id, entry_key, guid, url, title, author, published,
-                    updated, first_seen_at, summary_html, content_html, text, region,
-                    organisation, categories, raw_hash)
-                VALUES (:feed_id, :entry_key, :guid, :url, :title, :author,
-                    coalesce(:published, :now), :updated, :now, :summary_html, :content_html,
-                    :text, :region, :organisation, :categories, :raw_hash)
-                """,
-                values,
-            )
-            new += 1
-        elif row["raw_hash"] != e.raw_hash:
-            values["id"] = row["id"]
-            conn.execute(
-                """
-                UPDATE posts SET guid = :guid, url = :url, title = :title, author = :author,
-                    published = coalesce(:published, published), updated = :updated,
-                    summary_html = :summary_html, content_html = :content_html, text = :text,
-                    categories = :categories, raw_hash = :raw_hash
-                WHERE id = :id
-                """,
-                values,
-            )
-            updated += 1
-    return SaveResult(new, updated)
+    conn.executemany(
+        _UPSERT_POST,
+        [
+            {
+                "feed_id": feed_id,
+                "entry_key": e.entry_key,
+                "guid": e.guid,
+                "url": e.url,
+                "title": e.title,
+                "author": e.author,
+                "published": e.published,
+                "updated": e.updated,
+                "summary_html": e.summary_html,
+                "content_html": e.content_html,
+                "text": e.text,
+                "categories": json.dumps(list(e.categories)),
+                "raw_hash": e.raw_hash,
+                "now": now,
+                "region": feed["region"],
+                "organisation": feed["organisation"],
+            }
+            for e in entries
+        ],
+    )
+    updated = sum(1 for e in entries if e.entry_key in known_keys)
+    return SaveResult(len(entries) - updated, updated)
 
 
 def save_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult:
     """Write one fetch's outcome: posts, feed state and the fetch log, all or nothing."""
     with transaction(conn):
-        result = _save_entries(conn, rec.feed_id, rec.entries, rec.started_at)
+        result = _save_entries(conn, rec.feed_id, rec.entries, rec.started_at, rec.known_keys)
         succeeded = rec.outcome in ("ok", "not_modified", "unchanged")
         conn.execute(
             """

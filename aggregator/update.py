@@ -174,12 +174,13 @@ async def _check_feed(cycle: _Cycle, feed: store.FeedState) -> store.FeedUpdateR
     body_hash = _hash(resp.body)
     if body_hash == feed.body_hash:
         return _success(cycle, feed, started, t0, resp, "unchanged")
+    known = store.known_entries(cycle.conn, feed.id)
     job = ParseJob(
         body=resp.body,
         url=resp.url,
         content_type=resp.content_type,
         fetched_at=to_iso(started),
-        known=store.known_entries(cycle.conn, feed.id),
+        known=known,
         max_entries=cycle.settings.max_entries,
         max_entry_bytes=cycle.settings.max_entry_bytes,
     )
@@ -198,6 +199,7 @@ async def _check_feed(cycle: _Cycle, feed: store.FeedState) -> store.FeedUpdateR
         feed_title=data.title,
         site_url=data.site_url,
         entries=data.entries,
+        known_keys=frozenset(known),
         note="; ".join(data.notes) or None,
     )
 
@@ -263,12 +265,15 @@ def update_feeds(
             raise ConfigError(f"{feed_url}: not in the registry")
         on_start(len(feeds))
         own_pool = pool is None
-        pool = pool or ParsePool(
-            workers=settings.parse_workers,
-            memory_mb=settings.parse_memory_mb,
-            cpu_seconds=settings.parse_cpu_seconds,
-            wall_seconds=settings.parse_wall_seconds,
-        ).start()
+        pool = (
+            pool
+            or ParsePool(
+                workers=settings.parse_workers,
+                memory_mb=settings.parse_memory_mb,
+                cpu_seconds=settings.parse_cpu_seconds,
+                wall_seconds=settings.parse_wall_seconds,
+            ).start()
+        )
         try:
             results = asyncio.run(
                 _run_cycle(
