@@ -176,6 +176,7 @@ class _Server(http.server.ThreadingHTTPServer):
         self.stopping = threading.Event()
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        self.accepted = 0  # connections ever accepted, to show keep-alive works
         super().__init__(address, _Handler)
 
     def handle_error(self, request, client_address) -> None:  # noqa: ANN001
@@ -200,6 +201,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         super().setup()
         with self.server.connections_lock:
             self.server.connections.add(self.connection)
+            self.server.accepted += 1
 
     def finish(self) -> None:
         with self.server.connections_lock:
@@ -283,7 +285,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send(304, b"", headers, send_body=False)
             return
         if self.server.owner.gzip and _accepts_gzip(self.headers.get("Accept-Encoding", "")):
-            content = gziplib.compress(content, mtime=0)
+            content = self.server.owner._gzipped(path, etag, content)
             headers["Content-Encoding"] = "gzip"
         self._send(200, content, headers, send_body)
 
@@ -321,6 +323,7 @@ class FeedServer:
         self._routes: dict[str, Handler] = {}
         self._requests: list[RequestRecord] = []
         self._lock = threading.Lock()
+        self._gzip_cache: dict[str, tuple[str, bytes]] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -390,9 +393,26 @@ class FeedServer:
         path = "/" + path.lstrip("/")
         return [r for r in self.requests if r.path == path]
 
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted so far (requests over keep-alive share one)."""
+        server = self._server
+        return server.accepted if server is not None else 0
+
     def clear_requests(self) -> None:
         with self._lock:
             self._requests.clear()
+
+    def _gzipped(self, path: str, etag: str, content: bytes) -> bytes:
+        """Compress each version of a file once, as a real host's cache would."""
+        with self._lock:
+            cached = self._gzip_cache.get(path)
+        if cached is not None and cached[0] == etag:
+            return cached[1]
+        compressed = gziplib.compress(content, compresslevel=6, mtime=0)
+        with self._lock:
+            self._gzip_cache[path] = (etag, compressed)
+        return compressed
 
     def _log_request(self, record: RequestRecord) -> None:
         with self._lock:

@@ -223,6 +223,7 @@ async def _fetch(
             async with client.stream("GET", current, headers=headers) as response:
                 status = response.status_code
                 if status in _REDIRECTS and "location" in response.headers:
+                    await _drain(response)
                     target = _checked_url(response.headers["location"], url, current)
                     all_permanent = all_permanent and status in _PERMANENT
                     if all_permanent:
@@ -230,6 +231,7 @@ async def _fetch(
                     current = target
                     continue
                 if status == 304:  # keep the validators we sent unless new ones came
+                    await _drain(response)
                     kept = {"etag": etag, "last_modified": last_modified}
                     return _response_data(response, None, 0, permanent, kept)
                 if not 200 <= status < 300:
@@ -249,6 +251,22 @@ async def _fetch(
         except httpx.HTTPError as exc:
             _raise_transport_error(exc, current, limits, url)
     raise FetchError("too_many_redirects", f"more than {limits.max_redirects} redirects", url=url)
+
+
+async def _drain(response: httpx.Response, limit: int = 65_536) -> None:
+    """Read a small bodiless answer to its end, so its connection can be reused.
+
+    A response closed unread takes its connection with it: for a cycle of
+    mostly 304s that is a new TCP connection per feed. A body over `limit` is
+    abandoned (and the connection with it).
+    """
+    if response.is_stream_consumed:  # already read (httpx.MockTransport in tests)
+        return
+    seen = 0
+    async for chunk in response.aiter_raw():
+        seen += len(chunk)
+        if seen > limit:
+            return
 
 
 def _checked_url(candidate: str, url: str, base: httpx.URL | None) -> httpx.URL:

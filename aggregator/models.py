@@ -62,7 +62,6 @@ class FeedSource:
     author: str | None = None
     organisation: str | None = None
     topics: tuple[str, ...] = ()
-    line: int | None = None
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,7 @@ class _Cycle:
     on_result: Callable[[FeedResult], None]
     slots: asyncio.Semaphore
     hosts: defaultdict[str, asyncio.Semaphore]
+    pool_started: bool = False
 
 
 def _hash(body: bytes) -> str:
@@ -184,6 +185,9 @@ async def _check_feed(cycle: _Cycle, feed: store.FeedState) -> store.FeedUpdateR
         max_entries=cycle.settings.max_entries,
         max_entry_bytes=cycle.settings.max_entry_bytes,
     )
+    if not cycle.pool_started:  # forked here, in the loop thread, and only when needed
+        cycle.pool.start()
+        cycle.pool_started = True
     try:
         data = await asyncio.to_thread(cycle.pool.parse, job)
     except ParseError as exc:
@@ -234,7 +238,29 @@ async def _run_cycle(
             hosts=defaultdict(lambda: asyncio.Semaphore(settings.per_host)),
             **edges,  # type: ignore[arg-type]
         )
-        return list(await asyncio.gather(*(_update_one(cycle, f) for f in feeds)))
+        tasks = [asyncio.ensure_future(_update_one(cycle, f)) for f in feeds]
+        watcher = asyncio.ensure_future(_cancel_on_stop(cycle.stop, tasks))
+        try:
+            if tasks:
+                await asyncio.wait(tasks)
+        finally:
+            watcher.cancel()
+        return [
+            FeedResult(feed.url, "skipped") if task.cancelled() else task.result()
+            for feed, task in zip(feeds, tasks, strict=True)
+        ]
+
+
+async def _cancel_on_stop(stop: threading.Event, tasks: list[asyncio.Future[FeedResult]]) -> None:
+    """On stop, abandon fetches in flight; they stay due and are retried next time.
+
+    Cancellation lands only at an await, and a feed's write has none, so a
+    write in progress always completes.
+    """
+    while not stop.is_set():
+        await asyncio.sleep(0.2)
+    for task in tasks:
+        task.cancel()
 
 
 def update_feeds(
@@ -265,14 +291,11 @@ def update_feeds(
             raise ConfigError(f"{feed_url}: not in the registry")
         on_start(len(feeds))
         own_pool = pool is None
-        pool = (
-            pool
-            or ParsePool(
-                workers=settings.parse_workers,
-                memory_mb=settings.parse_memory_mb,
-                cpu_seconds=settings.parse_cpu_seconds,
-                wall_seconds=settings.parse_wall_seconds,
-            ).start()
+        pool = pool or ParsePool(
+            workers=settings.parse_workers,
+            memory_mb=settings.parse_memory_mb,
+            cpu_seconds=settings.parse_cpu_seconds,
+            wall_seconds=settings.parse_wall_seconds,
         )
         try:
             results = asyncio.run(

@@ -15,7 +15,6 @@ def test_valid_registry_loads_settings_and_feeds() -> None:
     assert registry.settings.read_timeout == 10.0  # untouched default
     assert [f.region for f in registry.feeds] == ["South East", "National"]
     assert registry.feeds[0].topics == ("service-standard",)
-    assert registry.feeds[0].line == 6
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from aggregator.feedserver import Drip, FeedServer, Raw, Status, gzip_bomb
+from aggregator.models import FeedData, ParseJob
+from aggregator.parse import parse_feed
 from aggregator.parsepool import ParsePool
 from aggregator.update import update_feeds
 
@@ -209,3 +211,69 @@ def test_at_most_two_connections_per_host(
     result = run(db_path, pool, *(server.url(p) for p in paths))
     assert result.count("ok") == 6
     assert peak[0] == 2
+
+
+def test_stop_abandons_fetches_in_flight_and_keeps_finished_writes(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    server.route("drip.rss", Drip(b"<rss", interval_s=0.2, max_seconds=30))
+    stop = threading.Event()
+    threading.Timer(1.0, stop.set).start()
+    started = time.monotonic()
+    result = update_feeds(
+        registry_for(server.url("drip.rss"), server.url("philrumens.atom"), fetch_deadline=20.0),
+        db_path,
+        due_only=False,
+        clock=lambda: NOW,
+        pool=pool,
+        stop=stop,
+    )
+    assert time.monotonic() - started < 5
+    outcomes = {f.url.rsplit("/", 1)[1]: f.outcome for f in result.feeds}
+    assert outcomes == {"drip.rss": "skipped", "philrumens.atom": "ok"}
+    assert rows(db_path, "SELECT count(*) FROM fetches") == [(1,)]  # nothing half-written
+    assert rows(db_path, "SELECT count(*) FROM posts") == [(7,)]
+
+
+def parse_or_exhaust_memory(job: ParseJob) -> FeedData:
+    """A parse target that behaves like a decompression or entity bomb for one URL."""
+    if "bomb" in job.url:
+        hoard = [bytearray(64 * 1024 * 1024) for _ in range(64)]  # 4 GB, past the limit
+        del hoard
+    return parse_feed(job)
+
+
+def test_a_document_that_exhausts_its_worker_affects_only_its_feed(
+    server: FeedServer, db_path: Path, feed_dir: Path
+) -> None:
+    shutil.copy(feed_dir / "philrumens.atom", feed_dir / "bomb.atom")
+    urls = [server.url("bomb.atom"), server.url("philrumens.atom"), server.url("blog.rss")]
+    with ParsePool(workers=2, memory_mb=256, target=parse_or_exhaust_memory) as small:
+        result = run(db_path, small, *urls)
+        after = run(db_path, small, server.url("localgov-digital.rss"))  # pool still serves
+    kinds = {f.url.rsplit("/", 1)[1]: (f.outcome, f.error_kind) for f in result.feeds}
+    assert kinds == {
+        "bomb.atom": ("error", "worker_limit"),
+        "philrumens.atom": ("ok", None),
+        "blog.rss": ("ok", None),
+    }
+    assert after.feeds[0].outcome == "ok"
+    (error,) = rows(db_path, "SELECT last_error FROM feeds WHERE url LIKE '%bomb.atom'")[0]
+    assert error == "parsing needed more than 256 MB of memory"
+
+
+def test_not_modified_answers_reuse_connections(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    urls = [
+        server.url("blog.rss"),
+        server.url("philrumens.atom"),
+        server.url("localgov-digital.rss"),
+    ]
+    run(db_path, pool, *urls)
+    before = server.connections_accepted
+    again = update_feeds(
+        registry_for(*urls, concurrency=1), db_path, due_only=False, clock=lambda: NOW, pool=pool
+    )
+    assert again.count("not_modified") == 3
+    assert server.connections_accepted - before == 1  # one keep-alive connection for all three
