@@ -15,7 +15,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# Byte-compile our own (editable) package as pip does for installed ones: this
+# environment sets PYTHONDONTWRITEBYTECODE, so every `voice` start would
+# otherwise recompile it. Quick when nothing changed.
 install: $(STAMP)
+	$(BIN)/python -m compileall -q aggregator
 
 run: install
 	mkdir -p db

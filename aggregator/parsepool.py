@@ -33,9 +33,6 @@ from multiprocessing.process import BaseProcess
 from types import TracebackType
 from typing import Any
 
-# Imported here so forked workers start with feedparser and nh3 already loaded.
-import aggregator.parse
-import aggregator.sanitize  # noqa: F401
 from aggregator.errors import ParseError
 from aggregator.models import FeedData, ParseJob
 
@@ -53,7 +50,7 @@ class ParsePool:
         cpu_seconds: int = 20,
         wall_seconds: float = 30,
         *,
-        target: Target = aggregator.parse.parse_feed,
+        target: Target | None = None,
     ) -> None:
         """`target` must be a module-level function; tests pass hostile ones."""
         if workers < 1:
@@ -61,7 +58,7 @@ class ParsePool:
         self.memory_mb = memory_mb
         self.cpu_seconds = cpu_seconds
         self.wall_seconds = wall_seconds
-        self._target = target
+        self._target = target or _parse_feed
         self._context = multiprocessing.get_context("fork")
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._closed = threading.Event()
@@ -75,6 +72,8 @@ class ParsePool:
         Forking from a busy multi-threaded process can copy a lock another
         thread holds; only a replacement for a killed worker is forked later.
         """
+        import aggregator.parse  # noqa: F401  (loaded once here, shared by every fork)
+
         for slot in self._slots:
             slot.start(self._context, self._target, self.memory_mb, self.cpu_seconds)
         return self
@@ -224,6 +223,17 @@ def _serve(
         used = resource.getrusage(resource.RUSAGE_SELF)
         _limit(resource.RLIMIT_CPU, math.ceil(used.ru_utime + used.ru_stime) + cpu_seconds)
         conn.send(_answer(target, job))
+
+
+def _parse_feed(job: ParseJob) -> FeedData:
+    """The default target, importing feedparser only when a document needs parsing.
+
+    The pool imports it in the parent just before forking (see start), so
+    workers begin with it loaded, and a cycle of 304s never loads it at all.
+    """
+    from aggregator.parse import parse_feed
+
+    return parse_feed(job)
 
 
 def _answer(target: Target, job: ParseJob) -> tuple[str, Any]:

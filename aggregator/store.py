@@ -14,86 +14,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlite_utils
-from sqlite_utils.migrations import Migrations
-
 from .errors import StoreError
 from .models import EntryData, FeedSource
 
 BUSY_TIMEOUT_MS = 15_000
 SCHEDULABLE = "status NOT IN ('gone', 'removed')"
 
-migrations = Migrations("voice")
-
-
-@migrations(name="0001_initial")
-def _m0001_initial(db: sqlite_utils.Database) -> None:
-    db.executescript(
-        """
-        CREATE TABLE feeds (
-            id INTEGER PRIMARY KEY,
-            url TEXT NOT NULL UNIQUE,
-            title TEXT,
-            site_url TEXT,
-            author TEXT,
-            organisation TEXT,
-            region TEXT,
-            topics TEXT NOT NULL DEFAULT '[]',
-            status TEXT NOT NULL DEFAULT 'new',
-            error_kind TEXT,
-            last_error TEXT,
-            last_checked_at TEXT,
-            last_success_at TEXT,
-            etag TEXT,
-            last_modified TEXT,
-            body_hash TEXT,
-            next_check_at TEXT,
-            error_count INTEGER NOT NULL DEFAULT 0,
-            added_at TEXT NOT NULL
-        );
-        CREATE TABLE posts (
-            id INTEGER PRIMARY KEY,
-            feed_id INTEGER NOT NULL REFERENCES feeds(id),
-            entry_key TEXT NOT NULL,
-            guid TEXT,
-            url TEXT,
-            title TEXT NOT NULL DEFAULT '',
-            author TEXT,
-            published TEXT NOT NULL,
-            updated TEXT,
-            first_seen_at TEXT NOT NULL,
-            summary_html TEXT,
-            content_html TEXT,
-            text TEXT NOT NULL DEFAULT '',
-            region TEXT,
-            organisation TEXT,
-            categories TEXT NOT NULL DEFAULT '[]',
-            topics TEXT NOT NULL DEFAULT '[]',
-            duplicate_of INTEGER REFERENCES posts(id),
-            raw_hash TEXT NOT NULL,
-            UNIQUE (feed_id, entry_key)
-        );
-        CREATE INDEX posts_published ON posts(published DESC);
-        CREATE INDEX posts_region ON posts(region);
-        CREATE INDEX posts_organisation ON posts(organisation);
-        CREATE TABLE fetches (
-            id INTEGER PRIMARY KEY,
-            feed_id INTEGER NOT NULL REFERENCES feeds(id),
-            started_at TEXT NOT NULL,
-            duration_ms INTEGER NOT NULL,
-            http_status INTEGER,
-            outcome TEXT NOT NULL,
-            error_kind TEXT,
-            error TEXT,
-            bytes INTEGER NOT NULL DEFAULT 0,
-            new_posts INTEGER NOT NULL DEFAULT 0,
-            updated_posts INTEGER NOT NULL DEFAULT 0,
-            note TEXT
-        );
-        CREATE INDEX fetches_feed ON fetches(feed_id, started_at);
-        """
-    )
-    db["posts"].enable_fts(["title", "text"], fts_version="FTS5", create_triggers=True)
+# Names of the numbered migrations in aggregator/migrations.py, newest last.
+# Listed here so that opening an up-to-date database needs no sqlite-utils import.
+MIGRATIONS = ("0001_initial",)
+MIGRATION_SET = "voice"
 
 
 @dataclass(frozen=True)
@@ -156,13 +86,24 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        db = sqlite_utils.Database(conn)
-        if migrations.pending(db):
+        if not _up_to_date(conn):
+            from .migrations import apply_migrations
+
             with transaction(conn):
-                migrations.apply(db)
+                apply_migrations(conn)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot open the database: {exc}") from exc
     return conn
+
+
+def _up_to_date(conn: sqlite3.Connection) -> bool:
+    try:
+        rows = conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [MIGRATION_SET]
+        )
+    except sqlite3.OperationalError:  # a new database: no migrations table yet
+        return False
+    return set(MIGRATIONS) <= {row[0] for row in rows}
 
 
 @contextmanager

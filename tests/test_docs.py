@@ -33,3 +33,12 @@ def test_every_column_is_in_the_schema_docs(tmp_path: Path) -> None:
         missing = [c for c in columns if f"| `{c}` |" not in section]
         assert not missing, f"{table}: undocumented columns {missing}"
     assert isinstance(conn, sqlite3.Connection)
+
+
+def test_store_knows_every_migration() -> None:
+    import sqlite_utils
+
+    from aggregator.migrations import migrations
+
+    pending = migrations.pending(sqlite_utils.Database(memory=True))
+    assert tuple(m.name for m in pending) == store.MIGRATIONS

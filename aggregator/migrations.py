@@ -1,0 +1,91 @@
+"""Numbered schema migrations (sqlite-utils Migrations), applied by store.connect.
+
+Each migration only adds: the schema is a public contract (docs/schema.md).
+Add a new one at the end and its name to store.MIGRATIONS.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from .store import MIGRATION_SET
+
+migrations = Migrations(MIGRATION_SET)
+
+
+@migrations(name="0001_initial")
+def _m0001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE feeds (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL UNIQUE,
+            title TEXT,
+            site_url TEXT,
+            author TEXT,
+            organisation TEXT,
+            region TEXT,
+            topics TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL DEFAULT 'new',
+            error_kind TEXT,
+            last_error TEXT,
+            last_checked_at TEXT,
+            last_success_at TEXT,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            next_check_at TEXT,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            added_at TEXT NOT NULL
+        );
+        CREATE TABLE posts (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER NOT NULL REFERENCES feeds(id),
+            entry_key TEXT NOT NULL,
+            guid TEXT,
+            url TEXT,
+            title TEXT NOT NULL DEFAULT '',
+            author TEXT,
+            published TEXT NOT NULL,
+            updated TEXT,
+            first_seen_at TEXT NOT NULL,
+            summary_html TEXT,
+            content_html TEXT,
+            text TEXT NOT NULL DEFAULT '',
+            region TEXT,
+            organisation TEXT,
+            categories TEXT NOT NULL DEFAULT '[]',
+            topics TEXT NOT NULL DEFAULT '[]',
+            duplicate_of INTEGER REFERENCES posts(id),
+            raw_hash TEXT NOT NULL,
+            UNIQUE (feed_id, entry_key)
+        );
+        CREATE INDEX posts_published ON posts(published DESC);
+        CREATE INDEX posts_region ON posts(region);
+        CREATE INDEX posts_organisation ON posts(organisation);
+        CREATE TABLE fetches (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER NOT NULL REFERENCES feeds(id),
+            started_at TEXT NOT NULL,
+            duration_ms INTEGER NOT NULL,
+            http_status INTEGER,
+            outcome TEXT NOT NULL,
+            error_kind TEXT,
+            error TEXT,
+            bytes INTEGER NOT NULL DEFAULT 0,
+            new_posts INTEGER NOT NULL DEFAULT 0,
+            updated_posts INTEGER NOT NULL DEFAULT 0,
+            note TEXT
+        );
+        CREATE INDEX fetches_feed ON fetches(feed_id, started_at);
+        """
+    )
+    db["posts"].enable_fts(["title", "text"], fts_version="FTS5", create_triggers=True)
+
+
+def apply_migrations(conn: sqlite3.Connection) -> None:
+    """Apply pending migrations inside the caller's transaction."""
+    migrations.apply(sqlite_utils.Database(conn))
