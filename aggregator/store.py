@@ -80,7 +80,11 @@ def connect(path: Path) -> sqlite3.Connection:
     if not path.parent.exists():
         raise StoreError(f"{path.parent}: directory does not exist (pass --db PATH)")
     try:
-        conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        # check_same_thread=False: the update stage hands the connection to its one
+        # writer thread; it is never used from two threads at once.
+        conn = sqlite3.connect(
+            path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+        )
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")

@@ -13,9 +13,11 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from . import __version__, fetch, store
 from .errors import AggregatorError, ConfigError, FetchError, ParseError
@@ -24,6 +26,7 @@ from .parsepool import ParsePool
 from .schedule import next_check_at, to_iso
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -82,7 +85,18 @@ class _Cycle:
     on_result: Callable[[FeedResult], None]
     slots: asyncio.Semaphore
     hosts: defaultdict[str, asyncio.Semaphore]
+    db_thread: ThreadPoolExecutor
     pool_started: bool = False
+
+    def in_db(self, func: Callable[..., T], *args: object) -> asyncio.Future[T]:
+        """Run a database call on the one writer thread.
+
+        sqlite releases the GIL while it works, so writes overlap with fetching
+        instead of stalling the event loop; one thread keeps them in order. A
+        write that has started always finishes, even if its feed is cancelled.
+        """
+        future = asyncio.get_running_loop().run_in_executor(self.db_thread, func, *args)
+        return asyncio.shield(future)
 
 
 def _hash(body: bytes) -> str:
@@ -152,30 +166,47 @@ def _success(
 
 
 async def _check_feed(cycle: _Cycle, feed: store.FeedState) -> store.FeedUpdateRecord | None:
-    """Fetch and parse one feed; return what to write, or None when stopping."""
+    """Fetch and parse one feed; return what to write, or None when stopping.
+
+    A global slot is held from fetch to the end of parsing, so at most
+    `concurrency` bodies wait in memory; a host slot only while fetching.
+    """
     if cycle.stop.is_set():
         return None
-    async with cycle.slots, cycle.hosts[fetch.host_key(feed.url)]:
-        if cycle.stop.is_set():
-            return None
-        started = cycle.clock()
-        t0 = time.monotonic()
-        try:
-            resp = await fetch.fetch_feed(
-                cycle.client,
-                feed.url,
-                cycle.limits,
-                etag=feed.etag,
-                last_modified=feed.last_modified,
-            )
-        except FetchError as exc:
-            return _failure(cycle, feed, started, t0, exc, exc.http_status)
-    if resp.body is None:
-        return _success(cycle, feed, started, t0, resp, "not_modified")
-    body_hash = _hash(resp.body)
-    if body_hash == feed.body_hash:
-        return _success(cycle, feed, started, t0, resp, "unchanged")
-    known = store.known_entries(cycle.conn, feed.id)
+    async with cycle.slots:
+        async with cycle.hosts[fetch.host_key(feed.url)]:
+            if cycle.stop.is_set():
+                return None
+            started = cycle.clock()
+            t0 = time.monotonic()
+            try:
+                resp = await fetch.fetch_feed(
+                    cycle.client,
+                    feed.url,
+                    cycle.limits,
+                    etag=feed.etag,
+                    last_modified=feed.last_modified,
+                )
+            except FetchError as exc:
+                return _failure(cycle, feed, started, t0, exc, exc.http_status)
+        if resp.body is None:
+            return _success(cycle, feed, started, t0, resp, "not_modified")
+        body_hash = _hash(resp.body)
+        if body_hash == feed.body_hash:
+            return _success(cycle, feed, started, t0, resp, "unchanged")
+        return await _parse(cycle, feed, started, t0, resp, body_hash)
+
+
+async def _parse(
+    cycle: _Cycle,
+    feed: store.FeedState,
+    started: datetime,
+    t0: float,
+    resp: ResponseData,
+    body_hash: str,
+) -> store.FeedUpdateRecord:
+    assert resp.body is not None
+    known = await cycle.in_db(store.known_entries, cycle.conn, feed.id)
     job = ParseJob(
         body=resp.body,
         url=resp.url,
@@ -213,7 +244,7 @@ async def _update_one(cycle: _Cycle, feed: store.FeedState) -> FeedResult:
     if record is None:
         result = FeedResult(feed.url, "skipped")
     else:
-        saved = store.save_update(cycle.conn, record)
+        saved = await cycle.in_db(store.save_update, cycle.conn, record)
         result = FeedResult(
             feed.url,
             record.outcome,
@@ -234,6 +265,7 @@ async def _run_cycle(
     async with fetch.make_client(limits, transport=transport) as client:  # type: ignore[arg-type]
         cycle = _Cycle(
             client=client,
+            db_thread=ThreadPoolExecutor(1, thread_name_prefix="voice-db"),
             slots=asyncio.Semaphore(settings.concurrency),
             hosts=defaultdict(lambda: asyncio.Semaphore(settings.per_host)),
             **edges,  # type: ignore[arg-type]
@@ -245,6 +277,7 @@ async def _run_cycle(
                 await asyncio.wait(tasks)
         finally:
             watcher.cancel()
+            cycle.db_thread.shutdown(wait=True)
         return [
             FeedResult(feed.url, "skipped") if task.cancelled() else task.result()
             for feed, task in zip(feeds, tasks, strict=True)
