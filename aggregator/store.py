@@ -89,6 +89,10 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        # Checkpoint every ~40 MB of WAL instead of 4 MB: the FTS index pages a
+        # cycle rewrites in every transaction are then copied back once, not
+        # dozens of times (about a tenth less CPU on a cold cycle).
+        conn.execute("PRAGMA wal_autocheckpoint = 10000")
         conn.execute("PRAGMA foreign_keys = ON")
         if not _up_to_date(conn):
             from .migrations import apply_migrations
