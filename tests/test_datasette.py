@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -69,3 +70,18 @@ def test_post_html_rendered_by_plugin(server: FeedServer, db_path: Path, pool: P
 
     html = asyncio.run(page())
     assert '<div class="voice-post"' in html
+
+
+def test_every_api_example_in_the_docs_answers(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    build(server, db_path, pool)
+    ds = datasette_for(db_path)
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    paths = set(re.findall(r"GET (/voice\S+)", text)) | set(re.findall(r"`(/voice[^`\s]*)`", text))
+    assert len(paths) >= 8
+
+    async def statuses() -> dict[str, int]:
+        return {p: (await ds.client.get(p)).status_code for p in sorted(paths)}
+
+    assert set(asyncio.run(statuses()).values()) == {200}
