@@ -316,6 +316,10 @@ def _status_error(response: httpx.Response, url: str) -> FetchError:
     answered = f"server answered {status} {httpx.codes.get_reason_phrase(status)}".strip()
     if 300 <= status < 400:
         answered += " without a Location"
+    elif status == 404:
+        answered += ": check the feed URL"
+    elif status == 410:
+        answered += ": the feed has been removed; it will not be checked again"
     kind = "gone" if status == 410 else "http_status"
     error = FetchError(kind, answered, url=url, http_status=status)
     if "retry-after" in response.headers:

@@ -226,9 +226,13 @@ def test_redirect_limit_counts_hops(hops, ok):
 @pytest.mark.parametrize(
     ("status", "kind", "message"),
     [
-        (404, "http_status", "server answered 404 Not Found"),
+        (404, "http_status", "server answered 404 Not Found: check the feed URL"),
         (500, "http_status", "server answered 500 Internal Server Error"),
-        (410, "gone", "server answered 410 Gone"),
+        (
+            410,
+            "gone",
+            "server answered 410 Gone: the feed has been removed; it will not be checked again",
+        ),
         (300, "http_status", "server answered 300 Multiple Choices without a Location"),
     ],
     ids=["not-found", "server-error", "gone", "redirect-without-location"],
