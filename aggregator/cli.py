@@ -177,7 +177,7 @@ def run(
     """The main job: fetch on a schedule and serve with Datasette until stopped."""
     from . import service
 
-    service.run(
+    code = service.run(
         config,
         db,
         allow_private_hosts=allow_private_hosts,
@@ -185,6 +185,7 @@ def run(
         host=host,
         port=port,
     )
+    sys.exit(code)
 
 
 @cli.command()
@@ -219,20 +220,32 @@ def status(config: Path, db: Path) -> None:
 
 
 @cli.command()
-@db_option
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Demo registry with {base} placeholders  [default: demo/feeds.yaml]",
+)
+@click.option(
+    "--db",
+    "db",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("db/demo/voice.db"),
+    show_default=True,
+    help="The demo database (kept apart from db/voice.db).",
+)
 @click.option("--port", default=8001, show_default=True, type=int)
 @click.option(
     "--feeds-port", default=8002, show_default=True, type=int, help="Port for the demo feeds."
 )
 @click.option("--once", is_flag=True, help="Fetch the demo feeds once and exit, without serving.")
 @one_line_errors
-def demo(db: Path, port: int, feeds_port: int, once: bool) -> None:
+def demo(config: Path | None, db: Path, port: int, feeds_port: int, once: bool) -> None:
     """Voice offline: serve the bundled demo feeds on 127.0.0.1 and run against them."""
     from .demo import run_demo
 
-    if db == Path("db/voice.db"):
-        db = Path("db/demo/voice.db")
-    run_demo(db, port=port, feeds_port=feeds_port, once=once, echo=click.echo)
+    sys.exit(run_demo(db, config, port=port, feeds_port=feeds_port, once=once, echo=click.echo))
 
 
 def main() -> None:

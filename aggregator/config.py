@@ -69,6 +69,10 @@ def _check_url(value: Any) -> str | None:
         return f"{value!r} must start with http:// or https://"
     if not parts.hostname:
         return f"{value!r} has no host name"
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        return f"{parts.hostname!r} is not a valid host name"
     return None
 
 

@@ -18,17 +18,23 @@ from .update import update_feeds
 DEMO_DIR = service.PROJECT_ROOT / "demo"
 
 
-def write_demo_registry(base_url: str, target: Path) -> Path:
+def write_demo_registry(base_url: str, target: Path, template: Path | None = None) -> Path:
     """The demo registry with `{base}` replaced by the live server's address."""
-    text = (DEMO_DIR / "feeds.yaml").read_text(encoding="utf-8")
+    text = (template or DEMO_DIR / "feeds.yaml").read_text(encoding="utf-8")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text.replace("{base}", base_url), encoding="utf-8")
     return target
 
 
 def run_demo(
-    db_path: Path, *, port: int, feeds_port: int, once: bool, echo: Callable[[str], None]
-) -> None:
+    db_path: Path,
+    template: Path | None = None,
+    *,
+    port: int,
+    feeds_port: int,
+    once: bool,
+    echo: Callable[[str], None],
+) -> int:
     """Serve the demo feeds on a fixed port, so feed URLs stay the same between runs."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
     server = FeedServer(DEMO_DIR / "feeds", port=feeds_port, gzip=True)
@@ -40,13 +46,13 @@ def run_demo(
             "pass --feeds-port"
         ) from exc
     with server:
-        config = write_demo_registry(server.base_url, db_path.parent / "feeds.yaml")
+        config = write_demo_registry(server.base_url, db_path.parent / "feeds.yaml", template)
         echo(f"demo feeds served at {server.base_url}/")
         if once:
             result = update_feeds(load_registry(config), db_path, allow_private_hosts=True)
             echo(result.summary())
-            return
-        service.run(
+            return 0
+        return service.run(
             config,
             db_path,
             allow_private_hosts=True,

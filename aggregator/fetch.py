@@ -55,9 +55,9 @@ def host_key(url: str) -> str:
     """The key the update stage uses to limit requests per server."""
     try:
         parsed = httpx.URL(url)
-    except httpx.InvalidURL:
+        host = parsed.host.lower()
+    except (httpx.InvalidURL, UnicodeError, ValueError):
         return url.lower()
-    host = parsed.host.lower()
     return f"{host}:{parsed.port}" if parsed.port is not None else host
 
 
@@ -126,6 +126,10 @@ async def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
         raise httpcore.ConnectTimeout(f"looking up {host} took too long") from exc
     except OSError as exc:
         raise httpcore.ConnectError(str(exc)) from exc
+    except (UnicodeError, ValueError) as exc:  # e.g. an empty or over-long label: "a..b"
+        raise httpcore.ConnectError(f"{host} is not a valid host name") from socket.gaierror(
+            socket.EAI_NONAME, str(exc)
+        )
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         raise httpcore.ConnectError(f"no address for {host}")
@@ -240,9 +244,10 @@ async def _fetch(
                 return _response_data(response, body, received, permanent)
         except BlockedAddressError as exc:
             raise FetchError("blocked_address", str(exc), url=url) from exc
-        except httpx.InvalidURL as exc:
+        except (httpx.InvalidURL, UnicodeError) as exc:
             # httpx builds a next request from every Location, even when not
-            # following redirects, and some unusable ones raise this.
+            # following redirects, and some unusable ones raise this (an
+            # invalid IDNA host such as xn--a.com raises idna's UnicodeError).
             raise _bad_location(exc, url) from exc
         except httpx.RemoteProtocolError as exc:
             if "location header" not in str(exc).lower():
@@ -272,7 +277,8 @@ async def _drain(response: httpx.Response, limit: int = 65_536) -> None:
 def _checked_url(candidate: str, url: str, base: httpx.URL | None) -> httpx.URL:
     try:
         parsed = base.join(candidate) if base is not None else httpx.URL(candidate)
-    except httpx.InvalidURL as exc:
+        parsed.host.encode("idna")  # "a..b", "xn--a.com": refuse here, not deep in a socket call
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
         raise FetchError(
             "bad_scheme", f"not a usable URL: {_one_line(candidate)}", url=url
         ) from exc

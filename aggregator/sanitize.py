@@ -106,6 +106,8 @@ def safe_url(value: str, base_url: str) -> str | None:
         return None
     if scheme not in ALLOWED_SCHEMES:
         return None
+    if scheme != "mailto" and not urlsplit(resolved).netloc:
+        return None  # "http:/etc" or "http:evil" would resolve against the reader's page
     return resolved
 
 
@@ -123,7 +125,7 @@ _CLEANER = nh3.Cleaner(**_CLEANER_OPTIONS)  # type: ignore[arg-type]
 # or one nh3 will drop. Only then is the (slower) Python attribute filter needed;
 # nh3's url_schemes check alone already removes every other scheme.
 _MAYBE_RELATIVE = re.compile(
-    r"""(?:href|src|cite)\s*=\s*["']?\s*(?!https?:|mailto:)""", re.IGNORECASE
+    r"""(?:href|src|cite)\s*=\s*(?!["']?\s*(?:https?://|mailto:))""", re.IGNORECASE
 )
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from . import store
 from .config import load_registry
@@ -83,61 +83,69 @@ def run(
     host: str = "127.0.0.1",
     port: int = 8001,
     on_ready: Callable[[], None] = lambda: None,
-) -> None:
-    """Block until SIGTERM/SIGINT, running cycles every `cycle_minutes`."""
+) -> int:
+    """Run cycles every `cycle_minutes` beside Datasette until SIGTERM/SIGINT.
+
+    Returns the exit code: 0 after a requested stop, 1 if Datasette died.
+    The main thread only waits for a stop and watches Datasette; cycles run on
+    the scheduler's thread, so a signal at any moment is handled the same way.
+    """
     registry = load_registry(config)  # fail fast on a bad registry
     settings = registry.settings
     prepare_db(db_path)
     stop = threading.Event()
-    child = (
-        subprocess.Popen(datasette_command(db_path, host=host, port=port))
-        if serve_datasette
-        else None
-    )
-    scheduler = BlockingScheduler(
+    previous = {s: signal.signal(s, _setter(stop)) for s in (signal.SIGINT, signal.SIGTERM)}
+    scheduler = BackgroundScheduler(
         timezone=UTC,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            return
-        log.info("stopping: finishing the write in progress")
-        stop.set()
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
-
-    with ParsePool(
-        workers=settings.parse_workers,
-        memory_mb=settings.parse_memory_mb,
-        cpu_seconds=settings.parse_cpu_seconds,
-        wall_seconds=settings.parse_wall_seconds,
-    ) as pool:
-        scheduler.add_job(
-            run_cycle_logged,
-            "interval",
-            minutes=settings.cycle_minutes,
-            next_run_time=datetime.now(UTC),
-            args=[config, db_path],
-            kwargs={"allow_private_hosts": allow_private_hosts, "pool": pool, "stop": stop},
-            id="fetch-cycle",
-        )
-        previous = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            if child is not None:
+    child: subprocess.Popen[bytes] | None = None
+    code = 0
+    try:
+        with ParsePool(
+            workers=settings.parse_workers,
+            memory_mb=settings.parse_memory_mb,
+            cpu_seconds=settings.parse_cpu_seconds,
+            wall_seconds=settings.parse_wall_seconds,
+        ) as pool:
+            if serve_datasette:
+                child = subprocess.Popen(datasette_command(db_path, host=host, port=port))
                 log.info("Datasette: http://%s:%d/%s", host, port, db_path.stem)
-            on_ready()
+            scheduler.add_job(
+                run_cycle_logged,
+                "interval",
+                minutes=settings.cycle_minutes,
+                next_run_time=datetime.now(UTC),
+                args=[config, db_path],
+                kwargs={"allow_private_hosts": allow_private_hosts, "pool": pool, "stop": stop},
+                id="fetch-cycle",
+            )
             scheduler.start()
-            # shutdown(wait=False) returns at once; wait for the running cycle ourselves.
-            executor = scheduler._lookup_executor("default")
-            executor.shutdown(wait=True)
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-            if child is not None:
-                child.terminate()
-                try:
-                    child.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
+            on_ready()
+            while not stop.wait(0.5):
+                if child is not None and child.poll() is not None:
+                    log.error("Datasette stopped (exit code %s); stopping Voice", child.returncode)
+                    code = 1
+                    stop.set()
+            log.info("stopping: finishing the write in progress")
+            scheduler.shutdown(wait=True)  # the running cycle sees `stop` and ends soon
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        if child is not None and child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+    return code
+
+
+def _setter(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
+    """A signal handler that only asks for a stop; the main loop does the rest."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    return handler

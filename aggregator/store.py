@@ -116,15 +116,24 @@ def _up_to_date(conn: sqlite3.Connection) -> bool:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE: take the write lock up front so we never deadlock mid-way."""
-    conn.execute("BEGIN IMMEDIATE")
+    """BEGIN IMMEDIATE: take the write lock up front so we never deadlock mid-way.
+
+    Any SQLite failure rolls everything back and becomes a StoreError, which
+    the CLI reports in one line (exit 3).
+    """
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot write to the database: {exc}") from exc
     try:
         yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    else:
         conn.execute("COMMIT")
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"cannot write to the database: {exc}") from exc
+        raise
 
 
 def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str) -> None:
@@ -165,9 +174,11 @@ def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str
             )
         conn.execute(
             """
-            UPDATE posts SET region = feeds.region, organisation = feeds.organisation
+            UPDATE posts SET region = feeds.region, organisation = feeds.organisation,
+                topics = feeds.topics
             FROM feeds WHERE posts.feed_id = feeds.id
-              AND (posts.region IS NOT feeds.region OR posts.organisation IS NOT feeds.organisation)
+              AND (posts.region IS NOT feeds.region OR posts.organisation IS NOT feeds.organisation
+                   OR posts.topics IS NOT feeds.topics)
             """
         )
         placeholders = ",".join("?" * len(urls))
@@ -211,15 +222,16 @@ def known_entries(conn: sqlite3.Connection, feed_id: int) -> dict[str, str]:
 _UPSERT_POST = """
     INSERT INTO posts (feed_id, entry_key, guid, url, title, author, published, updated,
         first_seen_at, summary_html, content_html, text, region, organisation, categories,
-        raw_hash)
+        topics, raw_hash)
     VALUES (:feed_id, :entry_key, :guid, :url, :title, :author, coalesce(:published, :now),
-        :updated, :now, :summary_html, :content_html, :text, :region, :organisation,
-        :categories, :raw_hash)
+        coalesce(:updated, :published, :now), :now, :summary_html, :content_html, :text,
+        :region, :organisation, :categories, :topics, :raw_hash)
     ON CONFLICT (feed_id, entry_key) DO UPDATE SET
         guid = excluded.guid, url = excluded.url, title = excluded.title,
         author = excluded.author, published = coalesce(:published, posts.published),
-        updated = excluded.updated, summary_html = excluded.summary_html,
-        content_html = excluded.content_html, text = excluded.text,
+        updated = coalesce(:updated, :published, posts.updated),
+        summary_html = excluded.summary_html, content_html = excluded.content_html,
+        text = excluded.text,
         categories = excluded.categories, raw_hash = excluded.raw_hash
     WHERE posts.raw_hash IS NOT excluded.raw_hash
 """
@@ -239,7 +251,9 @@ def _save_entries(
     """
     if not entries:
         return SaveResult(0, 0)
-    feed = conn.execute("SELECT region, organisation FROM feeds WHERE id = ?", [feed_id]).fetchone()
+    feed = conn.execute(
+        "SELECT region, organisation, topics FROM feeds WHERE id = ?", [feed_id]
+    ).fetchone()
     conn.executemany(
         _UPSERT_POST,
         [
@@ -260,6 +274,7 @@ def _save_entries(
                 "now": now,
                 "region": feed["region"],
                 "organisation": feed["organisation"],
+                "topics": feed["topics"],
             }
             for e in entries
         ],

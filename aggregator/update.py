@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import sqlite3
 import threading
 import time
@@ -20,11 +21,12 @@ from pathlib import Path
 from typing import TypeVar
 
 from . import __version__, fetch, store
-from .errors import AggregatorError, ConfigError, FetchError, ParseError
+from .errors import ConfigError, FetchError, ParseError, StoreError
 from .models import FetchLimits, ParseJob, Registry, ResponseData, Settings
 from .parsepool import ParsePool
 from .schedule import next_check_at, to_iso
 
+log = logging.getLogger("voice")
 Clock = Callable[[], datetime]
 T = TypeVar("T")
 
@@ -108,10 +110,10 @@ def _failure(
     feed: store.FeedState,
     started: datetime,
     t0: float,
-    exc: AggregatorError,
+    kind: str,
+    message: str,
     http_status: int | None,
 ) -> store.FeedUpdateRecord:
-    kind = getattr(exc, "kind", "network")
     errors = feed.error_count + 1
     gone = kind == "gone"
     return store.FeedUpdateRecord(
@@ -131,7 +133,7 @@ def _failure(
         error_count=errors,
         http_status=http_status,
         error_kind=kind,
-        error=exc.message,
+        error=message,
     )
 
 
@@ -168,33 +170,55 @@ def _success(
 async def _check_feed(cycle: _Cycle, feed: store.FeedState) -> store.FeedUpdateRecord | None:
     """Fetch and parse one feed; return what to write, or None when stopping.
 
-    A global slot is held from fetch to the end of parsing, so at most
-    `concurrency` bodies wait in memory; a host slot only while fetching.
+    The host slot is taken first, so feeds waiting for a busy host hold no
+    global slot; it is released once fetched. The global slot is held to the
+    end of parsing, so at most `concurrency` bodies wait in memory.
     """
     if cycle.stop.is_set():
         return None
-    async with cycle.slots:
-        async with cycle.hosts[fetch.host_key(feed.url)]:
-            if cycle.stop.is_set():
-                return None
-            started = cycle.clock()
-            t0 = time.monotonic()
-            try:
-                resp = await fetch.fetch_feed(
-                    cycle.client,
-                    feed.url,
-                    cycle.limits,
-                    etag=feed.etag,
-                    last_modified=feed.last_modified,
-                )
-            except FetchError as exc:
-                return _failure(cycle, feed, started, t0, exc, exc.http_status)
+    host = cycle.hosts[fetch.host_key(feed.url)]
+    await host.acquire()
+    try:
+        await cycle.slots.acquire()
+    except BaseException:
+        host.release()
+        raise
+    try:
+        try:
+            fetched = await _fetch(cycle, feed)
+        finally:
+            host.release()
+        if fetched is None or isinstance(fetched, store.FeedUpdateRecord):
+            return fetched
+        resp, started, t0 = fetched
         if resp.body is None:
             return _success(cycle, feed, started, t0, resp, "not_modified")
         body_hash = _hash(resp.body)
         if body_hash == feed.body_hash:
             return _success(cycle, feed, started, t0, resp, "unchanged")
         return await _parse(cycle, feed, started, t0, resp, body_hash)
+    finally:
+        cycle.slots.release()
+
+
+async def _fetch(
+    cycle: _Cycle, feed: store.FeedState
+) -> store.FeedUpdateRecord | tuple[ResponseData, datetime, float] | None:
+    if cycle.stop.is_set():
+        return None
+    started = cycle.clock()
+    t0 = time.monotonic()
+    try:
+        resp = await fetch.fetch_feed(
+            cycle.client,
+            feed.url,
+            cycle.limits,
+            etag=feed.etag,
+            last_modified=feed.last_modified,
+        )
+    except FetchError as exc:
+        return _failure(cycle, feed, started, t0, exc.kind, exc.message, exc.http_status)
+    return resp, started, t0
 
 
 async def _parse(
@@ -222,7 +246,7 @@ async def _parse(
     try:
         data = await asyncio.to_thread(cycle.pool.parse, job)
     except ParseError as exc:
-        return _failure(cycle, feed, started, t0, exc, resp.status)
+        return _failure(cycle, feed, started, t0, exc.kind, exc.message, resp.status)
     return _success(
         cycle,
         feed,
@@ -240,7 +264,15 @@ async def _parse(
 
 
 async def _update_one(cycle: _Cycle, feed: store.FeedState) -> FeedResult:
-    record = await _check_feed(cycle, feed)
+    try:
+        record = await _check_feed(cycle, feed)
+    except (asyncio.CancelledError, StoreError):
+        raise
+    except Exception:  # a bug: keep the traceback in the log, record it, carry on
+        log.exception("unexpected error while checking %s", feed.url)
+        now = cycle.clock()
+        message = "Voice hit an internal error checking this feed; the log has the details"
+        record = _failure(cycle, feed, now, time.monotonic(), "internal", message, None)
     if record is None:
         result = FeedResult(feed.url, "skipped")
     else:
@@ -278,6 +310,13 @@ async def _run_cycle(
         finally:
             watcher.cancel()
             cycle.db_thread.shutdown(wait=True)
+        # Retrieve every task's exception, not just the first: an unretrieved one
+        # is logged from Task.__del__ during a later garbage collection, which on
+        # CPython 3.11 can corrupt a concurrent ast.parse ("AST constructor
+        # recursion depth mismatch").
+        failures = [t.exception() for t in tasks if not t.cancelled() and t.exception()]
+        if failures:
+            raise failures[0]
         return [
             FeedResult(feed.url, "skipped") if task.cancelled() else task.result()
             for feed, task in zip(feeds, tasks, strict=True)
@@ -316,6 +355,13 @@ def update_feeds(
         settings = replace(settings, allow_private_hosts=allow_private_hosts)
     limits = fetch.limits_from_settings(settings, __version__)
     conn = store.connect(db_path)
+    own_pool = pool is None
+    pool = pool or ParsePool(
+        workers=settings.parse_workers,
+        memory_mb=settings.parse_memory_mb,
+        cpu_seconds=settings.parse_cpu_seconds,
+        wall_seconds=settings.parse_wall_seconds,
+    )
     try:
         now = to_iso(clock())
         store.sync_feeds(conn, registry.feeds, now)
@@ -323,30 +369,23 @@ def update_feeds(
         if feed_url is not None and not feeds:
             raise ConfigError(f"{feed_url}: not in the registry")
         on_start(len(feeds))
-        own_pool = pool is None
-        pool = pool or ParsePool(
-            workers=settings.parse_workers,
-            memory_mb=settings.parse_memory_mb,
-            cpu_seconds=settings.parse_cpu_seconds,
-            wall_seconds=settings.parse_wall_seconds,
-        )
-        try:
-            results = asyncio.run(
-                _run_cycle(
-                    feeds,
-                    transport,
-                    conn=conn,
-                    pool=pool,
-                    settings=settings,
-                    limits=limits,
-                    clock=clock,
-                    stop=stop or threading.Event(),
-                    on_result=on_result,
-                )
+        results = asyncio.run(
+            _run_cycle(
+                feeds,
+                transport,
+                conn=conn,
+                pool=pool,
+                settings=settings,
+                limits=limits,
+                clock=clock,
+                stop=stop or threading.Event(),
+                on_result=on_result,
             )
-        finally:
-            if own_pool:
-                pool.close()
+        )
+    except sqlite3.Error as exc:  # reads outside a transaction; writes raise StoreError
+        raise StoreError(f"{db_path}: {exc}") from exc
     finally:
+        if own_pool:
+            pool.close()
         conn.close()
     return UpdateResult(tuple(results))

@@ -40,6 +40,7 @@ def test_valid_registry_loads_settings_and_feeds() -> None:
             id="unknown-key",
         ),
         pytest.param("bad-scheme.yaml", "must start with http:// or https://", id="scheme"),
+        pytest.param("bad-host.yaml", "'a..b' is not a valid host name", id="host"),
         pytest.param(
             "bad-setting.yaml",
             "bad-setting.yaml:2: settings: interval_minutes must be int",

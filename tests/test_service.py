@@ -69,3 +69,64 @@ def test_run_fetches_serves_and_stops_on_sigterm(server: FeedServer, tmp_path: P
     assert "Traceback" not in out
     with socket.socket() as s:  # Datasette stopped with it
         assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_run_stops_when_datasette_cannot_serve(server: FeedServer, tmp_path: Path) -> None:
+    config = write_registry(tmp_path / "feeds.yaml", server.url("philrumens.atom"))
+    with socket.socket() as taken:  # the port Datasette wants is already in use
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "aggregator",
+                "run",
+                "--allow-private-hosts",
+                "--config",
+                str(config),
+                "--db",
+                str(tmp_path / "voice.db"),
+                "--port",
+                str(port),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 1
+    assert "Datasette stopped" in proc.stderr
+
+
+def test_a_signal_at_start_up_still_stops_run(server: FeedServer, tmp_path: Path) -> None:
+    config = write_registry(tmp_path / "feeds.yaml", server.url("philrumens.atom"))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aggregator",
+            "run",
+            "--no-serve",
+            "--allow-private-hosts",
+            "--config",
+            str(config),
+            "--db",
+            str(tmp_path / "voice.db"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        time.sleep(0.3)  # during imports and start-up, before the first cycle ends
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode in (0, -signal.SIGTERM), out
+    assert "Traceback" not in out

@@ -6,12 +6,15 @@ import shutil
 import sqlite3
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
-from aggregator.feedserver import Drip, FeedServer, Raw, Status, gzip_bomb
+from aggregator.errors import StoreError
+from aggregator.feedserver import Drip, FeedServer, Raw, Redirect, Status, gzip_bomb
 from aggregator.models import FeedData, ParseJob
 from aggregator.parse import parse_feed
 from aggregator.parsepool import ParsePool
@@ -277,3 +280,73 @@ def test_not_modified_answers_reuse_connections(
     )
     assert again.count("not_modified") == 3
     assert server.connections_accepted - before == 1  # one keep-alive connection for all three
+
+
+def test_an_unusable_host_name_is_recorded_not_raised(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    server.route("to-bad-host.rss", Redirect("http://xn--a.com/feed"))
+    urls = ["http://a..b/feed", server.url("to-bad-host.rss"), server.url("blog.rss")]
+    result = run(db_path, pool, *urls)
+    assert [(f.outcome, f.error_kind) for f in result.feeds] == [
+        ("error", "bad_scheme"),
+        ("error", "bad_scheme"),
+        ("ok", None),
+    ]
+
+
+def test_a_bug_while_checking_one_feed_is_recorded_and_the_cycle_goes_on(
+    db_path: Path, pool: ParsePool, feed_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = (feed_dir / "blog.rss").read_bytes()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/broken":
+            raise RuntimeError("a bug in a transport")
+        return httpx.Response(200, content=body, headers={"Content-Type": "application/rss+xml"})
+
+    result = update_feeds(
+        registry_for("https://a.example/broken", "https://b.example/feed"),
+        db_path,
+        due_only=False,
+        clock=lambda: NOW,
+        pool=pool,
+        transport=httpx.MockTransport(handler),
+    )
+    assert [(f.outcome, f.error_kind) for f in result.feeds] == [
+        ("error", "internal"),
+        ("ok", None),
+    ]
+    assert "a bug in a transport" in caplog.text  # the traceback stays in the log
+    (error,) = rows(db_path, "SELECT last_error FROM feeds WHERE url LIKE '%broken'")[0]
+    assert "internal error" in error
+
+
+def test_a_failed_write_rolls_back_the_whole_feed_and_is_a_store_error(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    run(db_path, pool, server.url("blog.rss"))  # creates the schema
+    conn = sqlite3.connect(db_path)
+    conn.execute(
+        "CREATE TRIGGER refuse AFTER INSERT ON fetches BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="disk full"):
+        run(db_path, pool, server.url("blog.rss"), server.url("philrumens.atom"))
+    assert rows(db_path, "SELECT count(*) FROM posts WHERE feed_id = 2") == [(0,)]
+    assert rows(db_path, "SELECT count(*) FROM fetches") == [(1,)]
+
+
+def test_posts_carry_the_blogs_default_topics_and_a_date_for_every_field(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    base = registry_for(server.url("blog.rss"))
+    tagged = replace(base, feeds=(replace(base.feeds[0], topics=("user-research",)),))
+    update_feeds(tagged, db_path, due_only=False, clock=lambda: NOW, pool=pool)
+    stored = rows(db_path, "SELECT topics, published, updated FROM posts")
+    assert {r[0] for r in stored} == {'["user-research"]'}
+    assert all(updated == published for _, published, updated in stored)  # RSS gives no updated
+    retagged = replace(base, feeds=(replace(base.feeds[0], topics=("open-data",)),))
+    update_feeds(retagged, db_path, due_only=False, clock=lambda: NOW, pool=pool)
+    assert {r[0] for r in rows(db_path, "SELECT topics FROM posts")} == {'["open-data"]'}
