@@ -240,3 +240,17 @@ def test_a_bare_guid_stays_as_written_whatever_the_feed_url() -> None:
     for url in ("https://council.example/feed.xml", "http://moved.example/rss"):
         data = parse_feed(job_for("duplicates.xml", url=url))
         assert data.seen_keys == ("same-guid", "other-guid")
+
+
+def test_canary_feedparser_still_parses_through_buffered_expat() -> None:
+    """feedparser 6.0 builds its SAX parser with xml.sax.make_parser; parse.py
+    makes that parser buffer text (a large speed-up). If an upgrade changes how
+    feedparser parses, this fails and the workaround must be revisited."""
+    import xml.sax
+
+    import feedparser.api
+
+    assert feedparser.api.PREFERRED_XML_PARSERS == ["drv_libxml2"]
+    parser = xml.sax.make_parser(feedparser.api.PREFERRED_XML_PARSERS)
+    parser.reset()
+    assert parser._parser.buffer_text is True
