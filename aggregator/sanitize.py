@@ -163,7 +163,7 @@ def text_of_clean_html(cleaned: str) -> str:
     text = _CLEAN_BLOCK_TAG.sub("\n", cleaned)
     text = _CLEAN_CELL_TAG.sub(" ", text)
     text = html_lib.unescape(_CLEAN_ANY_TAG.sub("", text))
-    return _tidy_lines(strip_controls(text))
+    return _tidy_lines(strip_controls(text))  # entities such as &#1; decode to controls
 
 
 def _tidy_lines(text: str) -> str:
