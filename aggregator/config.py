@@ -17,7 +17,16 @@ from ruamel.yaml.error import YAMLError
 from .errors import ConfigError
 from .models import REGIONS, FeedSource, Registry, Settings
 
-FEED_KEYS = ("url", "title", "site_url", "author", "organisation", "region", "topics")
+FEED_KEYS = (
+    "url",
+    "title",
+    "site_url",
+    "author",
+    "organisation",
+    "region",
+    "topics",
+    "interval_minutes",
+)
 REQUIRED_KEYS = ("url", "region")
 SETTING_KEYS = tuple(f.name for f in dataclasses.fields(Settings))
 
@@ -115,6 +124,12 @@ def _check_feed(item: Any) -> tuple[dict[str, Any], list[tuple[str | None, str]]
             problems.append(("site_url", problem))
         else:
             values["site_url"] = site_url.strip()
+    interval = item.get("interval_minutes")
+    if interval is not None:
+        if isinstance(interval, bool) or not isinstance(interval, int) or interval <= 0:
+            problems.append(("interval_minutes", "must be a whole number of minutes above 0"))
+        else:
+            values["interval_minutes"] = interval
     topics = item.get("topics")
     if topics is not None:
         if not isinstance(topics, list) or not all(isinstance(t, str) and t for t in topics):

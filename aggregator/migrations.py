@@ -89,3 +89,56 @@ def _m0001_initial(db: sqlite_utils.Database) -> None:
 def apply_migrations(conn: sqlite3.Connection) -> None:
     """Apply pending migrations inside the caller's transaction."""
     migrations.apply(sqlite_utils.Database(conn))
+
+
+@migrations(name="0002_feed_lifecycle")
+def _m0002_feed_lifecycle(db: sqlite_utils.Database) -> None:
+    """Health, redirects, back-catalogue and takedowns (issue 3); only additions."""
+    for statement in (
+        "ALTER TABLE feeds ADD COLUMN last_http_status INTEGER",
+        "ALTER TABLE feeds ADD COLUMN explanation TEXT",
+        "ALTER TABLE feeds ADD COLUMN failing_since TEXT",
+        "ALTER TABLE feeds ADD COLUMN pending_redirect TEXT",
+        "ALTER TABLE feeds ADD COLUMN interval_minutes INTEGER",
+        "ALTER TABLE posts ADD COLUMN is_backfill INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE posts ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE posts ADD COLUMN url_key TEXT",
+        "ALTER TABLE posts ADD COLUMN content_key TEXT",
+        "CREATE INDEX posts_feed_url_key ON posts(feed_id, url_key)",
+        "CREATE INDEX posts_feed_content_key ON posts(feed_id, content_key)",
+        """
+        CREATE TABLE redirects (
+            feed_id INTEGER NOT NULL REFERENCES feeds(id),
+            target TEXT NOT NULL,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            times_seen INTEGER NOT NULL DEFAULT 1,
+            confirmed_at TEXT,
+            applied_at TEXT,
+            PRIMARY KEY (feed_id, target)
+        )
+        """,
+        """
+        CREATE TABLE removals (
+            id INTEGER PRIMARY KEY,
+            feed_id INTEGER REFERENCES feeds(id),
+            url TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            removed_by TEXT NOT NULL,
+            removed_at TEXT NOT NULL,
+            posts_hidden INTEGER NOT NULL
+        )
+        """,
+        """
+        CREATE VIEW posts_public AS
+        SELECT * FROM posts WHERE hidden = 0
+        """,
+        """
+        CREATE VIEW river AS
+        SELECT id, published, title, url, author, organisation, region, topics, summary_html,
+               content_html, feed_id
+        FROM posts WHERE hidden = 0 AND is_backfill = 0
+        ORDER BY published DESC
+        """,
+    ):
+        db.execute(statement)

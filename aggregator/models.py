@@ -32,7 +32,10 @@ class Settings:
     """Run-wide defaults; every field can be set under `settings:` in feeds.yaml."""
 
     interval_minutes: int = 60
+    min_interval_minutes: int = 15
     max_interval_hours: int = 24
+    failing_after_days: int = 7
+    backfill_keep: int = 3
     cycle_minutes: int = 5
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
@@ -62,6 +65,7 @@ class FeedSource:
     author: str | None = None
     organisation: str | None = None
     topics: tuple[str, ...] = ()
+    interval_minutes: int | None = None  # this feed's own check interval
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ SCHEDULABLE = "status NOT IN ('gone', 'removed')"
 
 # Names of the numbered migrations in aggregator/migrations.py, newest last.
 # Listed here so that opening an up-to-date database needs no sqlite-utils import.
-MIGRATIONS = ("0001_initial",)
+MIGRATIONS = ("0001_initial", "0002_feed_lifecycle")
 MIGRATION_SET = "voice"
 
 
@@ -41,6 +41,9 @@ class FeedState:
     body_hash: str | None
     error_count: int
     next_check_at: str | None
+    last_success_at: str | None = None
+    failing_since: str | None = None
+    interval_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,9 @@ class FeedUpdateRecord:
     note: str | None = None
     entries: tuple[EntryData, ...] = ()
     known_keys: frozenset[str] = frozenset()  # entry keys stored before this fetch
+    explanation: str | None = None
+    failing_since: str | None = None
+    backfill_keep: int | None = None  # first fetch: all but the newest N are back catalogue
 
 
 @dataclass(frozen=True)
@@ -145,13 +151,15 @@ def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str
             conn.execute(
                 """
                 INSERT INTO feeds (url, title, site_url, author, organisation, region, topics,
-                                   added_at)
-                VALUES (:url, :title, :site_url, :author, :organisation, :region, :topics, :now)
+                                   interval_minutes, added_at)
+                VALUES (:url, :title, :site_url, :author, :organisation, :region, :topics,
+                        :interval_minutes, :now)
                 ON CONFLICT (url) DO UPDATE SET
                     title = coalesce(excluded.title, feeds.title),
                     site_url = coalesce(excluded.site_url, feeds.site_url),
                     author = excluded.author, organisation = excluded.organisation,
                     region = excluded.region, topics = excluded.topics,
+                    interval_minutes = excluded.interval_minutes,
                     status = CASE WHEN feeds.status = 'removed' THEN 'new' ELSE feeds.status END
                 WHERE feeds.title IS NOT coalesce(excluded.title, feeds.title)
                    OR feeds.site_url IS NOT coalesce(excluded.site_url, feeds.site_url)
@@ -159,6 +167,7 @@ def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str
                    OR feeds.organisation IS NOT excluded.organisation
                    OR feeds.region IS NOT excluded.region
                    OR feeds.topics IS NOT excluded.topics
+                   OR feeds.interval_minutes IS NOT excluded.interval_minutes
                    OR feeds.status = 'removed'
                 """,
                 {
@@ -169,6 +178,7 @@ def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str
                     "organisation": src.organisation,
                     "region": src.region,
                     "topics": json.dumps(list(src.topics)),
+                    "interval_minutes": src.interval_minutes,
                     "now": now,
                 },
             )
@@ -283,10 +293,25 @@ def _save_entries(
     return SaveResult(len(entries) - updated, updated)
 
 
+def _mark_backfill(conn: sqlite3.Connection, feed_id: int, keep: int) -> None:
+    """A blog's back catalogue: all its posts but the newest `keep` (first fetch only)."""
+    conn.execute(
+        """
+        UPDATE posts SET is_backfill = 1
+        WHERE feed_id = :feed_id AND id NOT IN (
+            SELECT id FROM posts WHERE feed_id = :feed_id
+            ORDER BY published DESC, id LIMIT :keep)
+        """,
+        {"feed_id": feed_id, "keep": keep},
+    )
+
+
 def save_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult:
     """Write one fetch's outcome: posts, feed state and the fetch log, all or nothing."""
     with transaction(conn):
         result = _save_entries(conn, rec.feed_id, rec.entries, rec.started_at, rec.known_keys)
+        if rec.backfill_keep is not None and result.new_posts:
+            _mark_backfill(conn, rec.feed_id, rec.backfill_keep)
         succeeded = rec.outcome in ("ok", "not_modified", "unchanged")
         conn.execute(
             """
@@ -302,7 +327,10 @@ def save_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult:
                 title = coalesce(title, :feed_title),
                 site_url = coalesce(site_url, :site_url),
                 next_check_at = :next_check_at,
-                error_count = :error_count
+                error_count = :error_count,
+                last_http_status = :http_status,
+                explanation = :explanation,
+                failing_since = :failing_since
             WHERE id = :feed_id
             """,
             {
@@ -319,6 +347,9 @@ def save_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult:
                 "next_check_at": rec.next_check_at,
                 "error_count": rec.error_count,
                 "feed_id": rec.feed_id,
+                "http_status": rec.http_status,
+                "explanation": rec.explanation,
+                "failing_since": rec.failing_since,
             },
         )
         conn.execute(

@@ -22,9 +22,10 @@ from typing import TypeVar
 
 from . import __version__, fetch, store
 from .errors import ConfigError, FetchError, ParseError, StoreError
+from .health import explain
 from .models import FetchLimits, ParseJob, Registry, ResponseData, Settings
 from .parsepool import ParsePool
-from .schedule import next_check_at, to_iso
+from .schedule import from_iso, next_check_at, to_iso
 
 log = logging.getLogger("voice")
 Clock = Callable[[], datetime]
@@ -116,12 +117,23 @@ def _failure(
 ) -> store.FeedUpdateRecord:
     errors = feed.error_count + 1
     gone = kind == "gone"
+    failing_since = feed.failing_since or to_iso(started)
+    days_failing = (started - from_iso(failing_since)).total_seconds() / 86400
+    status = (
+        "gone"
+        if gone
+        else "failing"
+        if days_failing >= cycle.settings.failing_after_days
+        else "error"
+    )
     return store.FeedUpdateRecord(
         feed_id=feed.id,
         started_at=to_iso(started),
         duration_ms=int((time.monotonic() - t0) * 1000),
         outcome="gone" if gone else "error",
-        status="gone" if gone else "error",
+        status=status,
+        failing_since=failing_since,
+        explanation=explain(status, kind, http_status).explanation,
         next_check_at=None
         if gone
         else next_check_at(
@@ -152,6 +164,7 @@ def _success(
         duration_ms=int((time.monotonic() - t0) * 1000),
         outcome=outcome,
         status="ok",
+        explanation=explain("ok", None).explanation,
         next_check_at=next_check_at(
             started,
             interval_minutes=cycle.settings.interval_minutes,
@@ -259,6 +272,7 @@ async def _parse(
         site_url=data.site_url,
         entries=data.entries,
         known_keys=frozenset(known),
+        backfill_keep=cycle.settings.backfill_keep if feed.last_success_at is None else None,
         note="; ".join(data.notes) or None,
     )
 

@@ -27,7 +27,18 @@ def test_every_feeds_yaml_key_is_in_the_readme(key: str) -> None:
 
 def test_every_column_is_in_the_schema_docs(tmp_path: Path) -> None:
     conn = store.connect(tmp_path / "voice.db")
-    for table in ("feeds", "posts", "fetches"):
+    tables = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table') AND name NOT LIKE 'posts_fts%'"
+            " AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '\\_%' ESCAPE '\\'"
+        )
+    ]
+    assert {"feeds", "posts", "fetches", "redirects", "removals"} <= set(tables)
+    views = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'view'")]
+    for view in views:
+        assert f"| `{view}` |" in SCHEMA.split("## Views", 1)[1], view
+    for table in tables:
         section = SCHEMA.split(f"## `{table}`", 1)[1].split("\n## ", 1)[0]
         columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
         missing = [c for c in columns if f"| `{c}` |" not in section]

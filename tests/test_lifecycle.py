@@ -1,0 +1,104 @@
+"""A feed's life: health for members, failing and gone, back catalogue, the river."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aggregator.feedserver import FeedServer, Status
+from aggregator.parsepool import ParsePool
+from aggregator.update import update_feeds
+
+from .conftest import registry_for
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def rows(db: Path, sql: str, *params: object) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def cycle(db: Path, pool: ParsePool, *urls: str, at: datetime = NOW, **settings: object):
+    return update_feeds(
+        registry_for(*urls, **settings), db, due_only=False, clock=lambda: at, pool=pool
+    )
+
+
+def test_a_403_is_explained_to_the_member(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    server.route("walled.rss", Status(403, b"<html>Access denied</html>"))
+    cycle(db_path, pool, server.url("walled.rss"))
+    status, kind, http, explanation = rows(
+        db_path, "SELECT status, error_kind, last_http_status, explanation FROM feeds"
+    )[0]
+    assert (status, kind, http) == ("error", "http_status", 403)
+    assert explanation == (
+        "Your server answered 403 Forbidden: it may be blocking automated readers; "
+        "ask your web team to allow the Voice user agent."
+    )
+
+
+def test_failures_become_failing_after_the_configured_days_and_recover(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    url = server.url("blog.rss")
+    server.route("blog.rss", Status(404))
+    for day in range(0, 4):
+        cycle(db_path, pool, url, at=NOW + timedelta(days=day), failing_after_days=3)
+    status, since, count = rows(db_path, "SELECT status, failing_since, error_count FROM feeds")[0]
+    assert (status, since, count) == ("failing", "2026-11-23T12:00:00Z", 4)
+    server.route("blog.rss", None)
+    cycle(db_path, pool, url, at=NOW + timedelta(days=5), failing_after_days=3)
+    assert rows(db_path, "SELECT status, failing_since, error_count, explanation FROM feeds") == [
+        ("ok", None, 0, "Working: Voice reads this feed.")
+    ]
+
+
+def test_gone_feeds_are_not_polled_and_keep_their_posts(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    url = server.url("blog.rss")
+    cycle(db_path, pool, url)
+    server.route("blog.rss", Status(410))
+    cycle(db_path, pool, url, at=NOW + timedelta(hours=2))
+    assert rows(db_path, "SELECT status, next_check_at FROM feeds") == [("gone", None)]
+    assert rows(db_path, "SELECT count(*) FROM posts") == [(3,)]
+    server.clear_requests()
+    later = update_feeds(
+        registry_for(url), db_path, clock=lambda: NOW + timedelta(days=3), pool=pool
+    )
+    assert later.feeds == () and server.requests_for("blog.rss") == []
+
+
+def test_first_fetch_is_back_catalogue_but_for_the_newest_posts(
+    server: FeedServer, db_path: Path, pool: ParsePool, feed_dir: Path
+) -> None:
+    url = server.url("philrumens.atom")
+    cycle(db_path, pool, url, backfill_keep=2)
+    assert rows(db_path, "SELECT count(*), sum(is_backfill) FROM posts") == [(7, 5)]
+    river = rows(db_path, "SELECT title FROM river")
+    assert [r[0] for r in river] == [
+        "LocalGov Digital rebooted",
+        "Listening outside of the echo chamber",
+    ]
+    # Posts that arrive later are news, not back catalogue.
+    (feed_dir / "philrumens.atom").write_text(
+        (feed_dir / "philrumens.atom")
+        .read_text()
+        .replace(
+            "<entry>",
+            "<entry><id>tag:new-post</id><title>A new post</title>"
+            "<published>2016-11-28T09:00:00Z</published><updated>2016-11-28T09:00:00Z</updated>"
+            "<content type='html'>New.</content></entry><entry>",
+            1,
+        )
+    )
+    cycle(db_path, pool, url, at=NOW + timedelta(hours=2), backfill_keep=2)
+    assert rows(db_path, "SELECT is_backfill FROM posts WHERE title = 'A new post'") == [(0,)]
+    assert rows(db_path, "SELECT title FROM river LIMIT 1") == [("A new post",)]
