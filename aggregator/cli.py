@@ -191,29 +191,36 @@ def run(
 @cli.command()
 @config_option
 @db_option
+@click.option("--problems", is_flag=True, help="Only feeds that need attention.")
 @one_line_errors
-def status(config: Path, db: Path) -> None:
-    """Show every feed: status, last success, error and next check."""
+def status(config: Path, db: Path, problems: bool) -> None:
+    """Show feeds: status, what is wrong in plain English, last success, next check."""
     if not db.exists():
         raise StoreError(f"{db}: no database yet; run `voice fetch` first")
     conn = store.connect(db)
     try:
-        rows = store.feed_rows(conn)
+        rows = store.feed_rows(conn, problems_only=problems)
     finally:
         conn.close()
+    if problems and not rows:
+        click.echo("No feed needs attention.")
+        return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("feed", "region", "status", "posts", "last success", "problem", "next check")
+    table = Table("feed", "status", "posts", "last success", "what is happening", "next check")
     for r in rows:
-        problem = f"{r['error_kind']}: {r['last_error']}" if r["error_kind"] else ""
+        said = r["explanation"] or ""
+        if r["error_kind"]:
+            said += f"\n[dim]({r['error_kind']}: {r['last_error']})[/dim]"
+        if r["pending_redirect"]:
+            said += f"\nMoving to {r['pending_redirect']} (redirect seen, not yet confirmed)"
         table.add_row(
-            r["title"] or r["url"],
-            r["region"] or "",
+            f"{r['title'] or r['url']}\n[dim]{r['url']}[/dim]",
             r["status"],
             str(r["posts"]),
             r["last_success_at"] or "never",
-            problem,
+            said,
             r["next_check_at"] or "-",
         )
     Console(width=160).print(table)

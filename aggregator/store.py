@@ -375,14 +375,18 @@ def save_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult:
     return result
 
 
-def feed_rows(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+PROBLEM = "(status IN ('error', 'failing', 'gone') OR pending_redirect IS NOT NULL)"
+
+
+def feed_rows(conn: sqlite3.Connection, *, problems_only: bool = False) -> list[sqlite3.Row]:
     """Feeds for `voice status`, problems first."""
+    where = f"WHERE {PROBLEM}" if problems_only else ""
     return conn.execute(
-        """
-        SELECT url, title, region, status, error_kind, last_error, last_success_at,
-               next_check_at, error_count,
+        f"""
+        SELECT url, title, region, status, error_kind, last_error, explanation,
+               last_success_at, next_check_at, error_count, pending_redirect,
                (SELECT count(*) FROM posts WHERE posts.feed_id = feeds.id) AS posts
-        FROM feeds
-        ORDER BY status IN ('ok', 'new'), status = 'removed', url
+        FROM feeds {where}
+        ORDER BY NOT {PROBLEM}, status = 'removed', url
         """
     ).fetchall()

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from aggregator.cli import cli
-from aggregator.feedserver import FeedServer
+from aggregator.feedserver import FeedServer, Status
 
 from .conftest import DATA, ROOT, free_port, write_registry
 
@@ -118,3 +118,18 @@ def test_demo_once_fetches_the_bundled_feeds(tmp_path: Path) -> None:
     assert "0 failed" in out
     count = sqlite3.connect(db).execute("SELECT count(DISTINCT feed_id) FROM posts").fetchone()
     assert count == (3,)
+
+
+def test_status_problems_lists_only_feeds_needing_attention(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    server.route("walled.rss", Status(403))
+    config = write_registry(
+        tmp_path / "feeds.yaml", server.url("philrumens.atom"), server.url("walled.rss")
+    )
+    db = str(tmp_path / "voice.db")
+    invoke("fetch", "--allow-private-hosts", "--config", str(config), "--db", db)
+    code, out, _ = invoke("status", "--problems", "--config", str(config), "--db", db)
+    assert code == 0
+    assert "walled.rss" in out and "philrumens.atom" not in out
+    assert "allow the Voice user agent" in " ".join(out.split())
