@@ -35,6 +35,8 @@ class Settings:
     min_interval_minutes: int = 15
     max_interval_hours: int = 24
     failing_after_days: int = 7
+    redirect_confirm_times: int = 3
+    redirect_confirm_days: int = 2
     backfill_keep: int = 3
     cycle_minutes: int = 5
     connect_timeout: float = 5.0
@@ -104,7 +106,7 @@ class ResponseData:
     last_modified: str | None = None
     content_type: str | None = None
     bytes_received: int = 0  # on the wire, before decompression
-    permanent_redirect: str | None = None  # target of the first 301/308 hop, if any
+    permanent_redirect: str | None = None  # end of an unbroken run of 301/308 hops from the start
     cache_control: str | None = None
     expires: str | None = None
     retry_after: str | None = None

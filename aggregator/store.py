@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .errors import StoreError
@@ -73,6 +74,8 @@ class FeedUpdateRecord:
     explanation: str | None = None
     failing_since: str | None = None
     backfill_keep: int | None = None  # first fetch: all but the newest N are back catalogue
+    permanent_redirect: str | None = None  # a 301/308 target seen on this (successful) fetch
+    redirect_rule: tuple[int, int] = (3, 2)  # confirm after N sightings over at least D days
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,15 @@ def select_feeds(
     return [_feed_state(r) for r in rows]
 
 
+def recent_published(conn: sqlite3.Connection, feed_id: int) -> tuple[datetime, ...]:
+    """Publication times of the feed's newest posts: its rhythm, for the schedule."""
+    rows = conn.execute(
+        "SELECT published FROM posts WHERE feed_id = ? ORDER BY published DESC LIMIT 20",
+        [feed_id],
+    )
+    return tuple(datetime.strptime(r[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) for r in rows)
+
+
 def known_entries(conn: sqlite3.Connection, feed_id: int) -> dict[str, str]:
     """entry_key -> raw_hash, so the parser can skip entries that have not changed."""
     rows = conn.execute("SELECT entry_key, raw_hash FROM posts WHERE feed_id = ?", [feed_id])
@@ -293,6 +305,80 @@ def _save_entries(
     return SaveResult(len(entries) - updated, updated)
 
 
+def _track_redirect(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> None:
+    """Count sightings of a permanent move; a check without it drops pending ones."""
+    if rec.permanent_redirect is None:
+        conn.execute(
+            "DELETE FROM redirects WHERE feed_id = ? AND confirmed_at IS NULL", [rec.feed_id]
+        )
+        conn.execute(
+            """
+            UPDATE feeds SET pending_redirect = (
+                SELECT target FROM redirects
+                WHERE feed_id = feeds.id AND applied_at IS NULL ORDER BY last_seen_at DESC)
+            WHERE id = ?
+            """,
+            [rec.feed_id],
+        )
+        return
+    times, days = rec.redirect_rule
+    conn.execute(
+        "DELETE FROM redirects WHERE feed_id = ? AND target != ? AND confirmed_at IS NULL",
+        [rec.feed_id, rec.permanent_redirect],
+    )
+    conn.execute(
+        """
+        INSERT INTO redirects (feed_id, target, first_seen_at, last_seen_at)
+        VALUES (:feed_id, :target, :now, :now)
+        ON CONFLICT (feed_id, target) DO UPDATE SET
+            last_seen_at = :now, times_seen = times_seen + 1
+        """,
+        {"feed_id": rec.feed_id, "target": rec.permanent_redirect, "now": rec.started_at},
+    )
+    conn.execute(
+        """
+        UPDATE redirects SET confirmed_at = :now
+        WHERE feed_id = :feed_id AND target = :target AND confirmed_at IS NULL
+          AND times_seen >= :times
+          AND julianday(last_seen_at) - julianday(first_seen_at) >= :days
+        """,
+        {
+            "feed_id": rec.feed_id,
+            "target": rec.permanent_redirect,
+            "now": rec.started_at,
+            "times": times,
+            "days": days,
+        },
+    )
+    conn.execute(
+        "UPDATE feeds SET pending_redirect = ? WHERE id = ?",
+        [rec.permanent_redirect, rec.feed_id],
+    )
+
+
+def redirect_rows(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Moves seen, for `voice redirects`: confirmed and not yet applied first."""
+    return conn.execute(
+        """
+        SELECT feeds.url, feeds.id AS feed_id, redirects.*
+        FROM redirects JOIN feeds ON feeds.id = redirects.feed_id
+        ORDER BY applied_at IS NOT NULL, confirmed_at IS NULL, feeds.url
+        """
+    ).fetchall()
+
+
+def apply_redirect(conn: sqlite3.Connection, feed_id: int, target: str, now: str) -> None:
+    """Give the feed row its new URL, so the edited registry matches it (posts stay put)."""
+    with transaction(conn):
+        conn.execute(
+            "UPDATE feeds SET url = ?, pending_redirect = NULL WHERE id = ?", [target, feed_id]
+        )
+        conn.execute(
+            "UPDATE redirects SET applied_at = ? WHERE feed_id = ? AND target = ?",
+            [now, feed_id, target],
+        )
+
+
 def _mark_backfill(conn: sqlite3.Connection, feed_id: int, keep: int) -> None:
     """A blog's back catalogue: all its posts but the newest `keep` (first fetch only)."""
     conn.execute(
@@ -312,6 +398,8 @@ def save_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult:
         result = _save_entries(conn, rec.feed_id, rec.entries, rec.started_at, rec.known_keys)
         if rec.backfill_keep is not None and result.new_posts:
             _mark_backfill(conn, rec.feed_id, rec.backfill_keep)
+        if rec.outcome in ("ok", "not_modified", "unchanged"):
+            _track_redirect(conn, rec)
         succeeded = rec.outcome in ("ok", "not_modified", "unchanged")
         conn.execute(
             """

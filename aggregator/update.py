@@ -16,16 +16,16 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from . import __version__, fetch, store
 from .errors import ConfigError, FetchError, ParseError, StoreError
 from .health import explain
 from .models import FetchLimits, ParseJob, Registry, ResponseData, Settings
 from .parsepool import ParsePool
-from .schedule import from_iso, next_check_at, to_iso
+from .schedule import ScheduleInputs, from_iso, next_check, to_iso
 
 log = logging.getLogger("voice")
 Clock = Callable[[], datetime]
@@ -106,6 +106,32 @@ def _hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+def _next_check(
+    cycle: _Cycle,
+    feed: store.FeedState,
+    started: datetime,
+    outcome: str,
+    error_count: int,
+    **hints: Any,
+) -> str | None:
+    """The schedule's pure decision, fed with this feed's settings and the server's hints."""
+    settings = cycle.settings
+    moment = next_check(
+        ScheduleInputs(
+            now=started,
+            feed_id=feed.id,
+            outcome=outcome,
+            error_count=error_count,
+            override_minutes=feed.interval_minutes,
+            default_minutes=settings.interval_minutes,
+            min_minutes=settings.min_interval_minutes,
+            max_minutes=settings.max_interval_hours * 60,
+            **hints,
+        )
+    )
+    return None if moment is None else to_iso(moment)
+
+
 def _failure(
     cycle: _Cycle,
     feed: store.FeedState,
@@ -114,6 +140,9 @@ def _failure(
     kind: str,
     message: str,
     http_status: int | None,
+    *,
+    recent: tuple[datetime, ...] = (),
+    retry_after: str | None = None,
 ) -> store.FeedUpdateRecord:
     errors = feed.error_count + 1
     gone = kind == "gone"
@@ -134,13 +163,15 @@ def _failure(
         status=status,
         failing_since=failing_since,
         explanation=explain(status, kind, http_status).explanation,
-        next_check_at=None
-        if gone
-        else next_check_at(
+        next_check_at=_next_check(
+            cycle,
+            feed,
             started,
-            interval_minutes=cycle.settings.interval_minutes,
-            error_count=errors,
-            max_interval_hours=cycle.settings.max_interval_hours,
+            "gone" if gone else "error",
+            errors,
+            recent_posts=recent,
+            http_status=http_status,
+            retry_after=retry_after,
         ),
         error_count=errors,
         http_status=http_status,
@@ -156,6 +187,9 @@ def _success(
     t0: float,
     resp: ResponseData,
     outcome: str,
+    *,
+    recent: tuple[datetime, ...] = (),
+    ttl_minutes: int | None = None,
     **extra: object,
 ) -> store.FeedUpdateRecord:
     return store.FeedUpdateRecord(
@@ -165,17 +199,28 @@ def _success(
         outcome=outcome,
         status="ok",
         explanation=explain("ok", None).explanation,
-        next_check_at=next_check_at(
+        next_check_at=_next_check(
+            cycle,
+            feed,
             started,
-            interval_minutes=cycle.settings.interval_minutes,
-            error_count=0,
-            max_interval_hours=cycle.settings.max_interval_hours,
+            outcome,
+            0,
+            recent_posts=recent,
+            http_status=resp.status,
+            cache_control=resp.cache_control,
+            expires=resp.expires,
+            ttl_minutes=ttl_minutes,
         ),
         error_count=0,
         http_status=resp.status,
         bytes=resp.bytes_received,
         etag=resp.etag,
         last_modified=resp.last_modified,
+        permanent_redirect=resp.permanent_redirect,
+        redirect_rule=(
+            cycle.settings.redirect_confirm_times,
+            cycle.settings.redirect_confirm_days,
+        ),
         **extra,  # type: ignore[arg-type]
     )
 
@@ -189,6 +234,7 @@ async def _check_feed(cycle: _Cycle, feed: store.FeedState) -> store.FeedUpdateR
     """
     if cycle.stop.is_set():
         return None
+    recent = await cycle.in_db(store.recent_published, cycle.conn, feed.id)
     host = cycle.hosts[fetch.host_key(feed.url)]
     await host.acquire()
     try:
@@ -198,24 +244,24 @@ async def _check_feed(cycle: _Cycle, feed: store.FeedState) -> store.FeedUpdateR
         raise
     try:
         try:
-            fetched = await _fetch(cycle, feed)
+            fetched = await _fetch(cycle, feed, recent)
         finally:
             host.release()
         if fetched is None or isinstance(fetched, store.FeedUpdateRecord):
             return fetched
         resp, started, t0 = fetched
         if resp.body is None:
-            return _success(cycle, feed, started, t0, resp, "not_modified")
+            return _success(cycle, feed, started, t0, resp, "not_modified", recent=recent)
         body_hash = _hash(resp.body)
         if body_hash == feed.body_hash:
-            return _success(cycle, feed, started, t0, resp, "unchanged")
-        return await _parse(cycle, feed, started, t0, resp, body_hash)
+            return _success(cycle, feed, started, t0, resp, "unchanged", recent=recent)
+        return await _parse(cycle, feed, started, t0, resp, body_hash, recent)
     finally:
         cycle.slots.release()
 
 
 async def _fetch(
-    cycle: _Cycle, feed: store.FeedState
+    cycle: _Cycle, feed: store.FeedState, recent: tuple[datetime, ...]
 ) -> store.FeedUpdateRecord | tuple[ResponseData, datetime, float] | None:
     if cycle.stop.is_set():
         return None
@@ -230,7 +276,17 @@ async def _fetch(
             last_modified=feed.last_modified,
         )
     except FetchError as exc:
-        return _failure(cycle, feed, started, t0, exc.kind, exc.message, exc.http_status)
+        return _failure(
+            cycle,
+            feed,
+            started,
+            t0,
+            exc.kind,
+            exc.message,
+            exc.http_status,
+            recent=recent,
+            retry_after=getattr(exc, "retry_after", None),
+        )
     return resp, started, t0
 
 
@@ -241,6 +297,7 @@ async def _parse(
     t0: float,
     resp: ResponseData,
     body_hash: str,
+    recent: tuple[datetime, ...],
 ) -> store.FeedUpdateRecord:
     assert resp.body is not None
     known = await cycle.in_db(store.known_entries, cycle.conn, feed.id)
@@ -259,7 +316,8 @@ async def _parse(
     try:
         data = await asyncio.to_thread(cycle.pool.parse, job)
     except ParseError as exc:
-        return _failure(cycle, feed, started, t0, exc.kind, exc.message, resp.status)
+        return _failure(cycle, feed, started, t0, exc.kind, exc.message, resp.status, recent=recent)
+    published = tuple(from_iso(e.published) for e in data.entries if e.published)
     return _success(
         cycle,
         feed,
@@ -267,6 +325,8 @@ async def _parse(
         t0,
         resp,
         "ok",
+        recent=recent + published,
+        ttl_minutes=data.ttl_minutes,
         body_hash=body_hash,
         feed_title=data.title,
         site_url=data.site_url,
@@ -277,6 +337,26 @@ async def _parse(
     )
 
 
+def _internal_failure(
+    cycle: _Cycle, feed: store.FeedState, started: datetime
+) -> store.FeedUpdateRecord:
+    """The record for a bug: built from plain values only, so it cannot fail in turn."""
+    retry = started + timedelta(minutes=cycle.settings.interval_minutes)
+    return store.FeedUpdateRecord(
+        feed_id=feed.id,
+        started_at=to_iso(started),
+        duration_ms=0,
+        outcome="error",
+        status="error",
+        next_check_at=to_iso(retry),
+        error_count=feed.error_count + 1,
+        failing_since=feed.failing_since or to_iso(started),
+        error_kind="internal",
+        error="Voice hit an internal error checking this feed; the log has the details",
+        explanation=explain("error", "internal").explanation,
+    )
+
+
 async def _update_one(cycle: _Cycle, feed: store.FeedState) -> FeedResult:
     try:
         record = await _check_feed(cycle, feed)
@@ -284,9 +364,7 @@ async def _update_one(cycle: _Cycle, feed: store.FeedState) -> FeedResult:
         raise
     except Exception:  # a bug: keep the traceback in the log, record it, carry on
         log.exception("unexpected error while checking %s", feed.url)
-        now = cycle.clock()
-        message = "Voice hit an internal error checking this feed; the log has the details"
-        record = _failure(cycle, feed, now, time.monotonic(), "internal", message, None)
+        record = _internal_failure(cycle, feed, cycle.clock())
     if record is None:
         result = FeedResult(feed.url, "skipped")
     else:

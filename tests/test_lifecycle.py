@@ -6,7 +6,7 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aggregator.feedserver import FeedServer, Status
+from aggregator.feedserver import FeedServer, Raw, Redirect, Status
 from aggregator.parsepool import ParsePool
 from aggregator.update import update_feeds
 
@@ -102,3 +102,62 @@ def test_first_fetch_is_back_catalogue_but_for_the_newest_posts(
     cycle(db_path, pool, url, at=NOW + timedelta(hours=2), backfill_keep=2)
     assert rows(db_path, "SELECT is_backfill FROM posts WHERE title = 'A new post'") == [(0,)]
     assert rows(db_path, "SELECT title FROM river LIMIT 1") == [("A new post",)]
+
+
+def test_permanent_redirect_confirmed_after_three_sightings_over_two_days(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    server.route("old.rss", Redirect("/blog.rss", 301))
+    old = server.url("old.rss")
+    for hours in (0, 24, 47):
+        cycle(db_path, pool, old, at=NOW + timedelta(hours=hours))
+    assert rows(db_path, "SELECT times_seen, confirmed_at FROM redirects") == [(3, None)]
+    cycle(db_path, pool, old, at=NOW + timedelta(hours=49))
+    (target, times, confirmed) = rows(
+        db_path, "SELECT target, times_seen, confirmed_at FROM redirects"
+    )[0]
+    assert (target, times, confirmed) == (server.url("blog.rss"), 4, "2026-11-25T13:00:00Z")
+    assert rows(db_path, "SELECT url, pending_redirect FROM feeds") == [(old, target)]
+    assert rows(db_path, "SELECT count(*) FROM posts") == [(3,)]  # fetched from the new place
+
+
+def test_temporary_redirects_are_never_recorded(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    server.route("moved-for-now.rss", Redirect("/blog.rss", 302))
+    for hours in (0, 24, 49):
+        cycle(db_path, pool, server.url("moved-for-now.rss"), at=NOW + timedelta(hours=hours))
+    assert rows(db_path, "SELECT count(*) FROM redirects") == [(0,)]
+    assert rows(db_path, "SELECT pending_redirect FROM feeds") == [(None,)]
+
+
+def test_a_redirect_that_stops_is_forgotten_before_confirmation(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    server.route("flaky.rss", Redirect("/blog.rss", 308))
+    cycle(db_path, pool, server.url("flaky.rss"))
+    assert rows(db_path, "SELECT pending_redirect FROM feeds") == [(server.url("blog.rss"),)]
+    server.route("flaky.rss", Raw((server.directory / "blog.rss").read_bytes()))
+    cycle(db_path, pool, server.url("flaky.rss"), at=NOW + timedelta(hours=2))
+    assert rows(db_path, "SELECT count(*) FROM redirects") == [(0,)]
+    assert rows(db_path, "SELECT pending_redirect FROM feeds") == [(None,)]
+
+
+def next_check(db: Path) -> datetime:
+    (value,) = rows(db, "SELECT next_check_at FROM feeds")[0]
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def test_retry_after_on_429_is_honoured(server: FeedServer, db_path: Path, pool: ParsePool) -> None:
+    server.route("busy.rss", Status(429, headers={"Retry-After": "7200"}))
+    cycle(db_path, pool, server.url("busy.rss"))
+    assert next_check(db_path) - NOW >= timedelta(hours=2)
+
+
+def test_cache_control_max_age_is_a_lower_bound(
+    server: FeedServer, db_path: Path, pool: ParsePool, feed_dir: Path
+) -> None:
+    body = (feed_dir / "blog.rss").read_bytes()
+    server.route("cached.rss", Raw(body, {"Cache-Control": "max-age=43200"}))
+    cycle(db_path, pool, server.url("cached.rss"), interval_minutes=30)
+    assert next_check(db_path) - NOW >= timedelta(hours=12)

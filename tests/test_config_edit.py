@@ -1,0 +1,271 @@
+"""feeds.yaml edits: comments and order kept, invalid results refused, atomic under kill -9."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml.comments import CommentedMap
+
+from aggregator.config import load_registry
+from aggregator.config_edit import edit_registry, remove_feed, replace_feed_url
+from aggregator.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data" / "config_edit"
+MOVED = "https://moved.example/feed.xml"
+Edit = Callable[[Path], bool]
+
+
+def _copy(tmp_path: Path, name: str) -> Path:
+    target = tmp_path / "feeds.yaml"
+    shutil.copy(DATA / name, target)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("source", "url", "expected"),
+    [
+        pytest.param(
+            "commented.yaml",
+            "https://a.example/feed/",
+            "commented.remove-first.yaml",
+            id="first-entry-heading-kept",
+        ),
+        pytest.param(
+            "commented.yaml",
+            "https://b.example/feed/",
+            "commented.remove-middle.yaml",
+            id="middle-entry-next-heading-kept",
+        ),
+        pytest.param(
+            "commented.yaml",
+            "http://C.example/feed",
+            "commented.remove-under-heading.yaml",
+            id="normalised-url-own-comment-goes",
+        ),
+        pytest.param(
+            "commented.yaml",
+            "https://d.example/feed/",
+            "commented.remove-last.yaml",
+            id="last-entry-no-trailing-blank",
+        ),
+        pytest.param(
+            "flush-left.yaml",
+            "https://b.example/feed/",
+            "flush-left.remove-middle.yaml",
+            id="flush-left-indentation-kept",
+        ),
+    ],
+)
+def test_remove_keeps_everything_else(tmp_path: Path, source: str, url: str, expected: str) -> None:
+    path = _copy(tmp_path, source)
+    assert remove_feed(path, url) is True
+    assert path.read_text() == (DATA / expected).read_text()
+    load_registry(path)
+
+
+def test_replace_keeps_comments_order_and_quotes(tmp_path: Path) -> None:
+    path = _copy(tmp_path, "commented.yaml")
+    assert replace_feed_url(path, "https://c.example/feed/", MOVED) is True
+    assert path.read_text() == (DATA / "commented.replace-quoted.yaml").read_text()
+
+
+def test_file_keeps_its_permissions(tmp_path: Path) -> None:
+    path = _copy(tmp_path, "commented.yaml")
+    path.chmod(0o640)
+    assert remove_feed(path, "https://a.example/feed/")
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(
+            lambda p: remove_feed(p, "https://nobody.example/feed/"),
+            id="remove-missing",
+        ),
+        pytest.param(
+            lambda p: replace_feed_url(p, "https://nobody.example/", MOVED),
+            id="replace-missing",
+        ),
+        pytest.param(
+            lambda p: replace_feed_url(p, "https://a.example/feed/", "https://a.example/feed/"),
+            id="replace-with-itself",
+        ),
+    ],
+)
+def test_no_change_leaves_file_untouched(tmp_path: Path, edit: Edit) -> None:
+    path = _copy(tmp_path, "commented.yaml")
+    before = path.read_bytes()
+    os.utime(path, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+    assert edit(path) is False
+    assert path.read_bytes() == before
+    assert path.stat().st_mtime_ns == 1_000_000_000_000_000_000
+
+
+def _set_region(region: str) -> Callable[[CommentedMap], bool]:
+    def change(doc: CommentedMap) -> bool:
+        doc["feeds"][0]["region"] = region
+        return True
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        pytest.param(
+            lambda p: replace_feed_url(p, "https://a.example/feed/", "ftp://a.example/feed"),
+            "must start with http:// or https://",
+            id="bad-scheme",
+        ),
+        pytest.param(
+            lambda p: replace_feed_url(p, "https://a.example/feed/", "http://B.example/feed"),
+            "already registered",
+            id="new-url-already-registered",
+        ),
+        pytest.param(
+            lambda p: edit_registry(p, _set_region("Devon")),
+            "'Devon' is not a region",
+            id="bad-region",
+        ),
+    ],
+)
+def test_invalid_result_is_refused(tmp_path: Path, edit: Edit, message: str) -> None:
+    path = _copy(tmp_path, "commented.yaml")
+    before = path.read_bytes()
+    with pytest.raises(ConfigError, match=message) as caught:
+        edit(path)
+    assert "\n" not in str(caught.value)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".feeds.yaml.lock", "feeds.yaml"]
+
+
+def test_unparseable_file_is_not_edited(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("feeds: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        remove_feed(path, "https://a.example/feed/")
+    assert path.read_text() == "feeds: [\n"
+
+
+def test_committed_registry_diff_is_only_the_removed_entry(tmp_path: Path) -> None:
+    committed = ROOT / "feeds.yaml"
+    path = tmp_path / "feeds.yaml"
+    shutil.copy(committed, path)
+    victim = load_registry(committed).feeds[3].url
+    assert remove_feed(path, victim)
+    old, new = committed.read_text().splitlines(), path.read_text().splitlines()
+    start = next(i for i, line in enumerate(old) if victim in line)
+    end = start + 1
+    while end < len(old) and not old[end].lstrip().startswith("- "):
+        end += 1  # the entry's keys and the blank line after it
+    assert new == old[:start] + old[end:]
+    assert len(load_registry(path).feeds) == len(load_registry(committed).feeds) - 1
+
+
+# --- two processes at once ----------------------------------------------------
+
+FEEDS = [f"https://{name}.example/feed/" for name in "abcdefgh"]
+
+
+def _registry_text(urls: list[str]) -> str:
+    entries = "".join(f"  # {url}\n  - url: {url}\n    region: London\n\n" for url in urls)
+    return f"# many feeds\nfeeds:\n{entries}"
+
+
+def _remove_all(path: str, urls: list[str], barrier: Any) -> None:
+    barrier.wait()
+    for url in urls:
+        assert remove_feed(Path(path), url)
+
+
+def test_two_processes_editing_at_once_keep_both_removals(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(_registry_text(FEEDS))
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    workers = [
+        ctx.Process(target=_remove_all, args=(str(path), FEEDS[0:6:2], barrier)),
+        ctx.Process(target=_remove_all, args=(str(path), FEEDS[1:6:2], barrier)),
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=30)
+    assert [w.exitcode for w in workers] == [0, 0]
+    assert [f.url for f in load_registry(path).feeds] == FEEDS[6:]
+    assert path.read_text() == _registry_text(FEEDS[6:])
+
+
+# --- kill -9 in the middle of edits ---------------------------------------------
+
+# The child slows fsync down (a slow disk) so that kills often land between
+# writing the new text and replacing the file, where a non-atomic write shows.
+EDIT_LOOP = """
+import os, sys, time
+from pathlib import Path
+from aggregator.config_edit import replace_feed_url
+_fsync = os.fsync
+os.fsync = lambda fd: (time.sleep(0.01), _fsync(fd))[1]
+path, a, b = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+print("ready", flush=True)
+for _ in range(10_000):
+    replace_feed_url(path, a, b) or replace_feed_url(path, b, a)
+"""
+
+
+def test_killed_editor_leaves_old_or_new_file(tmp_path: Path) -> None:
+    """SIGKILL an editing child at random moments; the file is always one valid version.
+
+    Temp files left by a killed writer are deleted by the next writer (under
+    the lock), so at most one is ever present and none after a clean edit.
+    """
+    path = tmp_path / "feeds.yaml"
+    shutil.copy(ROOT / "feeds.yaml", path)
+    old_url = load_registry(path).feeds[2].url
+    original = path.read_text()
+    assert replace_feed_url(path, old_url, MOVED)
+    moved = path.read_text()
+    assert replace_feed_url(path, MOVED, old_url)
+    assert path.read_text() == original  # round trip is exact, so two versions only
+
+    rng = random.Random(3)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    deadline = time.monotonic() + 20
+    kills = mid_write = 0
+    for _ in range(30):
+        child = subprocess.Popen(
+            [sys.executable, "-c", EDIT_LOOP, str(path), old_url, MOVED],
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=tmp_path,
+        )
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"ready\n"
+        time.sleep(rng.uniform(0.02, 0.15))
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+        child.stdout.close()
+        kills += child.returncode == -signal.SIGKILL
+        assert path.read_text() in (original, moved)
+        load_registry(path)
+        strays = len(list(tmp_path.glob(".feeds.yaml.*.tmp")))
+        assert strays <= 1
+        mid_write += strays
+        assert time.monotonic() < deadline
+    assert kills >= 25  # the child was really killed mid-loop, not finished
+    assert mid_write >= 1  # and at least once in the middle of writing
+    assert remove_feed(path, "https://sarahlay.com/feed/")
+    assert not list(tmp_path.glob(".feeds.yaml.*.tmp"))
