@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import click
 from . import __version__, store
 from .config import ConfigErrors, load_registry
 from .errors import AggregatorError, ConfigError, StoreError
+from .schedule import to_iso
 from .update import FeedResult, update_feeds
 
 EXIT_CONFIG = 1
@@ -224,6 +226,77 @@ def status(config: Path, db: Path, problems: bool) -> None:
             r["next_check_at"] or "-",
         )
     Console(width=160).print(table)
+
+
+@cli.command()
+@config_option
+@db_option
+@click.argument("url")
+@click.option("--reason", required=True, help="Why, for the audit (e.g. 'member asked').")
+@click.option("--by", "removed_by", default=None, help="Who asks  [default: your login name]")
+@one_line_errors
+def remove(config: Path, db: Path, url: str, reason: str, removed_by: str | None) -> None:
+    """Take a blog down: out of feeds.yaml, posts hidden from public views, audit kept."""
+    import getpass
+
+    from .config_edit import remove_feed
+
+    in_registry = remove_feed(config, url)
+    conn = store.connect(db)
+    try:
+        result = store.remove_feed(
+            conn,
+            url,
+            reason=reason,
+            removed_by=removed_by or getpass.getuser(),
+            now=to_iso(datetime.now(UTC)),
+        )
+    finally:
+        conn.close()
+    if not in_registry and not result.feed_found:
+        raise ConfigError(f"{url}: not in {config} nor in the database")
+    where = f"removed from {config}" if in_registry else f"was not in {config}"
+    click.echo(f"{url}: {where}; {result.posts_hidden} posts hidden; audit row written")
+
+
+@cli.command()
+@config_option
+@db_option
+@click.option("--apply", "apply_", is_flag=True, help="Write confirmed moves into feeds.yaml.")
+@one_line_errors
+def redirects(config: Path, db: Path, apply_: bool) -> None:
+    """List permanent redirects seen (pending, confirmed, applied); --apply confirmed ones."""
+    from .config_edit import replace_feed_url
+
+    conn = store.connect(db)
+    try:
+        rows = store.redirect_rows(conn)
+        if not rows:
+            click.echo("No permanent redirects seen.")
+            return
+        failed = 0
+        for r in rows:
+            state = (
+                "applied" if r["applied_at"] else "confirmed" if r["confirmed_at"] else "pending"
+            )
+            line = (
+                f"{r['url']} -> {r['target']}: {state}, seen {r['times_seen']} times "
+                f"({r['first_seen_at']} to {r['last_seen_at']})"
+            )
+            if apply_ and state == "confirmed":
+                try:
+                    replace_feed_url(config, r["url"], r["target"])
+                except ConfigError as exc:
+                    failed += 1
+                    line += f"; not applied: {exc}"
+                else:
+                    store.apply_redirect(conn, r["feed_id"], r["target"], to_iso(datetime.now(UTC)))
+                    line += f"; {config} updated"
+            click.echo(line)
+    finally:
+        conn.close()
+    if failed:
+        sys.exit(EXIT_CONFIG)
 
 
 @cli.command()

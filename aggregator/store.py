@@ -379,6 +379,42 @@ def apply_redirect(conn: sqlite3.Connection, feed_id: int, target: str, now: str
         )
 
 
+@dataclass(frozen=True)
+class RemovalResult:
+    feed_found: bool
+    posts_hidden: int
+
+
+def remove_feed(
+    conn: sqlite3.Connection, url: str, *, reason: str, removed_by: str, now: str
+) -> RemovalResult:
+    """A takedown: stop polling, hide the posts from public views, keep an audit row.
+
+    Nothing is deleted: the posts stay (hidden = 1) so the decision can be
+    reviewed or reversed, and `removals` says who did it, when and why.
+    """
+    with transaction(conn):
+        feed = conn.execute("SELECT id FROM feeds WHERE url = ?", [url]).fetchone()
+        feed_id = feed["id"] if feed else None
+        hidden = 0
+        if feed_id is not None:
+            conn.execute(
+                "UPDATE feeds SET status = 'removed', next_check_at = NULL WHERE id = ?",
+                [feed_id],
+            )
+            hidden = conn.execute(
+                "UPDATE posts SET hidden = 1 WHERE feed_id = ? AND hidden = 0", [feed_id]
+            ).rowcount
+        conn.execute(
+            """
+            INSERT INTO removals (feed_id, url, reason, removed_by, removed_at, posts_hidden)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """,
+            [feed_id, url, reason, removed_by, now, hidden],
+        )
+    return RemovalResult(feed_id is not None, hidden)
+
+
 def _mark_backfill(conn: sqlite3.Connection, feed_id: int, keep: int) -> None:
     """A blog's back catalogue: all its posts but the newest `keep` (first fetch only)."""
     conn.execute(

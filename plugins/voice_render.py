@@ -20,4 +20,3 @@ def render_cell(value: object, column: str, table: str | None) -> Markup | None:
     return Markup('<div class="voice-post" style="max-height:20em;overflow:auto">{}</div>').format(
         Markup(value)
     )
-

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from aggregator.cli import cli
-from aggregator.feedserver import FeedServer, Status
+from aggregator.feedserver import FeedServer, Redirect, Status
 
 from .conftest import DATA, ROOT, free_port, write_registry
 
@@ -133,3 +133,65 @@ def test_status_problems_lists_only_feeds_needing_attention(
     assert code == 0
     assert "walled.rss" in out and "philrumens.atom" not in out
     assert "allow the Voice user agent" in " ".join(out.split())
+
+
+def test_remove_takes_a_blog_down_with_an_audit_row(server: FeedServer, tmp_path: Path) -> None:
+    keep, gone = server.url("localgov-digital.rss"), server.url("philrumens.atom")
+    config = write_registry(tmp_path / "feeds.yaml", keep, gone)
+    db = tmp_path / "voice.db"
+    invoke("fetch", "--allow-private-hosts", "--config", str(config), "--db", str(db))
+    code, out, _ = invoke(
+        "remove",
+        gone,
+        "--reason",
+        "member asked",
+        "--by",
+        "admin",
+        "--config",
+        str(config),
+        "--db",
+        str(db),
+    )
+    assert code == 0 and "7 posts hidden" in out
+    assert gone not in config.read_text() and keep in config.read_text()
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*), sum(hidden) FROM posts").fetchone() == (8, 7)
+    assert conn.execute(
+        "SELECT url, reason, removed_by, posts_hidden FROM removals"
+    ).fetchall() == [(gone, "member asked", "admin", 7)]
+    code, _, err = invoke(
+        "remove",
+        "https://nowhere.example/feed",
+        "--reason",
+        "x",
+        "--config",
+        str(config),
+        "--db",
+        str(db),
+    )
+    assert code == 1 and "not in" in err
+
+
+def test_redirects_apply_moves_the_feed_without_duplicating_posts(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    server.route("old.rss", Redirect("/blog.rss", 301))
+    old, new = server.url("old.rss"), server.url("blog.rss")
+    config = write_registry(tmp_path / "feeds.yaml", old)
+    db = tmp_path / "voice.db"
+    conn = sqlite3.connect(db)
+    args = ["--config", str(config), "--db", str(db)]
+    invoke("fetch", "--all", "--allow-private-hosts", *args)
+    code, out, _ = invoke("redirects", *args)
+    assert code == 0 and f"{old} -> {new}: pending, seen 1 times" in out
+    # Seen again over two days: confirmed.
+    conn.execute("UPDATE redirects SET first_seen_at = '2000-01-01T00:00:00Z', times_seen = 2")
+    conn.commit()
+    invoke("fetch", "--all", "--allow-private-hosts", *args)
+    code, out, _ = invoke("redirects", "--apply", *args)
+    assert code == 0 and "confirmed" in out and "updated" in out
+    assert new in config.read_text() and old not in config.read_text()
+    invoke("fetch", "--all", "--allow-private-hosts", *args)
+    assert conn.execute("SELECT url FROM feeds").fetchall() == [(new,)]
+    assert conn.execute("SELECT count(*) FROM posts").fetchone() == (3,)
+    conn.close()

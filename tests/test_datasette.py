@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -85,3 +86,23 @@ def test_every_api_example_in_the_docs_answers(
         return {p: (await ds.client.get(p)).status_code for p in sorted(paths)}
 
     assert set(asyncio.run(statuses()).values()) == {200}
+
+
+def test_taken_down_posts_are_left_out_of_public_pages(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    build(server, db_path, pool)
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE posts SET hidden = 1 WHERE region = 'National'")
+    conn.commit()
+    conn.close()
+    ds = datasette_for(db_path)
+    for path in (
+        "/voice/posts.json?_shape=array",
+        "/voice/posts_public.json?_shape=array",
+        "/voice/river.json?_shape=array",
+    ):
+        regions = {r["region"] for r in get_json(ds, path)}
+        assert regions == {"South East"}, path
+    everything = get_json(ds, "/voice.json?_shape=array&sql=select+count(*)+as+n+from+posts")
+    assert everything == [{"n": 8}]  # still in the database, for the audit
