@@ -86,6 +86,11 @@ _BOMS = (
 _COVERED_BY_BYTES = frozenset({"utf-8", "ascii", "iso8859-1", "cp1252"})
 _WIDE = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
 _SPACE = re.compile(r"\s+")
+# What a browser would start a tag, comment or declaration with: "<b", "</", "<!", "<?".
+_TAG_START = re.compile(r"<[A-Za-z/!?]")
+# Expat's messages for a document that stops part-way (a cut-off download).
+_ENDS_EARLY = ("no element found", "unclosed token", "unclosed cdata section")
+MAX_TITLE_CHARS = 1_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -108,6 +113,13 @@ def parse_feed(job: ParseJob) -> FeedData:
         resolve_relative_uris=False,
     )
     raw_entries = list(parsed.get("entries") or [])
+    notes: list[str] = []
+    if raw_entries and _ends_early(parsed):
+        # feedparser's lenient parser keeps the entry the document was cut off in,
+        # without the fields that came after the cut (often its guid): storing it
+        # would give the post a second identity. It comes back complete next time.
+        raw_entries.pop()
+        notes.append("the document ends early; ignored its last, possibly incomplete entry")
     if not raw_entries and (not parsed.get("version") or parsed.get("bozo")):
         kind, message = _not_a_feed(job.body, parsed)
         raise ParseError(kind, message, url=job.url)
@@ -120,28 +132,33 @@ def parse_feed(job: ParseJob) -> FeedData:
         literal=atom,
         feed_author=_author(feed) if atom else None,  # RSS managingEditor is no byline
     )
-    notes: list[str] = []
     candidates = _distinct_entries(raw_entries, job.url, notes)
     dated = [(entry, _first_date(entry, doc.fetched_at)) for entry in candidates]
     kept = _newest(dated, job.max_entries)
     if len(kept) < len(dated):
         notes.append(f"kept the newest {len(kept)} of {len(dated)} entries")
 
-    truncated = 0
+    truncated = long_titles = 0
     entries: list[EntryData] = []
     for (key, raw_hash, entry), published in kept:
         if job.known.get(key) == raw_hash:
             continue
         data, was_truncated = _entry_data(entry, key, raw_hash, published, doc)
         truncated += was_truncated
+        long_titles += data.title.endswith("…") and len(data.title) == MAX_TITLE_CHARS
         entries.append(data)
+    if long_titles:
+        notes.append(
+            f"shortened {long_titles} {'title' if long_titles == 1 else 'titles'} "
+            f"longer than {MAX_TITLE_CHARS} characters"
+        )
     if truncated:
         notes.append(
             f"truncated {truncated} {'entry' if truncated == 1 else 'entries'} "
             f"longer than {job.max_entry_bytes} bytes"
         )
     return FeedData(
-        title=_plain(feed.get("title_detail") or feed.get("title"), doc.literal),
+        title=_title(feed.get("title_detail") or feed.get("title"), doc.literal),
         site_url=_http_url(feed.get("link"), job.url),
         ttl_minutes=_ttl(feed.get("ttl")),
         entries=tuple(entries),
@@ -319,7 +336,7 @@ def _entry_data(
         raw_hash=raw_hash,
         guid=guid,
         url=_http_url(entry.get("link"), job.url),
-        title=_plain(entry.get("title_detail") or entry.get("title"), doc.literal) or "",
+        title=_title(entry.get("title_detail") or entry.get("title"), doc.literal) or "",
         author=_author(entry) or doc.feed_author,
         published=published,
         updated=_iso(dict.get(entry, "updated_parsed"), doc.fetched_at),
@@ -383,9 +400,30 @@ def _plain(value: Mapping[str, Any] | str | None, literal: bool = True) -> str |
         text, kind = value, "text/plain"
     else:
         text, kind = value.get("value") or "", value.get("type")
-    if kind in HTML_TYPES or not literal:
+    # A literal "<script>" in a title is harmless only where every reader escapes
+    # it; titles are stored without tags, so tag-like text is taken as markup.
+    if kind in HTML_TYPES or not literal or _TAG_START.search(text):
         return sanitize.text_of(text) or None
     return _SPACE.sub(" ", sanitize.strip_controls(text)).strip() or None
+
+
+def _title(value: Mapping[str, Any] | str | None, literal: bool) -> str | None:
+    """Plain text of a title, at most MAX_TITLE_CHARS long (cut ones end in "…")."""
+    if isinstance(value, Mapping) and len(value.get("value") or "") > 8 * MAX_TITLE_CHARS:
+        value = {**value, "value": value["value"][: 8 * MAX_TITLE_CHARS]}  # bound the work
+    elif isinstance(value, str) and len(value) > 8 * MAX_TITLE_CHARS:
+        value = value[: 8 * MAX_TITLE_CHARS]
+    text = _plain(value, literal)
+    if text is not None and len(text) > MAX_TITLE_CHARS:
+        text = text[: MAX_TITLE_CHARS - 1] + "…"
+    return text
+
+
+def _ends_early(parsed: Mapping[str, Any]) -> bool:
+    exc = parsed.get("bozo_exception")
+    if not isinstance(exc, xml.sax.SAXParseException):
+        return False
+    return str(exc.getMessage()).lower().startswith(_ENDS_EARLY)
 
 
 def _is_http(url: str) -> bool:
