@@ -29,6 +29,7 @@ FEED_KEYS = (
 )
 REQUIRED_KEYS = ("url", "region")
 SETTING_KEYS = tuple(f.name for f in dataclasses.fields(Settings))
+ZERO_ALLOWED = frozenset({"host_gap_seconds"})  # 0 switches the gap off
 
 
 class ConfigErrors(ConfigError):
@@ -160,8 +161,9 @@ def _check_settings(raw: Any, path: Path, problems: list[str]) -> Settings:
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             problems.append(f"{where}: settings: {key} must be {expected.__name__}, got {value!r}")
             continue
-        if expected in (int, float) and value <= 0:
-            problems.append(f"{where}: settings: {key} must be greater than 0")
+        if expected in (int, float) and (value < 0 or (value == 0 and key not in ZERO_ALLOWED)):
+            least = "0 or more" if key in ZERO_ALLOWED else "greater than 0"
+            problems.append(f"{where}: settings: {key} must be {least}")
             continue
         values[key] = value
     return dataclasses.replace(defaults, **values)

@@ -12,6 +12,7 @@ spellings cannot slip past a check made earlier.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import ssl
 import zlib
@@ -51,14 +52,45 @@ def limits_from_settings(settings: Settings, version: str) -> FetchLimits:
     )
 
 
+# Second-level suffixes under which each name is a separate organisation, so
+# blogs.hackney.gov.uk and digital.leeds.gov.uk are different servers. Not the
+# whole Public Suffix List: the ones member blogs are found under.
+_TWO_LEVEL_SUFFIXES = frozenset(
+    {
+        "co.uk", "org.uk", "gov.uk", "ac.uk", "me.uk", "ltd.uk", "plc.uk", "net.uk",
+        "sch.uk", "nhs.uk", "police.uk", "mod.uk", "com.au", "gov.au", "org.au", "co.nz",
+        "govt.nz", "gov.ie", "gov.scot", "gov.wales", "llyw.cymru",
+    }
+)  # fmt: skip
+
+
 def host_key(url: str) -> str:
-    """The key the update stage uses to limit requests per server."""
+    """The server a feed lives on, for politeness limits: its registrable domain.
+
+    Forty blogs on one platform (name.wordpress.com, name.blogspot.com, the
+    GOV.UK blogs on blog.gov.uk) share one key, so they share the per-host
+    connection limit and gap; an IP address keeps its port, so local test
+    servers on different ports count as different hosts.
+    """
     try:
         parsed = httpx.URL(url)
-        host = parsed.host.lower()
+        host = parsed.host.lower().rstrip(".")
     except (httpx.InvalidURL, UnicodeError, ValueError):
         return url.lower()
-    return f"{host}:{parsed.port}" if parsed.port is not None else host
+    port = f":{parsed.port}" if parsed.port is not None else ""
+    labels = host.split(".")
+    if _is_ip(host) or len(labels) <= 2:
+        return host + port
+    keep = 3 if ".".join(labels[-2:]) in _TWO_LEVEL_SUFFIXES else 2
+    return ".".join(labels[-keep:]) + port
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 class BlockedAddressError(Exception):

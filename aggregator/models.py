@@ -48,6 +48,7 @@ class Settings:
     max_entry_bytes: int = 1_000_000
     concurrency: int = 16
     per_host: int = 2
+    host_gap_seconds: float = 1.0
     allow_private_hosts: bool = False
     contact_url: str = "https://localgov.digital/voice"
     parse_workers: int = 2

@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -90,6 +90,7 @@ class _Cycle:
     hosts: defaultdict[str, asyncio.Semaphore]
     db_thread: ThreadPoolExecutor
     pool_started: bool = False
+    next_start: dict[str, float] = field(default_factory=dict)  # per host, monotonic
 
     def in_db(self, func: Callable[..., T], *args: object) -> asyncio.Future[T]:
         """Run a database call on the one writer thread.
@@ -235,9 +236,11 @@ async def _check_feed(cycle: _Cycle, feed: store.FeedState) -> store.FeedUpdateR
     if cycle.stop.is_set():
         return None
     recent = await cycle.in_db(store.recent_published, cycle.conn, feed.id)
-    host = cycle.hosts[fetch.host_key(feed.url)]
+    key = fetch.host_key(feed.url)
+    host = cycle.hosts[key]
     await host.acquire()
     try:
+        await _keep_gap(cycle, key)
         await cycle.slots.acquire()
     except BaseException:
         host.release()
@@ -258,6 +261,22 @@ async def _check_feed(cycle: _Cycle, feed: store.FeedState) -> store.FeedUpdateR
         return await _parse(cycle, feed, started, t0, resp, body_hash, recent)
     finally:
         cycle.slots.release()
+
+
+async def _keep_gap(cycle: _Cycle, key: str) -> None:
+    """Space requests to one host at least `host_gap_seconds` apart.
+
+    The next start is reserved before sleeping, so feeds queued for the same
+    host are staggered rather than released together.
+    """
+    gap = cycle.settings.host_gap_seconds
+    if gap <= 0:
+        return
+    now = time.monotonic()
+    start = max(now, cycle.next_start.get(key, now))
+    cycle.next_start[key] = start + gap
+    if start > now:
+        await asyncio.sleep(start - now)
 
 
 async def _fetch(

@@ -48,7 +48,13 @@ def db_path(tmp_path: Path) -> Path:
 
 def registry_for(*urls: str, **settings: object) -> Registry:
     """A registry of the given feed URLs, each in a different region."""
-    base = replace(Settings(), allow_private_hosts=True, fetch_deadline=5.0, read_timeout=2.0)
+    base = replace(
+        Settings(),
+        allow_private_hosts=True,
+        fetch_deadline=5.0,
+        read_timeout=2.0,
+        host_gap_seconds=0.0,  # every test feed is on one local server
+    )
     regions = ["South East", "National", "London", "Wales", "North West"]
     feeds = tuple(
         FeedSource(url=u, region=regions[i % len(regions)], organisation=f"Org {i}")
@@ -58,7 +64,7 @@ def registry_for(*urls: str, **settings: object) -> Registry:
 
 
 def write_registry(path: Path, *urls: str, region: str = "South East") -> Path:
-    lines = ["feeds:"]
+    lines = ["settings:", "  host_gap_seconds: 0.0", "feeds:"]
     for u in urls:
         lines += [f"  - url: {u}", f"    region: {region}"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -435,8 +435,18 @@ def test_limits_from_settings():
         ("https://Blog.Example/feed", "blog.example"),
         ("https://blog.example:443/feed", "blog.example"),
         ("http://blog.example:8080/feed", "blog.example:8080"),
+        ("https://carlhaggerty.wordpress.com/feed/", "wordpress.com"),
+        ("https://philrumens.blogspot.com/feeds/posts/default", "blogspot.com"),
+        ("https://mhclgdigital.blog.gov.uk/feed/", "blog.gov.uk"),
+        ("https://blogs.hackney.gov.uk/hackit/feed/", "hackney.gov.uk"),
+        ("https://www.danslee.co.uk/feed/", "danslee.co.uk"),
+        ("http://127.0.0.1:8001/a.rss", "127.0.0.1:8001"),
+        ("http://[::1]:8001/a.rss", "::1:8001"),
     ],
-    ids=["lowercased", "default-port", "explicit-port"],
+    ids=[
+        "lowercased", "default-port", "explicit-port", "wordpress-platform", "blogger-platform",
+        "gov-uk-blogs", "council-under-gov-uk", "co-uk", "ip-keeps-port", "ipv6",
+    ],
 )
 def test_host_key(url, key):
     assert host_key(url) == key

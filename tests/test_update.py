@@ -353,3 +353,28 @@ def test_posts_carry_the_blogs_default_topics_and_a_date_for_every_field(
     retagged = replace(base, feeds=(replace(base.feeds[0], topics=("open-data",)),))
     update_feeds(retagged, db_path, due_only=False, clock=lambda: NOW, pool=pool)
     assert {r[0] for r in rows(db_path, "SELECT topics FROM posts")} == {'["open-data"]'}
+
+
+def test_requests_to_one_host_keep_the_minimum_gap(
+    server: FeedServer, db_path: Path, pool: ParsePool, feed_dir: Path
+) -> None:
+    body = (feed_dir / "blog.rss").read_bytes()
+    starts: list[float] = []
+
+    def timed(request: object) -> Raw:
+        starts.append(time.monotonic())
+        return Raw(body, {"Content-Type": "application/rss+xml"})
+
+    paths = [f"gap-{i}.rss" for i in range(4)]
+    for p in paths:
+        server.route(p, timed)
+    result = update_feeds(
+        registry_for(*(server.url(p) for p in paths), host_gap_seconds=0.3),
+        db_path,
+        due_only=False,
+        clock=lambda: NOW,
+        pool=pool,
+    )
+    assert result.count("ok") == 4
+    gaps = [b - a for a, b in zip(sorted(starts), sorted(starts)[1:], strict=False)]
+    assert min(gaps) >= 0.28
