@@ -143,3 +143,13 @@ def _m0002_feed_lifecycle(db: sqlite_utils.Database) -> None:
         """,
     ):
         db.execute(statement)
+    from .dedupe import canonical_url, content_key
+
+    posts = db.execute("SELECT id, url, title, text FROM posts").fetchall()
+    db.conn.executemany(
+        "UPDATE posts SET url_key = ?, content_key = ? WHERE id = ?",
+        [
+            (canonical_url(url) if url else None, content_key(title, text), i)
+            for i, url, title, text in posts
+        ],
+    )

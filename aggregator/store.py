@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from . import dedupe
 from .errors import StoreError
 from .models import EntryData, FeedSource
 
@@ -71,6 +72,7 @@ class FeedUpdateRecord:
     note: str | None = None
     entries: tuple[EntryData, ...] = ()
     known_keys: frozenset[str] = frozenset()  # entry keys stored before this fetch
+    seen_keys: frozenset[str] = frozenset()  # every entry key in the fetched document
     explanation: str | None = None
     failing_since: str | None = None
     backfill_keep: int | None = None  # first fetch: all but the newest N are back catalogue
@@ -244,18 +246,29 @@ def known_entries(conn: sqlite3.Connection, feed_id: int) -> dict[str, str]:
 _UPSERT_POST = """
     INSERT INTO posts (feed_id, entry_key, guid, url, title, author, published, updated,
         first_seen_at, summary_html, content_html, text, region, organisation, categories,
-        topics, raw_hash)
+        topics, raw_hash, url_key, content_key)
     VALUES (:feed_id, :entry_key, :guid, :url, :title, :author, coalesce(:published, :now),
         coalesce(:updated, :published, :now), :now, :summary_html, :content_html, :text,
-        :region, :organisation, :categories, :topics, :raw_hash)
+        :region, :organisation, :categories, :topics, :raw_hash, :url_key, :content_key)
     ON CONFLICT (feed_id, entry_key) DO UPDATE SET
         guid = excluded.guid, url = excluded.url, title = excluded.title,
         author = excluded.author, published = coalesce(:published, posts.published),
         updated = coalesce(:updated, :published, posts.updated),
         summary_html = excluded.summary_html, content_html = excluded.content_html,
         text = excluded.text,
-        categories = excluded.categories, raw_hash = excluded.raw_hash
+        categories = excluded.categories, raw_hash = excluded.raw_hash,
+        url_key = excluded.url_key, content_key = excluded.content_key
     WHERE posts.raw_hash IS NOT excluded.raw_hash
+"""
+
+
+_MOVE_POST = """
+    UPDATE posts SET entry_key = :entry_key, guid = :guid, url = :url, title = :title,
+        author = :author, published = coalesce(:published, published),
+        updated = coalesce(:updated, :published, updated), summary_html = :summary_html,
+        content_html = :content_html, text = :text, categories = :categories,
+        raw_hash = :raw_hash, url_key = :url_key, content_key = :content_key
+    WHERE id = :id
 """
 
 
@@ -265,44 +278,74 @@ def _save_entries(
     entries: Sequence[EntryData],
     now: str,
     known_keys: frozenset[str],
+    seen_keys: frozenset[str] = frozenset(),
 ) -> SaveResult:
-    """Insert new entries and update changed ones in place, in one statement each.
+    """Insert new entries, update changed ones in place, and recognise moved ones.
 
     The parse stage only hands over entries that are new or whose raw hash
-    changed, so an entry already known is an update.
+    changed, so an entry already known is an update. An unknown key on a feed
+    that has posts may be a post whose GUID changed (http to https, a new
+    platform): if dedupe.find_moved_entry recognises it, that row takes the new
+    key instead of a second copy being stored.
     """
     if not entries:
         return SaveResult(0, 0)
     feed = conn.execute(
         "SELECT region, organisation, topics FROM feeds WHERE id = ?", [feed_id]
     ).fetchone()
-    conn.executemany(
-        _UPSERT_POST,
-        [
-            {
-                "feed_id": feed_id,
-                "entry_key": e.entry_key,
-                "guid": e.guid,
-                "url": e.url,
-                "title": e.title,
-                "author": e.author,
-                "published": e.published,
-                "updated": e.updated,
-                "summary_html": e.summary_html,
-                "content_html": e.content_html,
-                "text": e.text,
-                "categories": json.dumps(list(e.categories)),
-                "raw_hash": e.raw_hash,
-                "now": now,
-                "region": feed["region"],
-                "organisation": feed["organisation"],
-                "topics": feed["topics"],
-            }
-            for e in entries
-        ],
-    )
-    updated = sum(1 for e in entries if e.entry_key in known_keys)
+    upserts, moves = [], []
+    taken: set[int] = set()
+    for e in entries:
+        keys = dedupe.entry_keys(e)
+        values = {
+            "feed_id": feed_id,
+            "entry_key": e.entry_key,
+            "guid": e.guid,
+            "url": e.url,
+            "title": e.title,
+            "author": e.author,
+            "published": e.published,
+            "updated": e.updated,
+            "summary_html": e.summary_html,
+            "content_html": e.content_html,
+            "text": e.text,
+            "categories": json.dumps(list(e.categories)),
+            "raw_hash": e.raw_hash,
+            "now": now,
+            "region": feed["region"],
+            "organisation": feed["organisation"],
+            "topics": feed["topics"],
+            "url_key": keys.url_key,
+            "content_key": keys.content_key,
+        }
+        moved = None
+        if known_keys and e.entry_key not in known_keys:
+            moved = _moved_from(conn, feed_id, keys, seen_keys)
+            if moved in taken:  # two new entries claim one old post: keep both as posts
+                moved = None
+        if moved is None:
+            upserts.append(values)
+        else:
+            taken.add(moved)
+            moves.append({**values, "id": moved})
+    conn.executemany(_UPSERT_POST, upserts)
+    conn.executemany(_MOVE_POST, moves)
+    updated = sum(1 for v in upserts if v["entry_key"] in known_keys) + len(moves)
     return SaveResult(len(entries) - updated, updated)
+
+
+def _moved_from(
+    conn: sqlite3.Connection, feed_id: int, keys: dedupe.EntryKeys, seen: frozenset[str]
+) -> int | None:
+    rows = conn.execute(
+        """
+        SELECT id, entry_key, url_key, content_key FROM posts
+        WHERE feed_id = :feed_id AND (url_key = :url_key OR content_key = :content_key)
+        """,
+        {"feed_id": feed_id, "url_key": keys.url_key, "content_key": keys.content_key},
+    ).fetchall()
+    existing = [dedupe.ExistingPost(r[0], r[1], r[2], r[3] or "") for r in rows]
+    return dedupe.find_moved_entry(keys, existing, still_in_feed=seen)
 
 
 def _track_redirect(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> None:
@@ -431,7 +474,9 @@ def _mark_backfill(conn: sqlite3.Connection, feed_id: int, keep: int) -> None:
 def save_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult:
     """Write one fetch's outcome: posts, feed state and the fetch log, all or nothing."""
     with transaction(conn):
-        result = _save_entries(conn, rec.feed_id, rec.entries, rec.started_at, rec.known_keys)
+        result = _save_entries(
+            conn, rec.feed_id, rec.entries, rec.started_at, rec.known_keys, rec.seen_keys
+        )
         if rec.backfill_keep is not None and result.new_posts:
             _mark_backfill(conn, rec.feed_id, rec.backfill_keep)
         if rec.outcome in ("ok", "not_modified", "unchanged"):

@@ -351,6 +351,7 @@ async def _parse(
         site_url=data.site_url,
         entries=data.entries,
         known_keys=frozenset(known),
+        seen_keys=frozenset(data.seen_keys),
         backfill_keep=cycle.settings.backfill_keep if feed.last_success_at is None else None,
         note="; ".join(data.notes) or None,
     )

@@ -161,3 +161,37 @@ def test_cache_control_max_age_is_a_lower_bound(
     server.route("cached.rss", Raw(body, {"Cache-Control": "max-age=43200"}))
     cycle(db_path, pool, server.url("cached.rss"), interval_minutes=30)
     assert next_check(db_path) - NOW >= timedelta(hours=12)
+
+
+def test_a_blog_that_changes_every_guid_keeps_one_copy_of_each_post(
+    server: FeedServer, db_path: Path, pool: ParsePool, feed_dir: Path
+) -> None:
+    url = server.url("blog.rss")
+    cycle(db_path, pool, url)
+    before = dict(rows(db_path, "SELECT url, id FROM posts"))
+    moved = (feed_dir / "blog.rss").read_text()
+    moved = moved.replace("https://team.example.gov.uk/?p=", "tag:new-platform,2016:post-")
+    moved = moved.replace("https://team.example.gov.uk/2016", "http://www.team.example.gov.uk/2016")
+    (feed_dir / "blog.rss").write_text(moved)
+    result = cycle(db_path, pool, url, at=NOW + timedelta(hours=2))
+    assert (result.new_posts, result.updated_posts) == (0, 3)
+    after = rows(db_path, "SELECT id, guid, url FROM posts ORDER BY id")
+    assert len(after) == 3
+    assert [r[0] for r in after] == sorted(before.values())  # same rows, new identities
+    assert all(r[1].startswith("tag:new-platform") for r in after)
+
+
+def test_a_guid_reused_by_another_feed_never_overwrites_across_feeds(
+    server: FeedServer, db_path: Path, pool: ParsePool, feed_dir: Path
+) -> None:
+    (feed_dir / "copy.rss").write_text(
+        (feed_dir / "blog.rss").read_text().replace("Weeknotes", "Someone else's notes")
+    )
+    cycle(db_path, pool, server.url("blog.rss"), server.url("copy.rss"))
+    titles = rows(db_path, "SELECT feed_id, title FROM posts ORDER BY feed_id, id")
+    assert len(titles) == 6
+    assert {t for f, t in titles if f == 1} == {
+        "Weeknotes 12: content design sprint",
+        "Weeknotes 11: user research on parking permits",
+        "Weeknotes 10: starting a discovery",
+    }
