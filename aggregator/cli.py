@@ -207,6 +207,24 @@ def status(config: Path, db: Path, problems: bool) -> None:
     if problems and not rows:
         click.echo("No feed needs attention.")
         return
+    if sys.stdout.isatty():
+        _status_table(rows)
+    else:  # piped or in a script: plain lines, one block per feed, nothing wrapped
+        for r in rows:
+            click.echo(
+                f"{r['url']}  [{r['status']}]  {r['posts']} posts  "
+                f"last success: {r['last_success_at'] or 'never'}  "
+                f"next check: {r['next_check_at'] or '-'}"
+            )
+            if r["explanation"]:
+                click.echo(f"    {r['explanation']}")
+            if r["error_kind"]:
+                click.echo(f"    ({r['error_kind']}: {r['last_error']})")
+            if r["pending_redirect"]:
+                click.echo(f"    moving to {r['pending_redirect']} (not yet confirmed)")
+
+
+def _status_table(rows: list[Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -225,7 +243,7 @@ def status(config: Path, db: Path, problems: bool) -> None:
             said,
             r["next_check_at"] or "-",
         )
-    Console(width=160).print(table)
+    Console().print(table)
 
 
 @cli.command()

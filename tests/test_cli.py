@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from aggregator.cli import cli
-from aggregator.feedserver import FeedServer, Redirect, Status
+from aggregator.feedserver import Drip, FeedServer, Redirect, Status, gzip_bomb
 
 from .conftest import DATA, ROOT, free_port, write_registry
 
@@ -195,3 +195,36 @@ def test_redirects_apply_moves_the_feed_without_duplicating_posts(
     assert conn.execute("SELECT url FROM feeds").fetchall() == [(new,)]
     assert conn.execute("SELECT count(*) FROM posts").fetchone() == (3,)
     conn.close()
+
+
+def test_status_problems_explains_every_hostile_feed(server: FeedServer, tmp_path: Path) -> None:
+    server.route("drip.rss", Drip(b"<rss", interval_s=0.2, max_seconds=10))
+    server.route("walled.rss", Status(403))
+    server.route("missing.rss", Status(404))
+    server.route("gone.rss", Status(410))
+    server.route("busy.rss", Status(503, headers={"Retry-After": "600"}))
+    server.route("bomb.rss", gzip_bomb(20_000_000))
+    hostile = {
+        "drip.rss": "took too long",
+        "walled.rss": "allow the Voice user agent",
+        "missing.rss": "not at this address",
+        "gone.rss": "removed for good",
+        "busy.rss": "temporarily unavailable",
+        "bomb.rss": "larger than Voice accepts",
+        "not-a-feed.html": "not a feed",
+        "billion-laughs.xml": "declares XML entities",
+    }
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "settings:\n  host_gap_seconds: 0\n  fetch_deadline: 2\n  max_body_bytes: 2000000\n"
+        "feeds:\n"
+        + "".join(f"  - url: {server.url(p)}\n    region: London\n" for p in hostile)
+        + f"  - url: {server.url('blog.rss')}\n    region: London\n"
+    )
+    db = str(tmp_path / "voice.db")
+    invoke("fetch", "--allow-private-hosts", "--config", str(config), "--db", db)
+    code, out, _ = invoke("status", "--problems", "--config", str(config), "--db", db)
+    flat = " ".join(out.split())
+    assert code == 0 and "blog.rss" not in flat
+    for path, words in hostile.items():
+        assert path in flat and words in flat, path
