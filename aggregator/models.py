@@ -142,6 +142,8 @@ class EntryData:
     summary_html: str | None
     content_html: str | None
     text: str  # plain text of content (or summary) for search
+    url_key: str | None = None  # dedupe.canonical_url(url), computed in the worker
+    content_key: str | None = None  # dedupe.content_key(title, text), likewise
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from aggregator import sanitize
+from aggregator import dedupe, sanitize
 from aggregator.errors import ParseError
 from aggregator.models import EntryData, FeedData, ParseJob
 
@@ -331,19 +331,26 @@ def _entry_data(
         summary_html, summary_truncated = _clean(summary, job)
         truncated = truncated or summary_truncated
     guid = sanitize.strip_controls(entry.get("id") or "").strip() or None
+    url = _http_url(entry.get("link"), job.url)
+    title = _title(entry.get("title_detail") or entry.get("title"), doc.literal) or ""
+    text = sanitize.text_of_clean_html(content_html or summary_html or "")
     data = EntryData(
         entry_key=key,
         raw_hash=raw_hash,
         guid=guid,
-        url=_http_url(entry.get("link"), job.url),
-        title=_title(entry.get("title_detail") or entry.get("title"), doc.literal) or "",
+        url=url,
+        title=title,
         author=_author(entry) or doc.feed_author,
         published=published,
         updated=_iso(dict.get(entry, "updated_parsed"), doc.fetched_at),
         categories=_categories(entry.get("tags") or []),
         summary_html=summary_html or None,
         content_html=content_html or None,
-        text=sanitize.text_of_clean_html(content_html or summary_html or ""),
+        text=text,
+        # The identity keys for recognising moved posts, computed here, in the
+        # worker, so the single writer does not spend its time on them.
+        url_key=dedupe.canonical_url(url) if url else None,
+        content_key=dedupe.content_key(title, text),
     )
     return data, truncated
 

@@ -11,7 +11,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -481,6 +481,18 @@ def save_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult:
             _mark_backfill(conn, rec.feed_id, rec.backfill_keep)
         if rec.outcome in ("ok", "not_modified", "unchanged"):
             _track_redirect(conn, rec)
+        removed = conn.execute(
+            "SELECT status = 'removed' FROM feeds WHERE id = ?", [rec.feed_id]
+        ).fetchone()[0]
+        if removed:  # removed while this fetch was in flight: it stays removed
+            rec = replace(rec, status="removed", next_check_at=None)
+            conn.execute(
+                """
+                UPDATE posts SET hidden = 1 WHERE feed_id = :id AND hidden = 0
+                  AND EXISTS (SELECT 1 FROM removals WHERE feed_id = :id)
+                """,
+                {"id": rec.feed_id},
+            )
         succeeded = rec.outcome in ("ok", "not_modified", "unchanged")
         conn.execute(
             """
