@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from xml.sax.saxutils import escape as xml_escape
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aggregator.errors import ParseError
+from aggregator.models import ParseJob
+from aggregator.parse import parse_feed
 from aggregator.sanitize import clean_html, html_to_text, text_of
 
 BASE = "https://blog.example/posts/"
+CONTROL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 # The same needles the hostile suite searches stored HTML for.
 ACTIVE = ("<script", "javascript:", "data:", " on", "<svg", "<form", "<iframe", "<style")
@@ -106,3 +111,36 @@ def test_any_html_comes_out_without_active_content_or_controls(fragment: str) ->
     # "&amp;lt;script&amp;gt;" legitimately yields the characters "<script" as text.
     for out in (html_to_text(fragment), text_of(fragment)):
         assert not CONTROL.search(out), repr(out)
+
+
+def _feed_with(fragment: str) -> bytes:
+    escaped = xml_escape(CONTROL_XML.sub("", fragment))  # XML 1.0 cannot carry C0 controls
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f"<item><guid>g</guid><title>{escaped}</title><description>{escaped}</description>"
+        f"<link>https://blog.example/a</link></item></channel></rss>"
+    ).encode("utf-8", "surrogatepass")
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(html_fragments, st.text()))
+def test_any_fragment_through_parse_is_stored_without_controls_or_active_content(
+    fragment: str,
+) -> None:
+    job = ParseJob(
+        body=_feed_with(fragment),
+        url=BASE,
+        content_type="application/rss+xml",
+        fetched_at="2026-11-23T12:00:00Z",
+    )
+    try:
+        data = parse_feed(job)
+    except ParseError:
+        return  # a clean refusal is fine: nothing is stored
+    for entry in data.entries:
+        for value in (entry.title, entry.text, entry.author or ""):
+            assert not CONTROL.search(value), value
+        for html in (entry.content_html, entry.summary_html):
+            if html:
+                assert not CONTROL.search(html), html
+                assert_no_active_content(html)
