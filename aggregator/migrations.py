@@ -104,9 +104,6 @@ def _m0002_feed_lifecycle(db: sqlite_utils.Database) -> None:
         "ALTER TABLE posts ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE posts ADD COLUMN url_key TEXT",
         "ALTER TABLE posts ADD COLUMN content_key TEXT",
-        "CREATE INDEX posts_feed_url_key ON posts(feed_id, url_key)",
-        "CREATE INDEX posts_feed_published ON posts(feed_id, published)",
-        "CREATE INDEX posts_feed_content_key ON posts(feed_id, content_key)",
         """
         CREATE TABLE redirects (
             feed_id INTEGER NOT NULL REFERENCES feeds(id),

@@ -46,6 +46,8 @@ class FeedState:
     last_success_at: str | None = None
     failing_since: str | None = None
     interval_minutes: int | None = None
+    pending_redirect: str | None = None
+    recent_published: tuple[datetime, ...] = ()  # newest posts' dates: the feed's rhythm
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class FeedUpdateRecord:
     entries: tuple[EntryData, ...] = ()
     known_keys: frozenset[str] = frozenset()  # entry keys stored before this fetch
     seen_keys: frozenset[str] = frozenset()  # every entry key in the fetched document
+    redirect_pending: bool = False  # the feed had a redirect recorded before this fetch
     explanation: str | None = None
     failing_since: str | None = None
     backfill_keep: int | None = None  # first fetch: all but the newest N are back catalogue
@@ -204,15 +207,20 @@ def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str
         )
 
 
-def _feed_state(row: sqlite3.Row) -> FeedState:
-    return FeedState(**{k: row[k] for k in FeedState.__dataclass_fields__})
+_STATE_COLUMNS = [f for f in FeedState.__dataclass_fields__ if f != "recent_published"]
+
+
+def _feed_state(row: sqlite3.Row, recent: dict[int, tuple[datetime, ...]]) -> FeedState:
+    return FeedState(
+        **{k: row[k] for k in _STATE_COLUMNS}, recent_published=recent.get(row["id"], ())
+    )
 
 
 def select_feeds(
     conn: sqlite3.Connection, now: str, *, due_only: bool = True, url: str | None = None
 ) -> list[FeedState]:
     """The feeds a cycle should check: due ones, all schedulable ones, or one by URL."""
-    columns = ", ".join(FeedState.__dataclass_fields__)
+    columns = ", ".join(_STATE_COLUMNS)
     if url is not None:
         rows = conn.execute(f"SELECT {columns} FROM feeds WHERE url = ?", [url]).fetchall()
     elif due_only:
@@ -225,16 +233,29 @@ def select_feeds(
         rows = conn.execute(
             f"SELECT {columns} FROM feeds WHERE {SCHEDULABLE} ORDER BY id"
         ).fetchall()
-    return [_feed_state(r) for r in rows]
+    recent = _recent_published(conn) if rows else {}
+    return [_feed_state(r, recent) for r in rows]
 
 
-def recent_published(conn: sqlite3.Connection, feed_id: int) -> tuple[datetime, ...]:
-    """Publication times of the feed's newest posts: its rhythm, for the schedule."""
-    rows = conn.execute(
-        "SELECT published FROM posts WHERE feed_id = ? ORDER BY published DESC LIMIT 20",
-        [feed_id],
-    )
-    return tuple(datetime.strptime(r[0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) for r in rows)
+def _recent_published(
+    conn: sqlite3.Connection, per_feed: int = 20
+) -> dict[int, tuple[datetime, ...]]:
+    """Every feed's newest post dates in one query, for the schedule's rhythm."""
+    found: dict[int, list[datetime]] = {}
+    for feed_id, published in conn.execute(
+        """
+        SELECT feed_id, published FROM (
+            SELECT feed_id, published,
+                   row_number() OVER (PARTITION BY feed_id ORDER BY published DESC) AS n
+            FROM posts)
+        WHERE n <= ?
+        """,
+        [per_feed],
+    ):
+        found.setdefault(feed_id, []).append(
+            datetime.strptime(published, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        )
+    return {k: tuple(v) for k, v in found.items()}
 
 
 def known_entries(conn: sqlite3.Connection, feed_id: int) -> dict[str, str]:
@@ -351,6 +372,8 @@ def _moved_from(
 def _track_redirect(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> None:
     """Count sightings of a permanent move; a check without it drops pending ones."""
     if rec.permanent_redirect is None:
+        if not rec.redirect_pending:
+            return  # the usual case: nothing moved before, nothing moves now
         conn.execute(
             "DELETE FROM redirects WHERE feed_id = ? AND confirmed_at IS NULL", [rec.feed_id]
         )

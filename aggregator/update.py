@@ -218,6 +218,7 @@ def _success(
         etag=resp.etag,
         last_modified=resp.last_modified,
         permanent_redirect=resp.permanent_redirect,
+        redirect_pending=feed.pending_redirect is not None,
         redirect_rule=(
             cycle.settings.redirect_confirm_times,
             cycle.settings.redirect_confirm_days,
@@ -235,7 +236,7 @@ async def _check_feed(cycle: _Cycle, feed: store.FeedState) -> store.FeedUpdateR
     """
     if cycle.stop.is_set():
         return None
-    recent = await cycle.in_db(store.recent_published, cycle.conn, feed.id)
+    recent = feed.recent_published
     key = fetch.host_key(feed.url)
     host = cycle.hosts[key]
     await host.acquire()
