@@ -150,3 +150,46 @@ def _m0002_feed_lifecycle(db: sqlite_utils.Database) -> None:
             for i, url, title, text in posts
         ],
     )
+
+
+@migrations(name="0003_topics_and_duplicates")
+def _m0003_topics_and_duplicates(db: sqlite_utils.Database) -> None:
+    """Topic tagging and cross-feed duplicates (issue 4); views show canonical posts."""
+    for statement in (
+        "ALTER TABLE posts ADD COLUMN duplicate_reason TEXT",
+        """
+        CREATE TABLE post_topics (
+            post_id INTEGER NOT NULL REFERENCES posts(id),
+            topic TEXT NOT NULL,
+            source TEXT NOT NULL,
+            score REAL NOT NULL,
+            rules_version TEXT NOT NULL,
+            PRIMARY KEY (post_id, topic)
+        )
+        """,
+        "CREATE INDEX post_topics_topic ON post_topics(topic, post_id)",
+        """
+        CREATE TABLE post_lsh (
+            band TEXT NOT NULL,
+            post_id INTEGER NOT NULL REFERENCES posts(id),
+            PRIMARY KEY (band, post_id)
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX posts_url_key ON posts(url_key)",
+        "CREATE INDEX posts_content_key ON posts(content_key)",
+        "CREATE INDEX posts_duplicate_of ON posts(duplicate_of)",
+        "DROP VIEW posts_public",
+        "DROP VIEW river",
+        """
+        CREATE VIEW posts_public AS
+        SELECT * FROM posts WHERE hidden = 0 AND duplicate_of IS NULL
+        """,
+        """
+        CREATE VIEW river AS
+        SELECT id, published, title, url, author, organisation, region, topics, summary_html,
+               content_html, feed_id
+        FROM posts WHERE hidden = 0 AND is_backfill = 0 AND duplicate_of IS NULL
+        ORDER BY published DESC
+        """,
+    ):
+        db.execute(statement)
