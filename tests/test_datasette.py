@@ -106,3 +106,24 @@ def test_taken_down_posts_are_left_out_of_public_pages(
         assert regions == {"South East"}, path
     everything = get_json(ds, "/voice.json?_shape=array&sql=select+count(*)+as+n+from+posts")
     assert everything == [{"n": 8}]  # still in the database, for the audit
+
+
+def test_topic_facet_and_filter_go_through_post_topics(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    build(server, db_path, pool)
+    conn = sqlite3.connect(db_path)
+    conn.executemany(
+        "INSERT INTO post_topics VALUES (?, ?, 'rules', 1.0, 'test')",
+        [(1, "open-data"), (2, "open-data"), (2, "democracy"), (3, "democracy"), (4, "events")],
+    )
+    conn.commit()
+    conn.close()
+    ds = datasette_for(db_path)
+    data = get_json(ds, "/voice/posts.json?_shape=objects")
+    counts = {v["value"]: v["count"] for v in data["facet_results"]["topics"]["results"]}
+    assert counts == {"open-data": 2, "democracy": 2, "events": 1}
+    both = get_json(ds, "/voice/posts.json?_shape=array&_topic=open-data&_topic=democracy")
+    assert [r["id"] for r in both] == [2]
+    one = get_json(ds, "/voice/river.json?_shape=objects&_topic=democracy")
+    assert {r["id"] for r in one["rows"]} <= {2, 3}

@@ -1,0 +1,26 @@
+"""The posts table's pages, JSON and CSV show public, canonical posts.
+
+Taken-down posts (`hidden = 1`, see `voice remove`) are always left out.
+Copies of another post (`duplicate_of` set) are left out too, so each post
+shows once; `?_copies=1` shows them, with `duplicate_of` and
+`duplicate_reason` saying which post they copy and why. The views
+`posts_public` and `river` apply the same rules in SQL; arbitrary SQL still
+sees every row, for researchers and audits. Reads only the database contract.
+"""
+
+from __future__ import annotations
+
+from datasette import hookimpl
+from datasette.filters import FilterArguments
+from datasette.utils.asgi import Request
+
+
+@hookimpl
+def filters_from_request(request: Request, table: str | None) -> FilterArguments | None:
+    if table != "posts":
+        return None
+    where, said = ["hidden = 0"], ["not taken down"]
+    if request.args.get("_copies") != "1":
+        where.append("duplicate_of IS NULL")
+        said.append("not a copy of another post (?_copies=1 shows copies)")
+    return FilterArguments(where, human_descriptions=said)
