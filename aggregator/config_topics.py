@@ -1,0 +1,82 @@
+"""Load and validate topics.yaml, the controlled vocabulary for topic tagging.
+
+The checks themselves live in `tagging.vocabulary_problems` (pure, no YAML);
+this module reads the file with ruamel's round-trip loader, which keeps line
+numbers, and turns each problem into one line a member editing the file can act
+on: "topics.yaml:12: topic 'open-data': phrases: must be a list of text".
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from .config import ConfigErrors
+from .errors import ConfigError
+from .tagging import Vocabulary, VocabularyError, VocabularyProblem, vocabulary_from_data
+
+DEFAULT_TOPICS_PATH = Path(__file__).resolve().parents[1] / "topics.yaml"
+
+
+def _line(node: Any, key: Any = None, item: int | None = None) -> int | None:
+    """1-based line of a node, one of its keys or one of its items, when known."""
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return None
+    try:
+        if item is not None:
+            return lc.item(item)[0] + 1
+        if key is not None:
+            return lc.key(key)[0] + 1
+        return lc.line + 1
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return None
+
+
+def _problem_line(data: Any, problem: VocabularyProblem) -> int | None:
+    """The most precise line known for a problem: item, then key, then topic."""
+    if problem.topic is None:
+        return _line(data, problem.key) if problem.key is not None else None
+    topics = data.get("topics")
+    topic = topics[problem.topic]
+    if problem.key is not None and isinstance(topic, dict) and problem.key in topic:
+        if problem.item is not None:
+            line = _line(topic[problem.key], item=problem.item)
+            if line:
+                return line
+        return _line(topic, problem.key)
+    return _line(topics, item=problem.topic) or _line(topic)
+
+
+def parse_topics(text: str, path: Path = Path("topics.yaml")) -> Vocabulary:
+    """Validate vocabulary text; raise ConfigErrors listing every problem with its line."""
+    try:
+        data = YAML(typ="rt").load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path.name}:{mark.line + 1}" if mark is not None else path.name
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigErrors(path, [f"{where}: not valid YAML: {reason}"]) from exc
+    try:
+        return vocabulary_from_data(data)
+    except VocabularyError as exc:
+        lines = []
+        for problem in exc.problems:
+            line = _problem_line(data, problem)
+            where = f"{path.name}:{line}" if line else path.name
+            lines.append(f"{where}: {problem}")
+        raise ConfigErrors(path, lines) from exc
+
+
+def load_topics(path: Path = DEFAULT_TOPICS_PATH) -> Vocabulary:
+    """Read and validate topics.yaml (by default the one at the repository root)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{path}: file not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    return parse_topics(text, path)
