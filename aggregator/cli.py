@@ -19,6 +19,7 @@ import click
 
 from . import __version__, store
 from .config import ConfigErrors, load_registry
+from .config_topics import topics_for_registry
 from .errors import AggregatorError, ConfigError, StoreError
 from .schedule import to_iso
 from .update import FeedResult, update_feeds
@@ -134,6 +135,7 @@ def fetch(
         result = update_feeds(
             registry,
             db,
+            vocabulary=topics_for_registry(config),
             due_only=not all_feeds,
             feed_url=feed_url,
             allow_private_hosts=allow_private_hosts,

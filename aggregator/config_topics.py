@@ -80,3 +80,11 @@ def load_topics(path: Path = DEFAULT_TOPICS_PATH) -> Vocabulary:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
     return parse_topics(text, path)
+
+
+def topics_for_registry(config: Path) -> Vocabulary | None:
+    """The vocabulary a registry uses: topics.yaml beside it, else Voice's own, else none."""
+    for candidate in (config.parent / "topics.yaml", DEFAULT_TOPICS_PATH):
+        if candidate.exists():
+            return load_topics(candidate)
+    return None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import service
 from .config import load_registry
+from .config_topics import topics_for_registry
 from .errors import ConfigError
 from .feedserver import FeedServer
 from .update import update_feeds
@@ -49,7 +50,12 @@ def run_demo(
         config = write_demo_registry(server.base_url, db_path.parent / "feeds.yaml", template)
         echo(f"demo feeds served at {server.base_url}/")
         if once:
-            result = update_feeds(load_registry(config), db_path, allow_private_hosts=True)
+            result = update_feeds(
+                load_registry(config),
+                db_path,
+                allow_private_hosts=True,
+                vocabulary=topics_for_registry(config),
+            )
             echo(result.summary())
             return 0
         return service.run(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 REGIONS = (
     "North East",
@@ -124,6 +125,8 @@ class ParseJob:
     known: Mapping[str, str] = field(default_factory=dict)  # entry_key -> raw_hash
     max_entries: int = 500
     max_entry_bytes: int = 1_000_000
+    vocabulary: Any = None  # tagging.Vocabulary: topics are assigned in the worker too
+    feed_topics: tuple[str, ...] = ()  # the blog's default topics from feeds.yaml
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ class EntryData:
     text: str  # plain text of content (or summary) for search
     url_key: str | None = None  # dedupe.canonical_url(url), computed in the worker
     content_key: str | None = None  # dedupe.content_key(title, text), likewise
+    topics: tuple[tuple[str, str, float], ...] = ()  # (topic, source, score) from tagging
 
 
 @dataclass(frozen=True)
@@ -157,3 +161,4 @@ class FeedData:
     seen_keys: tuple[str, ...]  # every entry key in the document, kept ones included
     total_entries: int  # entries in the document before caps
     notes: tuple[str, ...] = ()  # caps applied, said to people in the fetch record
+    rules_version: str | None = None  # the vocabulary that tagged the entries, if any

@@ -232,8 +232,10 @@ def _parse_feed(job: ParseJob) -> FeedData:
     workers begin with it loaded, and a cycle of 304s never loads it at all.
     """
     from aggregator.parse import parse_feed
+    from aggregator.tagging import tag_feed
 
-    return parse_feed(job)
+    data = parse_feed(job)
+    return tag_feed(data, job.vocabulary, job.feed_topics) if job.vocabulary else data
 
 
 def _answer(target: Target, job: ParseJob) -> tuple[str, Any]:

@@ -22,6 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from . import store
 from .config import load_registry
+from .config_topics import topics_for_registry
 from .errors import AggregatorError
 from .parsepool import ParsePool
 from .update import update_feeds
@@ -66,7 +67,12 @@ def run_cycle_logged(
     try:
         registry = load_registry(config)
         result = update_feeds(
-            registry, db_path, allow_private_hosts=allow_private_hosts, pool=pool, stop=stop
+            registry,
+            db_path,
+            allow_private_hosts=allow_private_hosts,
+            pool=pool,
+            stop=stop,
+            vocabulary=topics_for_registry(config),
         )
     except AggregatorError as exc:
         log.error("cycle skipped: %s", exc)

@@ -47,6 +47,7 @@ class FeedState:
     failing_since: str | None = None
     interval_minutes: int | None = None
     pending_redirect: str | None = None
+    topics: str = "[]"  # the blog's default topics (JSON), for tagging in the worker
     recent_published: tuple[datetime, ...] = ()  # newest posts' dates: the feed's rhythm
 
 
@@ -76,6 +77,7 @@ class FeedUpdateRecord:
     known_keys: frozenset[str] = frozenset()  # entry keys stored before this fetch
     seen_keys: frozenset[str] = frozenset()  # every entry key in the fetched document
     redirect_pending: bool = False  # the feed had a redirect recorded before this fetch
+    rules_version: str | None = None  # the vocabulary that tagged `entries`, if any
     explanation: str | None = None
     failing_since: str | None = None
     backfill_keep: int | None = None  # first fetch: all but the newest N are back catalogue
@@ -153,6 +155,7 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str) -> None:
     """Make the feeds table match the registry; feeds dropped from it are kept as 'removed'."""
     with transaction(conn):
+        before = dict(conn.execute("SELECT url, topics FROM feeds").fetchall())
         urls = []
         for src in sources:
             urls.append(src.url)
@@ -192,19 +195,58 @@ def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str
             )
         conn.execute(
             """
-            UPDATE posts SET region = feeds.region, organisation = feeds.organisation,
-                topics = feeds.topics
+            UPDATE posts SET region = feeds.region, organisation = feeds.organisation
             FROM feeds WHERE posts.feed_id = feeds.id
-              AND (posts.region IS NOT feeds.region OR posts.organisation IS NOT feeds.organisation
-                   OR posts.topics IS NOT feeds.topics)
+              AND (posts.region IS NOT feeds.region OR posts.organisation IS NOT feeds.organisation)
             """
         )
+        retopic = [
+            src.url
+            for src in sources
+            if src.url in before and before[src.url] != json.dumps(list(src.topics))
+        ]
+        if retopic:
+            _apply_feed_topics(conn, retopic)
         placeholders = ",".join("?" * len(urls))
         conn.execute(
             f"UPDATE feeds SET status = 'removed', next_check_at = NULL"
             f" WHERE status != 'removed' AND url NOT IN ({placeholders})",
             urls,
         )
+
+
+def _apply_feed_topics(conn: sqlite3.Connection, urls: list[str]) -> None:
+    """A blog's default topics changed in feeds.yaml: update its posts' "feed" topics."""
+    marks = ",".join("?" * len(urls))
+    feeds = f"(SELECT id FROM feeds WHERE url IN ({marks}))"
+    conn.execute(
+        f"""
+        DELETE FROM post_topics WHERE source = 'feed'
+          AND post_id IN (SELECT id FROM posts WHERE feed_id IN {feeds})
+          AND NOT EXISTS (
+            SELECT 1 FROM posts p JOIN feeds f ON f.id = p.feed_id, json_each(f.topics) j
+            WHERE p.id = post_topics.post_id AND j.value = post_topics.topic)
+        """,
+        urls,
+    )
+    conn.execute(
+        f"""
+        INSERT OR IGNORE INTO post_topics (post_id, topic, source, score, rules_version)
+        SELECT p.id, j.value, 'feed', 1.0, 'feeds.yaml'
+        FROM posts p JOIN feeds f ON f.id = p.feed_id, json_each(f.topics) j
+        WHERE p.feed_id IN {feeds}
+        """,
+        urls,
+    )
+    conn.execute(
+        f"""
+        UPDATE posts SET topics = coalesce((
+            SELECT json_group_array(topic) FROM (
+                SELECT topic FROM post_topics WHERE post_id = posts.id ORDER BY topic)), '[]')
+        WHERE feed_id IN {feeds}
+        """,
+        urls,
+    )
 
 
 _STATE_COLUMNS = [f for f in FeedState.__dataclass_fields__ if f != "recent_published"]
@@ -300,6 +342,7 @@ def _save_entries(
     now: str,
     known_keys: frozenset[str],
     seen_keys: frozenset[str] = frozenset(),
+    rules_version: str | None = None,
 ) -> SaveResult:
     """Insert new entries, update changed ones in place, and recognise moved ones.
 
@@ -351,8 +394,43 @@ def _save_entries(
             moves.append({**values, "id": moved})
     conn.executemany(_UPSERT_POST, upserts)
     conn.executemany(_MOVE_POST, moves)
+    _save_topics(conn, feed_id, entries, json.loads(feed["topics"]), rules_version)
     updated = sum(1 for v in upserts if v["entry_key"] in known_keys) + len(moves)
     return SaveResult(len(entries) - updated, updated)
+
+
+def _save_topics(
+    conn: sqlite3.Connection,
+    feed_id: int,
+    entries: Sequence[EntryData],
+    feed_topics: list[str],
+    rules_version: str | None,
+) -> None:
+    """post_topics rows and the posts.topics summary for the entries just saved.
+
+    Entries tagged in the worker bring their assignments; without a vocabulary
+    the blog's default topics are recorded (source "feed").
+    """
+    keys = [e.entry_key for e in entries]
+    ids = dict(
+        conn.execute(
+            f"SELECT entry_key, id FROM posts WHERE feed_id = ? AND entry_key IN "
+            f"({','.join('?' * len(keys))})",
+            [feed_id, *keys],
+        ).fetchall()
+    )
+    rows, summaries = [], []
+    for e in entries:
+        post_id = ids.get(e.entry_key)
+        if post_id is None:
+            continue
+        found = e.topics if rules_version else tuple((t, "feed", 1.0) for t in feed_topics)
+        version = rules_version or "feeds.yaml"
+        rows += [(post_id, topic, source, score, version) for topic, source, score in found]
+        summaries.append((json.dumps(sorted({t for t, _, _ in found})), post_id))
+    conn.executemany("DELETE FROM post_topics WHERE post_id = ?", [(i,) for _, i in summaries])
+    conn.executemany("INSERT INTO post_topics VALUES (?, ?, ?, ?, ?)", rows)
+    conn.executemany("UPDATE posts SET topics = ? WHERE id = ?", summaries)
 
 
 def _moved_from(
@@ -498,7 +576,13 @@ def save_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult:
     """Write one fetch's outcome: posts, feed state and the fetch log, all or nothing."""
     with transaction(conn):
         result = _save_entries(
-            conn, rec.feed_id, rec.entries, rec.started_at, rec.known_keys, rec.seen_keys
+            conn,
+            rec.feed_id,
+            rec.entries,
+            rec.started_at,
+            rec.known_keys,
+            rec.seen_keys,
+            rec.rules_version,
         )
         if rec.backfill_keep is not None and result.new_posts:
             _mark_backfill(conn, rec.feed_id, rec.backfill_keep)

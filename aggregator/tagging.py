@@ -38,9 +38,11 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Literal
+
+from aggregator.models import FeedData
 
 # Bump when tokenising, stemming or scoring changes, so the rules version changes.
 ALGORITHM = 1
@@ -452,3 +454,20 @@ def topics_for(
         )
         for slug, by_source in sorted(found.items())
     )
+
+
+def tag_feed(data: FeedData, vocabulary: Vocabulary, feed_topics: Sequence[str]) -> FeedData:
+    """The parsed entries with their topics: run in the parse worker, beside parsing."""
+    entries = tuple(
+        replace(
+            entry,
+            topics=tuple(
+                (a.topic, a.source, a.score)
+                for a in topics_for(
+                    entry.title, entry.text, entry.categories, feed_topics, vocabulary
+                )
+            ),
+        )
+        for entry in data.entries
+    )
+    return replace(data, entries=entries, rules_version=rules_version(vocabulary))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import sqlite3
 import threading
@@ -90,6 +91,7 @@ class _Cycle:
     hosts: defaultdict[str, asyncio.Semaphore]
     db_thread: ThreadPoolExecutor
     pool_started: bool = False
+    vocabulary: Any = None  # tagging.Vocabulary, or None when there is no topics.yaml
     next_start: dict[str, float] = field(default_factory=dict)  # per host, monotonic
 
     def in_db(self, func: Callable[..., T], *args: object) -> asyncio.Future[T]:
@@ -329,6 +331,8 @@ async def _parse(
         known=known,
         max_entries=cycle.settings.max_entries,
         max_entry_bytes=cycle.settings.max_entry_bytes,
+        vocabulary=cycle.vocabulary,
+        feed_topics=tuple(json.loads(feed.topics)),
     )
     if not cycle.pool_started:  # forked here, in the loop thread, and only when needed
         cycle.pool.start()
@@ -354,6 +358,7 @@ async def _parse(
         known_keys=frozenset(known),
         seen_keys=frozenset(data.seen_keys),
         backfill_keep=cycle.settings.backfill_keep if feed.last_success_at is None else None,
+        rules_version=data.rules_version,
         note="; ".join(data.notes) or None,
     )
 
@@ -461,6 +466,7 @@ def update_feeds(
     stop: threading.Event | None = None,
     on_start: Callable[[int], None] = lambda total: None,
     on_result: Callable[[FeedResult], None] = lambda result: None,
+    vocabulary: Any = None,
 ) -> UpdateResult:
     """Run one cycle. Raises only ConfigError/StoreError; feed failures are in the result."""
     settings = registry.settings
@@ -493,6 +499,7 @@ def update_feeds(
                 clock=clock,
                 stop=stop or threading.Event(),
                 on_result=on_result,
+                vocabulary=vocabulary,
             )
         )
     except sqlite3.Error as exc:  # reads outside a transaction; writes raise StoreError

@@ -1,0 +1,72 @@
+"""Topics assigned as posts are stored, and kept in step with feeds.yaml."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aggregator.config_topics import load_topics
+from aggregator.feedserver import FeedServer
+from aggregator.parsepool import ParsePool
+from aggregator.tagging import rules_version
+from aggregator.update import update_feeds
+
+from .conftest import ROOT, registry_for
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+VOCABULARY = load_topics(ROOT / "topics.yaml")
+
+
+def rows(db: Path, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_posts_are_tagged_as_they_are_stored(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    update_feeds(
+        registry_for(server.url("philrumens.atom")),
+        db_path,
+        due_only=False,
+        clock=lambda: NOW,
+        pool=pool,
+        vocabulary=VOCABULARY,
+    )
+    tagged = dict(
+        rows(db_path, "SELECT title, topics FROM posts WHERE title LIKE 'Open standards%'")
+    )
+    assert "open-standards" in json.loads(next(iter(tagged.values())))
+    versions = {r[0] for r in rows(db_path, "SELECT DISTINCT rules_version FROM post_topics")}
+    assert versions == {rules_version(VOCABULARY)}
+    # posts.topics summarises post_topics exactly
+    for post_id, summary in rows(db_path, "SELECT id, topics FROM posts"):
+        slugs = [
+            r[0]
+            for r in rows(
+                db_path, f"SELECT topic FROM post_topics WHERE post_id = {post_id} ORDER BY topic"
+            )
+        ]
+        assert json.loads(summary) == slugs
+
+
+def test_feed_default_topics_follow_feeds_yaml(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    base = registry_for(server.url("blog.rss"))
+    with_default = replace(base, feeds=(replace(base.feeds[0], topics=("democracy",)),))
+    update_feeds(
+        with_default, db_path, due_only=False, clock=lambda: NOW, pool=pool, vocabulary=VOCABULARY
+    )
+    assert rows(
+        db_path, "SELECT DISTINCT topic, source FROM post_topics WHERE topic = 'democracy'"
+    ) == [("democracy", "feed")]
+    update_feeds(base, db_path, due_only=False, clock=lambda: NOW, pool=pool, vocabulary=VOCABULARY)
+    assert rows(db_path, "SELECT count(*) FROM post_topics WHERE source = 'feed'") == [(0,)]
+    assert all("democracy" not in t for (t,) in rows(db_path, "SELECT topics FROM posts"))
