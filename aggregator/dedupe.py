@@ -300,6 +300,15 @@ def _words(text: str) -> list[str]:
     return folded.translate(_WORD_TABLE).split()
 
 
+def words(text: str) -> list[str]:
+    """The words the keys above are made of, for other fingerprints that must agree with them.
+
+    NFKC-folded and case-folded; apostrophes and invisible characters join a
+    word, anything else that is not a letter or digit separates words.
+    """
+    return _words(text)
+
+
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
