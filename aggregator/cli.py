@@ -251,6 +251,41 @@ def _status_table(rows: list[Any]) -> None:
 @cli.command()
 @config_option
 @db_option
+@click.option(
+    "--topics",
+    "topics_path",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="The vocabulary  [default: topics.yaml beside feeds.yaml, else Voice's own]",
+)
+@one_line_errors
+def retag(config: Path, db: Path, topics_path: Path | None) -> None:
+    """Re-apply topics.yaml to every stored post, after the vocabulary changes."""
+    from .config_topics import load_topics
+    from .tagging import rules_version, topics_for
+
+    vocabulary = load_topics(topics_path) if topics_path else topics_for_registry(config)
+    if vocabulary is None:
+        raise ConfigError("no topics.yaml found (pass --topics PATH)")
+    version = rules_version(vocabulary)
+
+    def tag(
+        title: str, text: str, categories: list[str], feed_topics: list[str]
+    ) -> list[tuple[str, str, float]]:
+        found = topics_for(title, text, categories, feed_topics, vocabulary)
+        return [(a.topic, a.source, a.score) for a in found]
+
+    conn = store.connect(db)
+    try:
+        count = store.retag_posts(conn, tag, version)
+    finally:
+        conn.close()
+    click.echo(f"{count} posts retagged with rules version {version}")
+
+
+@cli.command()
+@config_option
+@db_option
 @click.argument("url")
 @click.option("--reason", required=True, help="Why, for the audit (e.g. 'member asked').")
 @click.option("--by", "removed_by", default=None, help="Who asks  [default: your login name]")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -213,6 +213,48 @@ def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str
             f" WHERE status != 'removed' AND url NOT IN ({placeholders})",
             urls,
         )
+
+
+def retag_posts(
+    conn: sqlite3.Connection,
+    tag: Callable[[str, str, list[str], list[str]], Sequence[tuple[str, str, float]]],
+    version: str,
+    *,
+    batch: int = 2000,
+) -> int:
+    """Re-apply the vocabulary to every post, one short transaction per batch.
+
+    `tag(title, text, categories, feed_topics)` gives (topic, source, score)
+    triples; rows and posts.topics are rewritten together, so a reader never
+    sees a post half-retagged.
+    """
+    done, last = 0, 0
+    while True:
+        rows = conn.execute(
+            """
+            SELECT posts.id, posts.title, posts.text, posts.categories, feeds.topics
+            FROM posts JOIN feeds ON feeds.id = posts.feed_id
+            WHERE posts.id > ? ORDER BY posts.id LIMIT ?
+            """,
+            [last, batch],
+        ).fetchall()
+        if not rows:
+            return done
+        found = [(r[0], tag(r[1], r[2], json.loads(r[3]), json.loads(r[4]))) for r in rows]
+        with transaction(conn):
+            conn.executemany(
+                "DELETE FROM post_topics WHERE post_id = ?", [(post_id,) for post_id, _ in found]
+            )
+            conn.executemany(
+                "INSERT INTO post_topics VALUES (?, ?, ?, ?, ?)",
+                [(i, t, src, score, version) for i, topics in found for t, src, score in topics],
+            )
+            conn.executemany(
+                "UPDATE posts SET topics = ? WHERE id = ?",
+                [(json.dumps(sorted({t for t, _, _ in topics})), i) for i, topics in found],
+            )
+        done += len(rows)
+        last = rows[-1][0]
 
 
 def _apply_feed_topics(conn: sqlite3.Connection, urls: list[str]) -> None:

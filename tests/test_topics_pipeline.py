@@ -70,3 +70,40 @@ def test_feed_default_topics_follow_feeds_yaml(
     update_feeds(base, db_path, due_only=False, clock=lambda: NOW, pool=pool, vocabulary=VOCABULARY)
     assert rows(db_path, "SELECT count(*) FROM post_topics WHERE source = 'feed'") == [(0,)]
     assert all("democracy" not in t for (t,) in rows(db_path, "SELECT topics FROM posts"))
+
+
+def test_retag_applies_a_changed_vocabulary(
+    server: FeedServer, db_path: Path, pool: ParsePool, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from aggregator.cli import cli
+
+    update_feeds(
+        registry_for(server.url("philrumens.atom")),
+        db_path,
+        due_only=False,
+        clock=lambda: NOW,
+        pool=pool,
+        vocabulary=VOCABULARY,
+    )
+    narrow = tmp_path / "topics.yaml"
+    narrow.write_text(
+        "threshold: 1\ntopics:\n"
+        "  - slug: cooperatives\n    label: Co-operatives\n"
+        "    description: Organising as a co-operative.\n"
+        "    words: [cooperative]\n    phrases: [community co-operative]\n    categories: []\n"
+    )
+    config = tmp_path / "feeds.yaml"
+    config.write_text(f"feeds:\n  - url: {server.url('philrumens.atom')}\n    region: South East\n")
+    result = CliRunner().invoke(
+        cli, ["retag", "--topics", str(narrow), "--config", str(config), "--db", str(db_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("7 posts retagged with rules version ")
+    topics = {t for (t,) in rows(db_path, "SELECT DISTINCT topic FROM post_topics")}
+    assert topics == {"cooperatives"}
+    (rebooted,) = rows(
+        db_path, "SELECT topics FROM posts WHERE title = 'LocalGov Digital rebooted'"
+    )[0]
+    assert json.loads(rebooted) == ["cooperatives"]
