@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test lint bench clean
+.PHONY: install run demo test lint bench eval clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+eval: install
+	$(BIN)/python bench/eval.py
 
 clean:
 	rm -rf $(VENV) bench/.venv-reader bench/work .pytest_cache

@@ -286,6 +286,22 @@ def retag(config: Path, db: Path, topics_path: Path | None) -> None:
 @cli.command()
 @config_option
 @db_option
+@click.option("--rebuild", is_flag=True, required=True, help="Relink every post from scratch.")
+@one_line_errors
+def dedupe(config: Path, db: Path, rebuild: bool) -> None:
+    """Rebuild cross-feed duplicate links over the whole database (--rebuild)."""
+    conn = store.connect(db)
+    try:
+        store.rebuild_duplicates(conn)
+        total, copies = conn.execute("SELECT count(*), count(duplicate_of) FROM posts").fetchone()
+    finally:
+        conn.close()
+    click.echo(f"{total} posts checked, {copies} are copies of another post")
+
+
+@cli.command()
+@config_option
+@db_option
 @click.argument("url")
 @click.option("--reason", required=True, help="Why, for the audit (e.g. 'member asked').")
 @click.option("--by", "removed_by", default=None, help="Who asks  [default: your login name]")

@@ -157,6 +157,9 @@ def _m0003_topics_and_duplicates(db: sqlite_utils.Database) -> None:
     """Topic tagging and cross-feed duplicates (issue 4); views show canonical posts."""
     for statement in (
         "ALTER TABLE posts ADD COLUMN duplicate_reason TEXT",
+        "ALTER TABLE posts ADD COLUMN evidence_key TEXT",
+        "ALTER TABLE posts ADD COLUMN minhash BLOB",
+        "CREATE INDEX posts_evidence_key ON posts(evidence_key)",
         """
         CREATE TABLE post_topics (
             post_id INTEGER NOT NULL REFERENCES posts(id),

@@ -148,6 +148,8 @@ class EntryData:
     url_key: str | None = None  # dedupe.canonical_url(url), computed in the worker
     content_key: str | None = None  # dedupe.content_key(title, text), likewise
     topics: tuple[tuple[str, str, float], ...] = ()  # (topic, source, score) from tagging
+    minhash: tuple[int, ...] = ()  # similarity.signature(text), for near-duplicates
+    evidence_key: str | None = None  # canonical URL of the original this post says it copies
 
 
 @dataclass(frozen=True)

@@ -232,9 +232,10 @@ def _parse_feed(job: ParseJob) -> FeedData:
     workers begin with it loaded, and a cycle of 304s never loads it at all.
     """
     from aggregator.parse import parse_feed
+    from aggregator.similarity import sketch_feed
     from aggregator.tagging import tag_feed
 
-    data = parse_feed(job)
+    data = sketch_feed(parse_feed(job))
     return tag_feed(data, job.vocabulary, job.feed_topics) if job.vocabulary else data
 
 

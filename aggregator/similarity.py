@@ -27,12 +27,13 @@ import hashlib
 import html
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from urllib.parse import urljoin
 
 from .dedupe import canonical_url, content_key, title_key, words
+from .models import FeedData
 
 # --- thresholds ---------------------------------------------------------------
 #
@@ -474,3 +475,34 @@ def choose_canonical(cluster: Sequence[Fingerprint]) -> int:
         raise ValueError("an empty cluster has no canonical post")
     own = [fp for fp in cluster if fp.own_blog]
     return min(own or cluster, key=lambda fp: (fp.published, fp.post_id)).post_id
+
+
+def sketch_feed(data: FeedData) -> FeedData:
+    """The parsed entries with their MinHash signature and evidence link.
+
+    Run in the parse worker, so the single writer only stores and compares.
+    """
+    entries = tuple(
+        replace(
+            e,
+            minhash=signature(e.text),
+            evidence_key=_own_evidence(evidence_url(e.content_html, e.url), e.url_key),
+        )
+        for e in data.entries
+    )
+    return replace(data, entries=entries)
+
+
+def _own_evidence(evidence: str | None, url_key: str | None) -> str | None:
+    return evidence if evidence != url_key else None
+
+
+def pack(sig: Sequence[int]) -> bytes:
+    """A signature as 8 bytes a value, for a BLOB column."""
+    return b"".join(v.to_bytes(8, "little") for v in sig)
+
+
+def unpack(blob: bytes | None) -> tuple[int, ...]:
+    if not blob:
+        return ()
+    return tuple(int.from_bytes(blob[i : i + 8], "little") for i in range(0, len(blob), 8))

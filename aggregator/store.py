@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import dedupe
+from . import dedupe, similarity
 from .errors import StoreError
 from .models import EntryData, FeedSource
 
@@ -351,10 +351,11 @@ def known_entries(conn: sqlite3.Connection, feed_id: int) -> dict[str, str]:
 _UPSERT_POST = """
     INSERT INTO posts (feed_id, entry_key, guid, url, title, author, published, updated,
         first_seen_at, summary_html, content_html, text, region, organisation, categories,
-        topics, raw_hash, url_key, content_key)
+        topics, raw_hash, url_key, content_key, evidence_key, minhash)
     VALUES (:feed_id, :entry_key, :guid, :url, :title, :author, coalesce(:published, :now),
         coalesce(:updated, :published, :now), :now, :summary_html, :content_html, :text,
-        :region, :organisation, :categories, :topics, :raw_hash, :url_key, :content_key)
+        :region, :organisation, :categories, :topics, :raw_hash, :url_key, :content_key,
+        :evidence_key, :minhash)
     ON CONFLICT (feed_id, entry_key) DO UPDATE SET
         guid = excluded.guid, url = excluded.url, title = excluded.title,
         author = excluded.author, published = coalesce(:published, posts.published),
@@ -362,7 +363,8 @@ _UPSERT_POST = """
         summary_html = excluded.summary_html, content_html = excluded.content_html,
         text = excluded.text,
         categories = excluded.categories, raw_hash = excluded.raw_hash,
-        url_key = excluded.url_key, content_key = excluded.content_key
+        url_key = excluded.url_key, content_key = excluded.content_key,
+        evidence_key = excluded.evidence_key, minhash = excluded.minhash
     WHERE posts.raw_hash IS NOT excluded.raw_hash
 """
 
@@ -372,7 +374,8 @@ _MOVE_POST = """
         author = :author, published = coalesce(:published, published),
         updated = coalesce(:updated, :published, updated), summary_html = :summary_html,
         content_html = :content_html, text = :text, categories = :categories,
-        raw_hash = :raw_hash, url_key = :url_key, content_key = :content_key
+        raw_hash = :raw_hash, url_key = :url_key, content_key = :content_key,
+        evidence_key = :evidence_key, minhash = :minhash
     WHERE id = :id
 """
 
@@ -423,6 +426,8 @@ def _save_entries(
             "topics": feed["topics"],
             "url_key": keys.url_key,
             "content_key": keys.content_key,
+            "evidence_key": e.evidence_key,
+            "minhash": similarity.pack(e.minhash) if e.minhash else None,
         }
         moved = None
         if known_keys and e.entry_key not in known_keys:
@@ -436,9 +441,151 @@ def _save_entries(
             moves.append({**values, "id": moved})
     conn.executemany(_UPSERT_POST, upserts)
     conn.executemany(_MOVE_POST, moves)
-    _save_topics(conn, feed_id, entries, json.loads(feed["topics"]), rules_version)
+    new_ids = _save_topics(conn, feed_id, entries, json.loads(feed["topics"]), rules_version)
+    link_duplicates(
+        conn, [new_ids[v["entry_key"]] for v in upserts if v["entry_key"] not in known_keys]
+    )
     updated = sum(1 for v in upserts if v["entry_key"] in known_keys) + len(moves)
     return SaveResult(len(entries) - updated, updated)
+
+
+_FINGERPRINT_SQL = """
+    SELECT posts.id, posts.feed_id, posts.author, posts.published, posts.url_key,
+           posts.evidence_key, posts.title, posts.content_key, posts.minhash,
+           posts.duplicate_of, feeds.author IS NOT NULL AS own_blog
+    FROM posts JOIN feeds ON feeds.id = posts.feed_id
+"""
+
+
+def _fingerprint(row: sqlite3.Row) -> similarity.Fingerprint:
+    return similarity.Fingerprint(
+        post_id=row["id"],
+        feed_id=row["feed_id"],
+        author=row["author"],
+        published=datetime.strptime(row["published"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
+        url_key=row["url_key"],
+        evidence_key=row["evidence_key"],
+        title_key=dedupe.title_key(row["title"]),
+        content_key=row["content_key"] or "",
+        title_numbers=similarity.title_numbers(row["title"]),
+        signature=similarity.unpack(row["minhash"]),
+        own_blog=bool(row["own_blog"]),
+    )
+
+
+def link_duplicates(conn: sqlite3.Connection, post_ids: Sequence[int]) -> int:
+    """Make each new post a copy of an earlier one, or the canonical of its copies.
+
+    Candidates come only through indexes (same URL key, a claimed original,
+    same content key, a shared MinHash band) and only among earlier posts, so
+    a rebuild in id order repeats the incremental decisions; the rules
+    and their guards are similarity.duplicate_match. Every post stays stored:
+    copies point at one canonical post through duplicate_of, with the rule
+    and score in duplicate_reason. Returns how many new posts were linked.
+    """
+    linked = 0
+    for post_id in sorted(post_ids):  # earlier posts first, as they were stored
+        row = conn.execute(_FINGERPRINT_SQL + " WHERE posts.id = ?", [post_id]).fetchone()
+        if row is None:
+            continue
+        new = _fingerprint(row)
+        bands = similarity.band_keys(new.signature) if new.signature else ()
+        conn.executemany(
+            "INSERT OR IGNORE INTO post_lsh (band, post_id) VALUES (?, ?)",
+            [(band, post_id) for band in bands],
+        )
+        candidates = _candidates(conn, new, bands)
+        matches = [
+            (root, match)
+            for old, root in candidates
+            if (match := similarity.duplicate_match(new, old)) is not None
+        ]
+        if not matches:
+            continue
+        root_id, match = max(matches, key=lambda m: m[1].score)
+        root_row = conn.execute(_FINGERPRINT_SQL + " WHERE posts.id = ?", [root_id]).fetchone()
+        root = _fingerprint(root_row)
+        canonical = similarity.choose_canonical([root, new])
+        reason = f"{match.rule} {match.score:.2f}"
+        if canonical == new.post_id:  # the member's own copy arrived later: it leads
+            conn.execute(
+                "UPDATE posts SET duplicate_of = ?, duplicate_reason = ? "
+                "WHERE id = ? OR duplicate_of = ?",
+                [new.post_id, reason, root_id, root_id],
+            )
+        else:
+            conn.execute(
+                "UPDATE posts SET duplicate_of = ?, duplicate_reason = ? WHERE id = ?",
+                [root_id, reason, post_id],
+            )
+        linked += 1
+    return linked
+
+
+def rebuild_duplicates(conn: sqlite3.Connection, *, batch: int = 500) -> int:
+    """Forget every duplicate link and index, then link all posts again in id order.
+
+    Processing posts in the order they were stored is what the incremental
+    path did, so the clusters come out the same. Sketches missing from posts
+    stored before deduplication existed are computed here.
+    """
+    with transaction(conn):
+        conn.execute("UPDATE posts SET duplicate_of = NULL, duplicate_reason = NULL")
+        conn.execute("DELETE FROM post_lsh")
+    linked, last = 0, 0
+    while True:
+        rows = conn.execute(
+            "SELECT id, text, content_html, url, url_key, minhash FROM posts"
+            " WHERE id > ? ORDER BY id LIMIT ?",
+            [last, batch],
+        ).fetchall()
+        if not rows:
+            return linked
+        with transaction(conn):
+            for r in rows:
+                if r["minhash"] is None:
+                    evidence = similarity.evidence_url(r["content_html"], r["url"])
+                    conn.execute(
+                        "UPDATE posts SET minhash = ?, evidence_key = ? WHERE id = ?",
+                        [
+                            similarity.pack(similarity.signature(r["text"])) or None,
+                            evidence if evidence != r["url_key"] else None,
+                            r["id"],
+                        ],
+                    )
+            linked += link_duplicates(conn, [r["id"] for r in rows])
+        last = rows[-1]["id"]
+
+
+def _candidates(
+    conn: sqlite3.Connection, new: similarity.Fingerprint, bands: Sequence[str], limit: int = 50
+) -> list[tuple[similarity.Fingerprint, int]]:
+    """Posts that may be the same as `new`, each with the canonical post of its cluster."""
+    clauses, params = [], []
+    for column, value in (
+        ("url_key", new.url_key),
+        ("url_key", new.evidence_key),
+        ("evidence_key", new.url_key),
+        ("evidence_key", new.evidence_key),
+    ):
+        if value:
+            clauses.append(f"posts.{column} = ?")
+            params.append(value)
+    if new.content_key.startswith("c:"):
+        clauses.append("posts.content_key = ?")
+        params.append(new.content_key)
+    if bands:
+        marks = ",".join("?" * len(bands))
+        clauses.append(f"posts.id IN (SELECT post_id FROM post_lsh WHERE band IN ({marks}))")
+        params.extend(bands)
+    if not clauses:
+        return []
+    rows = conn.execute(
+        _FINGERPRINT_SQL + f" WHERE posts.id < ? AND posts.hidden = 0 AND ({' OR '.join(clauses)})"
+        f" ORDER BY posts.id LIMIT {limit}",
+        [new.post_id, *params],
+    ).fetchall()
+    return [(_fingerprint(r), r["duplicate_of"] or r["id"]) for r in rows]
 
 
 def _save_topics(
@@ -447,7 +594,7 @@ def _save_topics(
     entries: Sequence[EntryData],
     feed_topics: list[str],
     rules_version: str | None,
-) -> None:
+) -> dict[str, int]:
     """post_topics rows and the posts.topics summary for the entries just saved.
 
     Entries tagged in the worker bring their assignments; without a vocabulary
@@ -473,6 +620,7 @@ def _save_topics(
     conn.executemany("DELETE FROM post_topics WHERE post_id = ?", [(i,) for _, i in summaries])
     conn.executemany("INSERT INTO post_topics VALUES (?, ?, ?, ?, ?)", rows)
     conn.executemany("UPDATE posts SET topics = ? WHERE id = ?", summaries)
+    return ids
 
 
 def _moved_from(
