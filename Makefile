@@ -37,6 +37,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/scale.py
 
 eval: install
 	$(BIN)/python bench/eval.py

@@ -38,6 +38,7 @@ def datasette_command(db_path: Path, *, host: str = "127.0.0.1", port: int = 800
     """Datasette on the database, mutable (never -i) so it sees the fetcher's writes."""
     cmd = [sys.executable, "-m", "datasette", "serve", str(db_path), "--host", host]
     cmd += ["--port", str(port), "--setting", "sql_time_limit_ms", "3000"]
+    cmd += ["--setting", "facet_time_limit_ms", "1000"]  # topic facets at 100,000 posts
     if METADATA.exists():
         cmd += ["--metadata", str(METADATA)]
     if PLUGINS.is_dir():
