@@ -26,6 +26,8 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import sys
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -296,12 +298,19 @@ def band_keys(sig: Sequence[int], bands: int = BANDS) -> tuple[str, ...]:
     rows = len(sig) // bands
     if rows < 1:
         raise ValueError(f"{len(sig)} values cannot make {bands} bands")
-    keys = []
-    for band in range(bands):
-        chunk = b"".join(v.to_bytes(8, "little") for v in sig[band * rows : (band + 1) * rows])
-        digest = hashlib.blake2b(chunk, digest_size=8, person=b"rows%d" % rows).hexdigest()
-        keys.append(f"b{band:02d}:{digest}")
-    return tuple(keys)
+    packed = array("Q", sig[: rows * bands])
+    if sys.byteorder == "big":
+        packed.byteswap()
+    raw = packed.tobytes()
+    person = b"rows%d" % rows
+    width = rows * 8
+    return tuple(
+        f"b{band:02d}:"
+        + hashlib.blake2b(
+            raw[band * width : (band + 1) * width], digest_size=8, person=person
+        ).hexdigest()
+        for band in range(bands)
+    )
 
 
 # --- fingerprints and the decision ------------------------------------------------------
@@ -498,11 +507,17 @@ def _own_evidence(evidence: str | None, url_key: str | None) -> str | None:
 
 
 def pack(sig: Sequence[int]) -> bytes:
-    """A signature as 8 bytes a value, for a BLOB column."""
-    return b"".join(v.to_bytes(8, "little") for v in sig)
+    """A signature as 8 little-endian bytes a value, for a BLOB column."""
+    values = array("Q", sig)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return values.tobytes()
 
 
 def unpack(blob: bytes | None) -> tuple[int, ...]:
     if not blob:
         return ()
-    return tuple(int.from_bytes(blob[i : i + 8], "little") for i in range(0, len(blob), 8))
+    values = array("Q", blob)
+    if sys.byteorder == "big":
+        values.byteswap()
+    return tuple(values)

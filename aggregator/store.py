@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from . import dedupe, similarity
@@ -155,7 +155,10 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str) -> None:
     """Make the feeds table match the registry; feeds dropped from it are kept as 'removed'."""
     with transaction(conn):
-        before = dict(conn.execute("SELECT url, topics FROM feeds").fetchall())
+        before = {
+            r[0]: (r[1], r[2], r[3])
+            for r in conn.execute("SELECT url, topics, region, organisation FROM feeds")
+        }
         urls = []
         for src in sources:
             urls.append(src.url)
@@ -193,17 +196,24 @@ def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str
                     "now": now,
                 },
             )
-        conn.execute(
-            """
-            UPDATE posts SET region = feeds.region, organisation = feeds.organisation
-            FROM feeds WHERE posts.feed_id = feeds.id
-              AND (posts.region IS NOT feeds.region OR posts.organisation IS NOT feeds.organisation)
-            """
-        )
+        moved = [
+            src.url
+            for src in sources
+            if src.url in before and before[src.url][1:] != (src.region, src.organisation)
+        ]
+        if moved:  # a blog's region or organisation changed: its posts follow
+            conn.execute(
+                f"""
+                UPDATE posts SET region = feeds.region, organisation = feeds.organisation
+                FROM feeds WHERE posts.feed_id = feeds.id
+                  AND feeds.url IN ({",".join("?" * len(moved))})
+                """,
+                moved,
+            )
         retopic = [
             src.url
             for src in sources
-            if src.url in before and before[src.url] != json.dumps(list(src.topics))
+            if src.url in before and before[src.url][0] != json.dumps(list(src.topics))
         ]
         if retopic:
             _apply_feed_topics(conn, retopic)
@@ -336,9 +346,7 @@ def _recent_published(
         """,
         [per_feed],
     ):
-        found.setdefault(feed_id, []).append(
-            datetime.strptime(published, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        )
+        found.setdefault(feed_id, []).append(datetime.fromisoformat(published))
     return {k: tuple(v) for k, v in found.items()}
 
 
@@ -462,7 +470,7 @@ def _fingerprint(row: sqlite3.Row) -> similarity.Fingerprint:
         post_id=row["id"],
         feed_id=row["feed_id"],
         author=row["author"],
-        published=datetime.strptime(row["published"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
+        published=datetime.fromisoformat(row["published"]),  # "...Z": aware UTC
         url_key=row["url_key"],
         evidence_key=row["evidence_key"],
         title_key=dedupe.title_key(row["title"]),

@@ -195,3 +195,15 @@ def test_a_guid_reused_by_another_feed_never_overwrites_across_feeds(
         "Weeknotes 11: user research on parking permits",
         "Weeknotes 10: starting a discovery",
     }
+
+
+def test_a_blog_moving_region_takes_its_posts_with_it(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    from dataclasses import replace
+
+    base = registry_for(server.url("blog.rss"))
+    update_feeds(base, db_path, due_only=False, clock=lambda: NOW, pool=pool)
+    moved = replace(base, feeds=(replace(base.feeds[0], region="Wales", organisation="Cyngor"),))
+    update_feeds(moved, db_path, due_only=False, clock=lambda: NOW, pool=pool)
+    assert rows(db_path, "SELECT DISTINCT region, organisation FROM posts") == [("Wales", "Cyngor")]
