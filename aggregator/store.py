@@ -460,12 +460,12 @@ def _save_entries(
 _FINGERPRINT_SQL = """
     SELECT posts.id, posts.feed_id, posts.author, posts.published, posts.url_key,
            posts.evidence_key, posts.title, posts.content_key, posts.minhash,
-           posts.duplicate_of, feeds.author IS NOT NULL AS own_blog
+           posts.duplicate_of, posts.text, feeds.author IS NOT NULL AS own_blog
     FROM posts JOIN feeds ON feeds.id = posts.feed_id
 """
 
 
-def _fingerprint(row: sqlite3.Row) -> similarity.Fingerprint:
+def _fingerprint(row: sqlite3.Row, exact: bool = False) -> similarity.Fingerprint:
     return similarity.Fingerprint(
         post_id=row["id"],
         feed_id=row["feed_id"],
@@ -478,6 +478,7 @@ def _fingerprint(row: sqlite3.Row) -> similarity.Fingerprint:
         title_numbers=similarity.title_numbers(row["title"]),
         signature=similarity.unpack(row["minhash"]),
         own_blog=bool(row["own_blog"]),
+        shingle_set=similarity.comparable_shingles(row["text"]) if exact else frozenset(),
     )
 
 
@@ -503,6 +504,8 @@ def link_duplicates(conn: sqlite3.Connection, post_ids: Sequence[int]) -> int:
             [(band, post_id) for band in bands],
         )
         candidates = _candidates(conn, new, bands)
+        if candidates:  # few: compare exact shingles, not the signatures' estimate
+            new = replace(new, shingle_set=similarity.comparable_shingles(row["text"]))
         matches = [
             (root, match)
             for old, root in candidates
@@ -593,7 +596,7 @@ def _candidates(
         f" ORDER BY posts.id LIMIT {limit}",
         [new.post_id, *params],
     ).fetchall()
-    return [(_fingerprint(r), r["duplicate_of"] or r["id"]) for r in rows]
+    return [(_fingerprint(r, exact=True), r["duplicate_of"] or r["id"]) for r in rows]
 
 
 def _save_topics(
