@@ -87,3 +87,11 @@ def test_httpx_builds_the_next_request_even_when_not_following_redirects() -> No
 
     with pytest.raises(UnicodeError):
         asyncio.run(go())
+
+
+def test_python_tuple_hash_of_ints_is_what_stored_signatures_assume() -> None:
+    """similarity.shingles hashes runs of word hashes with hash(tuple of ints); stored
+    MinHash signatures and LSH bands depend on it. If a Python upgrade changes the
+    tuple hash, this fails: run `voice dedupe --rebuild` after such an upgrade."""
+    assert hash((1, 2, 3, 4, 5)) == -5659871693760987716
+    assert hash((2**63 - 1, 12345678901234567890, 7)) == 343400357814858772
