@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,17 +9,9 @@ from aggregator.feedserver import FeedServer, Raw, RequestRecord, Status
 from aggregator.parsepool import ParsePool
 from aggregator.update import update_feeds
 
-from .conftest import registry_for
+from .conftest import registry_for, rows
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-def rows(db: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 def cycle(db: Path, pool: ParsePool, *urls: str, at: datetime = NOW):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,18 +13,10 @@ from aggregator.parsepool import ParsePool
 from aggregator.tagging import rules_version
 from aggregator.update import update_feeds
 
-from .conftest import ROOT, registry_for
+from .conftest import ROOT, registry_for, rows
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 VOCABULARY = load_topics(ROOT / "topics.yaml")
-
-
-def rows(db: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 def test_posts_are_tagged_as_they_are_stored(

@@ -20,17 +20,9 @@ from aggregator.parse import parse_feed
 from aggregator.parsepool import ParsePool
 from aggregator.update import update_feeds
 
-from .conftest import registry_for
+from .conftest import registry_for, rows
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-def rows(db: Path, sql: str, *params: object) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def posts_snapshot(db: Path) -> list[tuple]:
