@@ -43,4 +43,4 @@ eval: install
 	$(BIN)/python bench/eval.py
 
 clean:
-	rm -rf $(VENV) bench/.venv-reader bench/work .pytest_cache
+	rm -rf $(VENV) bench/.venv-reader bench/output .pytest_cache

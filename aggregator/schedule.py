@@ -53,20 +53,6 @@ def from_iso(text: str) -> datetime:
     return datetime.strptime(text, ISO).replace(tzinfo=UTC)
 
 
-def next_check_at(
-    now: datetime, *, interval_minutes: int, error_count: int, max_interval_hours: int
-) -> str:
-    """Regular interval when healthy; doubling back-off per consecutive failure, capped.
-
-    Kept for `update.py` until it moves to `next_check`; note its back-off doubles from
-    the first failure (2^n), whereas `next_check` waits the base interval x 2^(n-1).
-    """
-    cap = timedelta(hours=max_interval_hours)
-    base = timedelta(minutes=interval_minutes)
-    delay = base * (2 ** min(error_count, 20)) if error_count > 0 else base
-    return to_iso(now + min(delay, cap))
-
-
 @dataclass(frozen=True)
 class ScheduleInputs:
     """Everything `next_check` looks at, gathered by the caller after one check."""

@@ -6,7 +6,7 @@ Generates a synthetic corpus (bench/corpus.py), serves it on 127.0.0.1 with
 aggregator.feedserver, and runs three cycles with each tool as a separate
 process, as a user runs it: cold (empty database), warm (nothing changed) and
 changed (one new entry in every tenth feed). Prints a table and the targets
-as PASS/FAIL, and writes bench/work/results.json. Exits 1 if a correctness
+as PASS/FAIL, and writes bench/output/results.json. Exits 1 if a correctness
 check fails (wrong number of stored posts, a tool exiting non-zero); a missed
 performance target is only reported. See bench/README.md.
 """
@@ -34,7 +34,7 @@ from aggregator.feedserver import FeedServer
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
-WORK = BENCH / "work"
+WORK = BENCH / "output"
 READER_VENV = BENCH / ".venv-reader"
 READER_PYTHON = READER_VENV / "bin" / "python"
 READER_VERSIONS = ("3.26", "3.27")

@@ -1,6 +1,6 @@
 """Tagging, deduplication and the topic facet at 100,000 posts (issue 4's benchmark).
 
-Builds bench/work/scale/voice.db with N synthetic posts written straight into
+Builds bench/output/scale/voice.db with N synthetic posts written straight into
 SQLite (no fetching), then measures, each as wall seconds, CPU seconds and
 posts per second:
 
@@ -44,7 +44,7 @@ from aggregator.config_topics import load_topics  # noqa: E402
 from aggregator.models import FeedSource  # noqa: E402
 from aggregator.tagging import Vocabulary, topics_for  # noqa: E402
 
-WORK = ROOT / "bench" / "work"
+WORK = ROOT / "bench" / "output"
 VOICE = ROOT / ".venv" / "bin" / "voice"
 FEEDS = 500
 COPY_SHARE = 0.05

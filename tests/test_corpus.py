@@ -1,7 +1,8 @@
 """Every document of feedparser's own test corpus, through the parse pool.
 
 Each must come back as FeedData or a ParseError: no other exception, no hang.
-The corpus lives outside the repository (see /work/shared/corpus/feedparser/README.md).
+The corpus lives outside the repository, in `../shared/corpus/feedparser/` beside the
+project (see its README.md).
 """
 
 from __future__ import annotations

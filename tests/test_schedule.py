@@ -13,7 +13,6 @@ from aggregator.schedule import (
     freshness_hint,
     from_iso,
     next_check,
-    next_check_at,
     parse_retry_after,
     posting_interval,
     to_iso,
@@ -45,21 +44,6 @@ def exact(**kwargs: Any) -> ScheduleInputs:
 
 
 # --- the old function, still used by update.py ---------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("error_count", "expected"),
-    [
-        pytest.param(0, "2026-11-23T13:00:00Z", id="healthy-feed-hourly"),
-        pytest.param(1, "2026-11-23T14:00:00Z", id="one-failure-doubles"),
-        pytest.param(3, "2026-11-23T20:00:00Z", id="three-failures-eight-hours"),
-        pytest.param(5, "2026-11-24T12:00:00Z", id="capped-at-a-day"),
-        pytest.param(500, "2026-11-24T12:00:00Z", id="huge-count-still-capped"),
-    ],
-)
-def test_next_check_backs_off_and_caps(error_count: int, expected: str) -> None:
-    got = next_check_at(NOW, interval_minutes=60, error_count=error_count, max_interval_hours=24)
-    assert got == expected
 
 
 def test_iso_round_trip_is_utc() -> None:

@@ -506,11 +506,8 @@ def test_near_duplicates_share_a_band_key() -> None:
     for _ in range(50):  # ~6 word substitutions per 100 words: Jaccard about 0.6-0.8
         a = random_text(rng, 200)
         pairs.append((" ".join(a), " ".join(edited(rng, a, 12))))
-    shared = [bool(set(band_keys(signature(a))) & set(band_keys(signature(b)))) for a, b in pairs]
-    assert all(shared[:3])  # the real edited copies always meet
-    # The random pairs sit near Jaccard 0.6, where the S-curve gives ~0.99 each:
-    # a miss or two in 50 is chance, more would mean the banding is wrong.
-    assert shared[3:].count(False) <= 3
+    for a, b in pairs:
+        assert set(band_keys(signature(a))) & set(band_keys(signature(b)))
 
 
 def test_unrelated_texts_share_no_band_key() -> None:
