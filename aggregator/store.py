@@ -327,24 +327,29 @@ def select_feeds(
         rows = conn.execute(
             f"SELECT {columns} FROM feeds WHERE {SCHEDULABLE} ORDER BY id"
         ).fetchall()
-    recent = _recent_published(conn) if rows else {}
+    recent = _recent_published(conn, [r["id"] for r in rows]) if rows else {}
     return [_feed_state(r, recent) for r in rows]
 
 
 def _recent_published(
-    conn: sqlite3.Connection, per_feed: int = 20
+    conn: sqlite3.Connection, feed_ids: Sequence[int], per_feed: int = 20
 ) -> dict[int, tuple[datetime, ...]]:
-    """Every feed's newest post dates in one query, for the schedule's rhythm."""
+    """The selected feeds' newest post dates in one query, for the schedule's rhythm.
+
+    Only the feeds this cycle checks: a `voice run` cycle with two feeds due
+    reads their posts, not the whole archive.
+    """
     found: dict[int, list[datetime]] = {}
+    marks = ",".join("?" * len(feed_ids))
     for feed_id, published in conn.execute(
-        """
+        f"""
         SELECT feed_id, published FROM (
             SELECT feed_id, published,
                    row_number() OVER (PARTITION BY feed_id ORDER BY published DESC) AS n
-            FROM posts)
+            FROM posts WHERE feed_id IN ({marks}))
         WHERE n <= ?
         """,
-        [per_feed],
+        [*feed_ids, per_feed],
     ):
         found.setdefault(feed_id, []).append(datetime.fromisoformat(published))
     return {k: tuple(v) for k, v in found.items()}

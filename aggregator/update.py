@@ -407,19 +407,8 @@ async def _update_one(cycle: _Cycle, feed: store.FeedState) -> FeedResult:
     return result
 
 
-async def _run_cycle(
-    feeds: list[store.FeedState], transport: object | None, **edges: object
-) -> list[FeedResult]:
-    settings: Settings = edges["settings"]  # type: ignore[assignment]
-    limits: FetchLimits = edges["limits"]  # type: ignore[assignment]
-    async with fetch.make_client(limits, transport=transport) as client:  # type: ignore[arg-type]
-        cycle = _Cycle(
-            client=client,
-            db_thread=ThreadPoolExecutor(1, thread_name_prefix="voice-db"),
-            slots=asyncio.Semaphore(settings.concurrency),
-            hosts=defaultdict(lambda: asyncio.Semaphore(settings.per_host)),
-            **edges,  # type: ignore[arg-type]
-        )
+async def _run_cycle(cycle: _Cycle, feeds: list[store.FeedState]) -> list[FeedResult]:
+    async with cycle.client:  # type: ignore[attr-defined]
         tasks = [asyncio.ensure_future(_update_one(cycle, f)) for f in feeds]
         watcher = asyncio.ensure_future(_cancel_on_stop(cycle.stop, tasks))
         try:
@@ -490,16 +479,21 @@ def update_feeds(
         on_start(len(feeds))
         results = asyncio.run(
             _run_cycle(
+                _Cycle(
+                    conn=conn,
+                    client=fetch.make_client(limits, transport=transport),  # type: ignore[arg-type]
+                    pool=pool,
+                    settings=settings,
+                    limits=limits,
+                    clock=clock,
+                    stop=stop or threading.Event(),
+                    on_result=on_result,
+                    slots=asyncio.Semaphore(settings.concurrency),
+                    hosts=defaultdict(lambda: asyncio.Semaphore(settings.per_host)),
+                    db_thread=ThreadPoolExecutor(1, thread_name_prefix="voice-db"),
+                    vocabulary=vocabulary,
+                ),
                 feeds,
-                transport,
-                conn=conn,
-                pool=pool,
-                settings=settings,
-                limits=limits,
-                clock=clock,
-                stop=stop or threading.Event(),
-                on_result=on_result,
-                vocabulary=vocabulary,
             )
         )
     except sqlite3.Error as exc:  # reads outside a transaction; writes raise StoreError
