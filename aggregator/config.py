@@ -231,12 +231,16 @@ def _validate(data: Any, path: Path) -> Registry:
     return Registry(settings=settings, feeds=tuple(feeds))
 
 
-def load_registry(path: Path) -> Registry:
-    """Read and validate feeds.yaml."""
+def read_config_text(path: Path, hint: str = "") -> str:
+    """A configuration file's text, or a one-line ConfigError saying why not."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: file not found (pass --config PATH)") from exc
+        raise ConfigError(f"{path}: file not found{hint}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    return parse_registry(text, path)
+
+
+def load_registry(path: Path) -> Registry:
+    """Read and validate feeds.yaml."""
+    return parse_registry(read_config_text(path, " (pass --config PATH)"), path)

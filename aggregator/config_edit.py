@@ -52,7 +52,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
-from .config import ConfigErrors, normalise_feed_url, parse_registry
+from .config import ConfigErrors, normalise_feed_url, parse_registry, read_config_text
 from .errors import ConfigError
 
 Change = Callable[[CommentedMap], bool]
@@ -110,12 +110,7 @@ def edit_registry(path: Path, change: Change) -> bool:
     """
     path = path.resolve()
     with _locked(path):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError as exc:
-            raise ConfigError(f"{path}: file not found (pass --config PATH)") from exc
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read: {exc}") from exc
+        text = read_config_text(path, " (pass --config PATH)")
         yaml = _make_yaml(text)
         try:
             doc = yaml.load(text)

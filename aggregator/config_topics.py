@@ -14,8 +14,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from .config import ConfigErrors
-from .errors import ConfigError
+from .config import ConfigErrors, read_config_text
 from .tagging import Vocabulary, VocabularyError, VocabularyProblem, vocabulary_from_data
 
 DEFAULT_TOPICS_PATH = Path(__file__).resolve().parents[1] / "topics.yaml"
@@ -82,13 +81,7 @@ def parse_topics(text: str, path: Path = Path("topics.yaml")) -> Vocabulary:
 
 def load_topics(path: Path = DEFAULT_TOPICS_PATH) -> Vocabulary:
     """Read and validate topics.yaml (by default the one at the repository root)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: file not found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    return parse_topics(text, path)
+    return parse_topics(read_config_text(path), path)
 
 
 def topics_for_registry(config: Path) -> Vocabulary | None:
