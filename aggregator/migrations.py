@@ -200,3 +200,23 @@ def _m0003_topics_and_duplicates(db: sqlite_utils.Database) -> None:
         """,
     ):
         db.execute(statement)
+
+
+@migrations(name="0004_fts_on_text_changes")
+def _m0004_fts_on_text_changes(db: sqlite_utils.Database) -> None:
+    """Re-index a post for search only when its title or text changes.
+
+    The update trigger from 0001 fired on every UPDATE of posts, so setting
+    topics, a duplicate link, is_backfill or hidden made FTS5 tokenise the
+    whole text twice more (once to delete, once to insert) for nothing.
+    """
+    db.executescript(
+        """
+        DROP TRIGGER posts_au;
+        CREATE TRIGGER posts_au AFTER UPDATE OF title, text ON posts BEGIN
+          INSERT INTO posts_fts (posts_fts, rowid, title, text)
+            VALUES ('delete', old.rowid, old.title, old.text);
+          INSERT INTO posts_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);
+        END;
+        """
+    )

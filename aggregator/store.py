@@ -24,7 +24,12 @@ SCHEDULABLE = "status NOT IN ('gone', 'removed')"
 
 # Names of the numbered migrations in aggregator/migrations.py, newest last.
 # Listed here so that opening an up-to-date database needs no sqlite-utils import.
-MIGRATIONS = ("0001_initial", "0002_feed_lifecycle", "0003_topics_and_duplicates")
+MIGRATIONS = (
+    "0001_initial",
+    "0002_feed_lifecycle",
+    "0003_topics_and_duplicates",
+    "0004_fts_on_text_changes",
+)
 MIGRATION_SET = "voice"
 
 

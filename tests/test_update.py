@@ -106,6 +106,21 @@ def test_edited_entry_updated_in_place_and_dropped_entries_kept(
     assert len(hits) == 1  # the search index followed the edit
 
 
+def test_search_index_is_rewritten_only_when_title_or_text_change(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    run(db_path, pool, server.url("blog.rss"))
+    conn = sqlite3.connect(db_path)
+    before = conn.total_changes  # counts rows written by triggers too
+    conn.execute("UPDATE posts SET topics = '[\"x\"]', is_backfill = 1, hidden = 1")
+    (posts,) = conn.execute("SELECT count(*) FROM posts").fetchone()
+    assert conn.total_changes - before == posts  # the posts alone, no FTS rows
+    conn.execute("UPDATE posts SET title = 'Renamed' WHERE id = 1")
+    (hit,) = conn.execute("SELECT rowid FROM posts_fts WHERE posts_fts MATCH 'renamed'").fetchall()
+    assert hit == (1,)
+    conn.close()
+
+
 def test_not_a_feed_is_an_error_and_old_posts_are_kept(
     server: FeedServer, db_path: Path, pool: ParsePool, feed_dir: Path
 ) -> None:
