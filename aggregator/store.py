@@ -380,8 +380,9 @@ _UPSERT_POST = """
         updated = coalesce(:updated, :published, posts.updated),
         summary_html = excluded.summary_html, content_html = excluded.content_html,
         text = excluded.text,
-        categories = excluded.categories, raw_hash = excluded.raw_hash,
-        url_key = excluded.url_key, content_key = excluded.content_key,
+        categories = excluded.categories, topics = excluded.topics,
+        raw_hash = excluded.raw_hash, url_key = excluded.url_key,
+        content_key = excluded.content_key,
         evidence_key = excluded.evidence_key, minhash = excluded.minhash
     WHERE posts.raw_hash IS NOT excluded.raw_hash
 """
@@ -392,7 +393,7 @@ _MOVE_POST = """
         author = :author, published = coalesce(:published, published),
         updated = coalesce(:updated, :published, updated), summary_html = :summary_html,
         content_html = :content_html, text = :text, categories = :categories,
-        raw_hash = :raw_hash, url_key = :url_key, content_key = :content_key,
+        topics = :topics, raw_hash = :raw_hash, url_key = :url_key, content_key = :content_key,
         evidence_key = :evidence_key, minhash = :minhash
     WHERE id = :id
 """
@@ -422,6 +423,7 @@ def _save_entries(
     ).fetchone()
     upserts, moves = [], []
     taken: set[int] = set()
+    feed_topics = json.loads(feed["topics"])
     for e in entries:
         keys = dedupe.entry_keys(e)
         values = {
@@ -441,7 +443,9 @@ def _save_entries(
             "now": now,
             "region": feed["region"],
             "organisation": feed["organisation"],
-            "topics": feed["topics"],
+            "topics": json.dumps(
+                sorted({t for t, _, _ in _found_topics(e, feed_topics, rules_version)})
+            ),
             "url_key": keys.url_key,
             "content_key": keys.content_key,
             "evidence_key": e.evidence_key,
@@ -459,7 +463,7 @@ def _save_entries(
             moves.append({**values, "id": moved})
     conn.executemany(_UPSERT_POST, upserts)
     conn.executemany(_MOVE_POST, moves)
-    new_ids = _save_topics(conn, feed_id, entries, json.loads(feed["topics"]), rules_version)
+    new_ids = _save_topics(conn, feed_id, entries, feed_topics, rules_version)
     link_duplicates(
         conn, [new_ids[v["entry_key"]] for v in upserts if v["entry_key"] not in known_keys]
     )
@@ -609,6 +613,13 @@ def _candidates(
     return [(_fingerprint(r, exact=True), r["duplicate_of"] or r["id"]) for r in rows]
 
 
+def _found_topics(
+    entry: EntryData, feed_topics: list[str], rules_version: str | None
+) -> tuple[tuple[str, str, float], ...]:
+    """(topic, source, score) for an entry: tagged in the worker, else the blog's defaults."""
+    return entry.topics if rules_version else tuple((t, "feed", 1.0) for t in feed_topics)
+
+
 def _save_topics(
     conn: sqlite3.Connection,
     feed_id: int,
@@ -616,7 +627,7 @@ def _save_topics(
     feed_topics: list[str],
     rules_version: str | None,
 ) -> dict[str, int]:
-    """post_topics rows and the posts.topics summary for the entries just saved.
+    """post_topics rows for the entries just saved (posts.topics went in with the row).
 
     Entries tagged in the worker bring their assignments; without a vocabulary
     the blog's default topics are recorded (source "feed").
@@ -629,18 +640,17 @@ def _save_topics(
             [feed_id, *keys],
         ).fetchall()
     )
-    rows, summaries = [], []
+    version = rules_version or "feeds.yaml"
+    rows, saved = [], []
     for e in entries:
         post_id = ids.get(e.entry_key)
         if post_id is None:
             continue
-        found = e.topics if rules_version else tuple((t, "feed", 1.0) for t in feed_topics)
-        version = rules_version or "feeds.yaml"
+        found = _found_topics(e, feed_topics, rules_version)
         rows += [(post_id, topic, source, score, version) for topic, source, score in found]
-        summaries.append((json.dumps(sorted({t for t, _, _ in found})), post_id))
-    conn.executemany("DELETE FROM post_topics WHERE post_id = ?", [(i,) for _, i in summaries])
+        saved.append((post_id,))
+    conn.executemany("DELETE FROM post_topics WHERE post_id = ?", saved)
     conn.executemany("INSERT INTO post_topics VALUES (?, ?, ?, ?, ?)", rows)
-    conn.executemany("UPDATE posts SET topics = ? WHERE id = ?", summaries)
     return ids
 
 

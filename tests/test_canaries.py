@@ -80,9 +80,12 @@ def test_httpx_builds_the_next_request_even_when_not_following_redirects() -> No
         return httpx.Response(301, headers={"Location": "http://xn--a.com/"})
 
     async def go() -> None:
-        async with httpx.AsyncClient(
-            transport=httpx.MockTransport(handler), follow_redirects=False
-        ) as client, client.stream("GET", "http://ok.example/"):
+        async with (
+            httpx.AsyncClient(
+                transport=httpx.MockTransport(handler), follow_redirects=False
+            ) as client,
+            client.stream("GET", "http://ok.example/"),
+        ):
             pass
 
     with pytest.raises(UnicodeError):

@@ -444,8 +444,16 @@ def test_limits_from_settings():
         ("http://[::1]:8001/a.rss", "::1:8001"),
     ],
     ids=[
-        "lowercased", "default-port", "explicit-port", "wordpress-platform", "blogger-platform",
-        "gov-uk-blogs", "council-under-gov-uk", "co-uk", "ip-keeps-port", "ipv6",
+        "lowercased",
+        "default-port",
+        "explicit-port",
+        "wordpress-platform",
+        "blogger-platform",
+        "gov-uk-blogs",
+        "council-under-gov-uk",
+        "co-uk",
+        "ip-keeps-port",
+        "ipv6",
     ],
 )
 def test_host_key(url, key):
