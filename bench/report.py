@@ -91,3 +91,32 @@ def check_targets(results: list[CycleResult]) -> list[dict[str, object]]:
     peak = max(r.peak_mb for r in voice.values())
     target(f"Voice peak memory MB < {MEMORY_LIMIT_MB:.0f}", peak, MEMORY_LIMIT_MB, strict=True)
     return targets
+
+
+def print_floor(floor: dict[str, float], reader_cold: CycleResult | None) -> None:
+    """The floor's parts in ms per entry, and their sums as fractions of reader's cold cycle."""
+    entries = max(int(floor["entries"]), 1)
+    required = ("feedparser_s", "nh3_s", "sqlite_fts_s")
+    later = ("tagging_s", "sketch_s")
+    for key in (*required, *later):
+        print(
+            f"  {key[:-2]:12} {floor[key]:6.2f} s CPU  {floor[key] / entries * 1000:6.3f} ms/entry"
+        )
+    base = sum(floor[k] for k in required)
+    full = base + sum(floor[k] for k in later)
+    # Two parse processes share everything but the single SQLite writer.
+    base_wall = max((floor["feedparser_s"] + floor["nh3_s"]) / 2, floor["sqlite_fts_s"])
+    full_wall = max((full - floor["sqlite_fts_s"]) / 2, floor["sqlite_fts_s"])
+    if reader_cold is None:
+        print(f"  required parts {base:.2f} s CPU; with tagging and sketches {full:.2f} s")
+        return
+    cpu, wall = reader_cold.cpu_s, reader_cold.wall_s
+    print(
+        f"  feedparser + nh3 + SQLite/FTS5: {base:5.2f} s CPU = {base / cpu:.2f} of reader's cold "
+        f"CPU (target 0.33); at best {base_wall:.2f} s wall = {base_wall / wall:.2f} of its wall "
+        "(target 0.20)"
+    )
+    print(
+        f"  ... + tagging and sketches:     {full:5.2f} s CPU = {full / cpu:.2f} of reader's cold "
+        f"CPU; at best {full_wall:.2f} s wall = {full_wall / wall:.2f} of its wall"
+    )

@@ -28,7 +28,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from corpus import Corpus
-from report import CYCLES, CycleResult, check_targets, print_table
+from report import CYCLES, CycleResult, check_targets, print_floor, print_table
 
 from aggregator.feedserver import FeedServer
 
@@ -159,6 +159,27 @@ def run_tool(
     return result
 
 
+def measure_floor(directory: Path, results: list[CycleResult]) -> dict[str, float] | None:
+    """Time the required parts alone (bench/floor.py) and set them against reader's cold cycle.
+
+    A lower bound for any cold cycle made of feedparser, nh3 and SQLite with
+    FTS5: if it is already near a target, no amount of tuning the rest meets it.
+    """
+    print("\nfloor: the required parts alone, one process, no fetching (bench/floor.py) ...")
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "floor.py"), str(directory)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    if done.returncode != 0:
+        print("  floor measurement failed:\n" + done.stderr[-2000:])
+        return None
+    floor = json.loads(done.stdout)
+    print_floor(floor, next((r for r in results if (r.tool, r.cycle) == ("reader", "cold")), None))
+    return floor
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Benchmark voice fetch against reader.")
     parser.add_argument("--feeds", type=int, default=500, help="number of feeds (default 500)")
@@ -238,6 +259,7 @@ def main() -> int:
 
     print_table(results)
     targets = check_targets(results)
+    floor = measure_floor(corpus.directory, results)
     correct = all(r.correct for r in results)
     report = {
         "feeds": args.feeds,
@@ -250,6 +272,7 @@ def main() -> int:
         "cpu_count": os.cpu_count(),
         "cycles": [asdict(r) | {"cpu_s": r.cpu_s, "posts_per_s": r.posts_per_s} for r in results],
         "targets": targets,
+        "floor": floor,
         "correct": correct,
     }
     (WORK / "results.json").write_text(json.dumps(report, indent=2) + "\n")
