@@ -159,13 +159,8 @@ def run_tool(
     return result
 
 
-def measure_floor(directory: Path, results: list[CycleResult]) -> dict[str, float] | None:
-    """Time the required parts alone (bench/floor.py) and set them against reader's cold cycle.
-
-    A lower bound for any cold cycle made of feedparser, nh3 and SQLite with
-    FTS5: if it is already near a target, no amount of tuning the rest meets it.
-    """
-    print("\nfloor: the required parts alone, one process, no fetching (bench/floor.py) ...")
+def run_floor(directory: Path) -> dict[str, float] | None:
+    """One run of bench/floor.py in its own process; None (and a message) if it fails."""
     done = subprocess.run(
         [sys.executable, str(BENCH / "floor.py"), str(directory)],
         capture_output=True,
@@ -175,9 +170,13 @@ def measure_floor(directory: Path, results: list[CycleResult]) -> dict[str, floa
     if done.returncode != 0:
         print("  floor measurement failed:\n" + done.stderr[-2000:])
         return None
-    floor = json.loads(done.stdout)
-    print_floor(floor, next((r for r in results if (r.tool, r.cycle) == ("reader", "cold")), None))
-    return floor
+    return json.loads(done.stdout)
+
+
+def lowest(*runs: dict[str, float] | None) -> dict[str, float] | None:
+    """Each part's lowest time over the runs: the machine's speed drifts, a floor must not."""
+    done = [run for run in runs if run]
+    return {key: min(run[key] for run in done) for key in done[0]} if done else None
 
 
 def main() -> int:
@@ -219,6 +218,7 @@ def main() -> int:
     if reader_version:
         print(f"reader {reader_version}, update_feeds(workers={args.reader_workers})")
 
+    floor_before = run_floor(corpus.directory)
     results: list[CycleResult] = []
     with ExitStack() as stack:
         servers = [
@@ -259,7 +259,13 @@ def main() -> int:
 
     print_table(results)
     targets = check_targets(results)
-    floor = measure_floor(corpus.directory, results)
+    print("\nfloor: the required parts alone, one process, no fetching (bench/floor.py),")
+    print("lowest of a run before the cycles and one after:")
+    floor = lowest(floor_before, run_floor(corpus.directory))
+    if floor:
+        print_floor(
+            floor, next((r for r in results if (r.tool, r.cycle) == ("reader", "cold")), None)
+        )
     correct = all(r.correct for r in results)
     report = {
         "feeds": args.feeds,
