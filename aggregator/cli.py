@@ -82,9 +82,12 @@ def cli() -> None:
 @db_option
 @one_line_errors
 def check(config: Path, db: Path) -> None:
-    """Validate feeds.yaml and list every problem."""
+    """Validate feeds.yaml (and the topics.yaml it uses) and list every problem."""
+    from .config_topics import topics_for_registry
+
+    vocabulary = topics_for_registry(config)
     try:
-        registry = load_registry(config)
+        registry = load_registry(config, vocabulary.slugs if vocabulary else None)
     except ConfigErrors as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)

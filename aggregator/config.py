@@ -7,6 +7,7 @@ because the people fixing them are members editing a YAML file by hand.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -86,8 +87,14 @@ def _check_url(value: Any) -> str | None:
     return None
 
 
-def _check_feed(item: Any) -> tuple[dict[str, Any], list[tuple[str | None, str]]]:
-    """Validate one entry; return cleaned values and (key, problem) pairs."""
+def _check_feed(
+    item: Any, known: Collection[str] | None = None
+) -> tuple[dict[str, Any], list[tuple[str | None, str]]]:
+    """Validate one entry; return cleaned values and (key, problem) pairs.
+
+    `known`, when given, are the slugs of topics.yaml: a default topic not
+    among them would be dropped silently by tagging, so it is a problem here.
+    """
     problems: list[tuple[str | None, str]] = []
     if not isinstance(item, dict):
         return {}, [(None, "each feed must be a mapping with at least url and region")]
@@ -139,6 +146,15 @@ def _check_feed(item: Any) -> tuple[dict[str, Any], list[tuple[str | None, str]]
             )
         else:
             values["topics"] = tuple(t.strip() for t in topics)
+            unknown = [t for t in values["topics"] if known is not None and t.lower() not in known]
+            if unknown:
+                problems.append(
+                    (
+                        "topics",
+                        f"{', '.join(map(repr, unknown))} not in topics.yaml "
+                        f"(known topics: {', '.join(sorted(known or ()))})",
+                    )
+                )
     return values, problems
 
 
@@ -169,7 +185,9 @@ def _check_settings(raw: Any, path: Path, problems: list[str]) -> Settings:
     return dataclasses.replace(defaults, **values)
 
 
-def parse_registry(text: str, path: Path = Path("feeds.yaml")) -> Registry:
+def parse_registry(
+    text: str, path: Path = Path("feeds.yaml"), topics: Collection[str] | None = None
+) -> Registry:
     """Validate registry text; raise ConfigErrors listing every problem.
 
     The C safe loader reads a valid registry several times faster than the
@@ -177,10 +195,10 @@ def parse_registry(text: str, path: Path = Path("feeds.yaml")) -> Registry:
     something is wrong is the file read again round-trip, for line numbers.
     """
     try:
-        return _validate(_load(text, path, YAML(typ="safe")), path)
+        return _validate(_load(text, path, YAML(typ="safe")), path, topics)
     except ConfigErrors:
         pass
-    return _validate(_load(text, path, YAML(typ="rt")), path)
+    return _validate(_load(text, path, YAML(typ="rt")), path, topics)
 
 
 def _load(text: str, path: Path, yaml: YAML) -> Any:
@@ -193,7 +211,7 @@ def _load(text: str, path: Path, yaml: YAML) -> Any:
         raise ConfigErrors(path, [f"{_where(path, line)}: not valid YAML: {reason}"]) from exc
 
 
-def _validate(data: Any, path: Path) -> Registry:
+def _validate(data: Any, path: Path, topics: Collection[str] | None = None) -> Registry:
     if not isinstance(data, dict) or "feeds" not in data:
         raise ConfigErrors(path, [f"{path.name}: must be a mapping with a 'feeds:' list"])
     problems: list[str] = []
@@ -210,7 +228,7 @@ def _validate(data: Any, path: Path) -> Registry:
         line = _line(item)
         url = item.get("url") if isinstance(item, dict) else None
         label = f"feeds[{index}]" + (f" ({url})" if url else "")
-        values, item_problems = _check_feed(item)
+        values, item_problems = _check_feed(item, topics)
         for key, problem in item_problems:
             key_line = _line(item, key) if key else line
             prefix = f"{_where(path, key_line or line)}: {label}"
@@ -241,6 +259,6 @@ def read_config_text(path: Path, hint: str = "") -> str:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
 
 
-def load_registry(path: Path) -> Registry:
-    """Read and validate feeds.yaml."""
-    return parse_registry(read_config_text(path, " (pass --config PATH)"), path)
+def load_registry(path: Path, topics: Collection[str] | None = None) -> Registry:
+    """Read and validate feeds.yaml; with `topics`, default topics must be among them."""
+    return parse_registry(read_config_text(path, " (pass --config PATH)"), path, topics)

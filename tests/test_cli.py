@@ -32,6 +32,23 @@ def test_check_lists_every_problem_and_exits_non_zero() -> None:
     assert "Traceback" not in err
 
 
+def test_check_names_default_topics_missing_from_topics_yaml(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "feeds:\n"
+        "  - url: https://a.example/feed/\n"
+        "    region: London\n"
+        "    topics: [open-data, Democracy, opendata]\n"
+    )
+    code, _, err = invoke("check", "--config", str(config))
+    assert code == 1
+    assert "feeds.yaml:4: feeds[0] (https://a.example/feed/): topics: 'opendata' not in" in err
+    assert "'Democracy'" not in err  # slugs are matched without regard to case, as tagging does
+    config.write_text(config.read_text().replace(", opendata", ""))
+    code, out, _ = invoke("check", "--config", str(config))
+    assert code == 0 and "1 feeds, all valid" in out
+
+
 def test_check_missing_file_is_one_line() -> None:
     code, _, err = invoke("check", "--config", "/nonexistent/feeds.yaml")
     assert code == 1 and err.count("\n") == 1
