@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from . import __version__, store
+from . import __version__, store, store_admin, store_feeds
 from .config import ConfigErrors, load_registry
 from .config_topics import topics_for_registry
 from .errors import AggregatorError, ConfigError, StoreError
@@ -206,7 +206,7 @@ def status(config: Path, db: Path, problems: bool) -> None:
         raise StoreError(f"{db}: no database yet; run `voice fetch` first")
     conn = store.connect(db)
     try:
-        rows = store.feed_rows(conn, problems_only=problems)
+        rows = store_feeds.feed_rows(conn, problems_only=problems)
     finally:
         conn.close()
     if problems and not rows:
@@ -280,7 +280,7 @@ def retag(config: Path, db: Path, topics_path: Path | None) -> None:
 
     conn = store.connect(db)
     try:
-        count = store.retag_posts(conn, tag, version)
+        count = store_admin.retag_posts(conn, tag, version)
     finally:
         conn.close()
     click.echo(f"{count} posts retagged with rules version {version}")
@@ -295,7 +295,7 @@ def dedupe(config: Path, db: Path, rebuild: bool) -> None:
     """Rebuild cross-feed duplicate links over the whole database (--rebuild)."""
     conn = store.connect(db)
     try:
-        store.rebuild_duplicates(conn)
+        store_admin.rebuild_duplicates(conn)
         total, copies = conn.execute("SELECT count(*), count(duplicate_of) FROM posts").fetchone()
     finally:
         conn.close()
@@ -318,7 +318,7 @@ def remove(config: Path, db: Path, url: str, reason: str, removed_by: str | None
     in_registry = remove_feed(config, url)
     conn = store.connect(db)
     try:
-        result = store.remove_feed(
+        result = store_admin.remove_feed(
             conn,
             url,
             reason=reason,
@@ -344,7 +344,7 @@ def redirects(config: Path, db: Path, apply_: bool) -> None:
 
     conn = store.connect(db)
     try:
-        rows = store.redirect_rows(conn)
+        rows = store_admin.redirect_rows(conn)
         if not rows:
             click.echo("No permanent redirects seen.")
             return
@@ -364,7 +364,9 @@ def redirects(config: Path, db: Path, apply_: bool) -> None:
                     failed += 1
                     line += f"; not applied: {exc}"
                 else:
-                    store.apply_redirect(conn, r["feed_id"], r["target"], to_iso(datetime.now(UTC)))
+                    store_admin.apply_redirect(
+                        conn, r["feed_id"], r["target"], to_iso(datetime.now(UTC))
+                    )
                     line += f"; {config} updated"
             click.echo(line)
     finally:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import __version__, fetch, store
+from . import __version__, fetch, store, store_feeds
 from .errors import ConfigError, FetchError, ParseError, StoreError
 from .health import explain
 from .models import FetchLimits, ParseJob, Registry, ResponseData, Settings
@@ -472,8 +472,10 @@ def update_feeds(
     )
     try:
         now = to_iso(clock())
-        store.sync_feeds(conn, registry.feeds, now)
-        feeds = store.select_feeds(conn, now, due_only=due_only and feed_url is None, url=feed_url)
+        store_feeds.sync_feeds(conn, registry.feeds, now)
+        feeds = store_feeds.select_feeds(
+            conn, now, due_only=due_only and feed_url is None, url=feed_url
+        )
         if feed_url is not None and not feeds:
             raise ConfigError(f"{feed_url}: not in the registry")
         on_start(len(feeds))

@@ -9,7 +9,7 @@ posts per second:
 - `voice dedupe --rebuild` over the whole database, in its own process; the
   posts are stored with `minhash` and `evidence_key` NULL, so this includes
   computing every MinHash sketch, as after an upgrade;
-- one new post: sketch, insert, `store.link_duplicates` and `topics_for`,
+- one new post: sketch, insert, `store_duplicates.link_duplicates` and `topics_for`,
   averaged over 50 new posts that are copies of stored ones;
 - the Datasette topic facet and `?_topic=` filter on the posts table.
 
@@ -39,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aggregator import dedupe, similarity, store  # noqa: E402
+from aggregator import dedupe, similarity, store, store_duplicates, store_feeds  # noqa: E402
 from aggregator.config_topics import load_topics  # noqa: E402
 from aggregator.models import FeedSource  # noqa: E402
 from aggregator.tagging import Vocabulary, topics_for  # noqa: E402
@@ -222,7 +222,7 @@ def _values(r: PostRow, now: str, minhash: bytes | None = None) -> tuple[Any, ..
 
 
 def build(db: Path, rows: list[PostRow], now: str) -> None:
-    """Feeds through store.sync_feeds; posts inserted directly (minhash left NULL)."""
+    """Feeds through store_feeds.sync_feeds; posts inserted directly (minhash left NULL)."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     conn = store.connect(db)
@@ -236,7 +236,7 @@ def build(db: Path, rows: list[PostRow], now: str) -> None:
         )
         for i in range(1, FEEDS + 1)
     ]
-    store.sync_feeds(conn, sources, now)
+    store_feeds.sync_feeds(conn, sources, now)
     ids = [r[0] for r in conn.execute("SELECT id FROM feeds ORDER BY id")]
     assert ids == list(range(1, FEEDS + 1)), "feeds did not get ids 1..FEEDS"
     for start in range(0, len(rows), 5000):
@@ -306,7 +306,7 @@ def incremental(db: Path, rows: list[PostRow], vocabulary: Vocabulary, seed: int
         with store.transaction(conn):
             cur = conn.execute(_INSERT, _values(new, now, sig))
             t2 = time.perf_counter()
-            linked += store.link_duplicates(conn, [cur.lastrowid or 0])
+            linked += store_duplicates.link_duplicates(conn, [cur.lastrowid or 0])
         t3 = time.perf_counter()
         topics_for(new.title, new.text, json.loads(new.categories), (), vocabulary)
         t4 = time.perf_counter()

@@ -1,0 +1,152 @@
+"""Whole-archive and member-facing changes: retagging, rebuilding duplicate links,
+redirects and takedowns (`voice retag`, `dedupe --rebuild`, `redirects`, `remove`).
+
+Part of the store stage; each change is one or more short transactions.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from . import similarity
+from .store import transaction
+from .store_duplicates import link_duplicates
+
+
+def retag_posts(
+    conn: sqlite3.Connection,
+    tag: Callable[[str, str, list[str], list[str]], Sequence[tuple[str, str, float]]],
+    version: str,
+    *,
+    batch: int = 2000,
+) -> int:
+    """Re-apply the vocabulary to every post, one short transaction per batch.
+
+    `tag(title, text, categories, feed_topics)` gives (topic, source, score)
+    triples; rows and posts.topics are rewritten together, so a reader never
+    sees a post half-retagged.
+    """
+    done, last = 0, 0
+    while True:
+        rows = conn.execute(
+            """
+            SELECT posts.id, posts.title, posts.text, posts.categories, feeds.topics
+            FROM posts JOIN feeds ON feeds.id = posts.feed_id
+            WHERE posts.id > ? ORDER BY posts.id LIMIT ?
+            """,
+            [last, batch],
+        ).fetchall()
+        if not rows:
+            return done
+        found = [(r[0], tag(r[1], r[2], json.loads(r[3]), json.loads(r[4]))) for r in rows]
+        with transaction(conn):
+            conn.executemany(
+                "DELETE FROM post_topics WHERE post_id = ?", [(post_id,) for post_id, _ in found]
+            )
+            conn.executemany(
+                "INSERT INTO post_topics VALUES (?, ?, ?, ?, ?)",
+                [(i, t, src, score, version) for i, topics in found for t, src, score in topics],
+            )
+            conn.executemany(
+                "UPDATE posts SET topics = ? WHERE id = ?",
+                [(json.dumps(sorted({t for t, _, _ in topics})), i) for i, topics in found],
+            )
+        done += len(rows)
+        last = rows[-1][0]
+
+
+def rebuild_duplicates(conn: sqlite3.Connection, *, batch: int = 500) -> int:
+    """Forget every duplicate link and index, then link all posts again in id order.
+
+    Processing posts in the order they were stored is what the incremental
+    path did, so the clusters come out the same. Sketches missing from posts
+    stored before deduplication existed are computed here.
+    """
+    with transaction(conn):
+        conn.execute("UPDATE posts SET duplicate_of = NULL, duplicate_reason = NULL")
+        conn.execute("DELETE FROM post_lsh")
+    linked, last = 0, 0
+    while True:
+        rows = conn.execute(
+            "SELECT id, text, content_html, url, url_key, minhash FROM posts"
+            " WHERE id > ? ORDER BY id LIMIT ?",
+            [last, batch],
+        ).fetchall()
+        if not rows:
+            return linked
+        with transaction(conn):
+            for r in rows:
+                if r["minhash"] is None:
+                    evidence = similarity.evidence_url(r["content_html"], r["url"])
+                    conn.execute(
+                        "UPDATE posts SET minhash = ?, evidence_key = ? WHERE id = ?",
+                        [
+                            similarity.pack(similarity.signature(r["text"])) or None,
+                            evidence if evidence != r["url_key"] else None,
+                            r["id"],
+                        ],
+                    )
+            linked += link_duplicates(conn, [r["id"] for r in rows])
+        last = rows[-1]["id"]
+
+
+def redirect_rows(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+    """Moves seen, for `voice redirects`: confirmed and not yet applied first."""
+    return conn.execute(
+        """
+        SELECT feeds.url, feeds.id AS feed_id, redirects.*
+        FROM redirects JOIN feeds ON feeds.id = redirects.feed_id
+        ORDER BY applied_at IS NOT NULL, confirmed_at IS NULL, feeds.url
+        """
+    ).fetchall()
+
+
+def apply_redirect(conn: sqlite3.Connection, feed_id: int, target: str, now: str) -> None:
+    """Give the feed row its new URL, so the edited registry matches it (posts stay put)."""
+    with transaction(conn):
+        conn.execute(
+            "UPDATE feeds SET url = ?, pending_redirect = NULL WHERE id = ?", [target, feed_id]
+        )
+        conn.execute(
+            "UPDATE redirects SET applied_at = ? WHERE feed_id = ? AND target = ?",
+            [now, feed_id, target],
+        )
+
+
+@dataclass(frozen=True)
+class RemovalResult:
+    feed_found: bool
+    posts_hidden: int
+
+
+def remove_feed(
+    conn: sqlite3.Connection, url: str, *, reason: str, removed_by: str, now: str
+) -> RemovalResult:
+    """A takedown: stop polling, hide the posts from public views, keep an audit row.
+
+    Nothing is deleted: the posts stay (hidden = 1) so the decision can be
+    reviewed or reversed, and `removals` says who did it, when and why.
+    """
+    with transaction(conn):
+        feed = conn.execute("SELECT id FROM feeds WHERE url = ?", [url]).fetchone()
+        feed_id = feed["id"] if feed else None
+        hidden = 0
+        if feed_id is not None:
+            conn.execute(
+                "UPDATE feeds SET status = 'removed', next_check_at = NULL WHERE id = ?",
+                [feed_id],
+            )
+            hidden = conn.execute(
+                "UPDATE posts SET hidden = 1 WHERE feed_id = ? AND hidden = 0", [feed_id]
+            ).rowcount
+        conn.execute(
+            """
+            INSERT INTO removals (feed_id, url, reason, removed_by, removed_at, posts_hidden)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """,
+            [feed_id, url, reason, removed_by, now, hidden],
+        )
+    return RemovalResult(feed_id is not None, hidden)

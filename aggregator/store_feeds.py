@@ -1,0 +1,192 @@
+"""The feeds table: the registry synced in, the feeds a cycle checks, `voice status`.
+
+Part of the store stage (see store.py); every write is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+from .models import FeedSource
+from .store import SCHEDULABLE, FeedState, transaction
+
+
+def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str) -> None:
+    """Make the feeds table match the registry; feeds dropped from it are kept as 'removed'."""
+    with transaction(conn):
+        before = {
+            r[0]: (r[1], r[2], r[3])
+            for r in conn.execute("SELECT url, topics, region, organisation FROM feeds")
+        }
+        urls = []
+        for src in sources:
+            urls.append(src.url)
+            conn.execute(
+                """
+                INSERT INTO feeds (url, title, site_url, author, organisation, region, topics,
+                                   interval_minutes, added_at)
+                VALUES (:url, :title, :site_url, :author, :organisation, :region, :topics,
+                        :interval_minutes, :now)
+                ON CONFLICT (url) DO UPDATE SET
+                    title = coalesce(excluded.title, feeds.title),
+                    site_url = coalesce(excluded.site_url, feeds.site_url),
+                    author = excluded.author, organisation = excluded.organisation,
+                    region = excluded.region, topics = excluded.topics,
+                    interval_minutes = excluded.interval_minutes,
+                    status = CASE WHEN feeds.status = 'removed' THEN 'new' ELSE feeds.status END
+                WHERE feeds.title IS NOT coalesce(excluded.title, feeds.title)
+                   OR feeds.site_url IS NOT coalesce(excluded.site_url, feeds.site_url)
+                   OR feeds.author IS NOT excluded.author
+                   OR feeds.organisation IS NOT excluded.organisation
+                   OR feeds.region IS NOT excluded.region
+                   OR feeds.topics IS NOT excluded.topics
+                   OR feeds.interval_minutes IS NOT excluded.interval_minutes
+                   OR feeds.status = 'removed'
+                """,
+                {
+                    "url": src.url,
+                    "title": src.title,
+                    "site_url": src.site_url,
+                    "author": src.author,
+                    "organisation": src.organisation,
+                    "region": src.region,
+                    "topics": json.dumps(list(src.topics)),
+                    "interval_minutes": src.interval_minutes,
+                    "now": now,
+                },
+            )
+        moved = [
+            src.url
+            for src in sources
+            if src.url in before and before[src.url][1:] != (src.region, src.organisation)
+        ]
+        if moved:  # a blog's region or organisation changed: its posts follow
+            conn.execute(
+                f"""
+                UPDATE posts SET region = feeds.region, organisation = feeds.organisation
+                FROM feeds WHERE posts.feed_id = feeds.id
+                  AND feeds.url IN ({",".join("?" * len(moved))})
+                """,
+                moved,
+            )
+        retopic = [
+            src.url
+            for src in sources
+            if src.url in before and before[src.url][0] != json.dumps(list(src.topics))
+        ]
+        if retopic:
+            _apply_feed_topics(conn, retopic)
+        placeholders = ",".join("?" * len(urls))
+        conn.execute(
+            f"UPDATE feeds SET status = 'removed', next_check_at = NULL"
+            f" WHERE status != 'removed' AND url NOT IN ({placeholders})",
+            urls,
+        )
+
+
+def _apply_feed_topics(conn: sqlite3.Connection, urls: list[str]) -> None:
+    """A blog's default topics changed in feeds.yaml: update its posts' "feed" topics."""
+    marks = ",".join("?" * len(urls))
+    feeds = f"(SELECT id FROM feeds WHERE url IN ({marks}))"
+    conn.execute(
+        f"""
+        DELETE FROM post_topics WHERE source = 'feed'
+          AND post_id IN (SELECT id FROM posts WHERE feed_id IN {feeds})
+          AND NOT EXISTS (
+            SELECT 1 FROM posts p JOIN feeds f ON f.id = p.feed_id, json_each(f.topics) j
+            WHERE p.id = post_topics.post_id AND j.value = post_topics.topic)
+        """,
+        urls,
+    )
+    conn.execute(
+        f"""
+        INSERT OR IGNORE INTO post_topics (post_id, topic, source, score, rules_version)
+        SELECT p.id, j.value, 'feed', 1.0, 'feeds.yaml'
+        FROM posts p JOIN feeds f ON f.id = p.feed_id, json_each(f.topics) j
+        WHERE p.feed_id IN {feeds}
+        """,
+        urls,
+    )
+    conn.execute(
+        f"""
+        UPDATE posts SET topics = coalesce((
+            SELECT json_group_array(topic) FROM (
+                SELECT topic FROM post_topics WHERE post_id = posts.id ORDER BY topic)), '[]')
+        WHERE feed_id IN {feeds}
+        """,
+        urls,
+    )
+
+
+_STATE_COLUMNS = [f for f in FeedState.__dataclass_fields__ if f != "recent_published"]
+
+
+def _feed_state(row: sqlite3.Row, recent: dict[int, tuple[datetime, ...]]) -> FeedState:
+    return FeedState(
+        **{k: row[k] for k in _STATE_COLUMNS}, recent_published=recent.get(row["id"], ())
+    )
+
+
+def select_feeds(
+    conn: sqlite3.Connection, now: str, *, due_only: bool = True, url: str | None = None
+) -> list[FeedState]:
+    """The feeds a cycle should check: due ones, all schedulable ones, or one by URL."""
+    columns = ", ".join(_STATE_COLUMNS)
+    if url is not None:
+        rows = conn.execute(f"SELECT {columns} FROM feeds WHERE url = ?", [url]).fetchall()
+    elif due_only:
+        rows = conn.execute(
+            f"SELECT {columns} FROM feeds WHERE {SCHEDULABLE}"
+            " AND (next_check_at IS NULL OR next_check_at <= ?) ORDER BY next_check_at, id",
+            [now],
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            f"SELECT {columns} FROM feeds WHERE {SCHEDULABLE} ORDER BY id"
+        ).fetchall()
+    recent = _recent_published(conn, [r["id"] for r in rows]) if rows else {}
+    return [_feed_state(r, recent) for r in rows]
+
+
+def _recent_published(
+    conn: sqlite3.Connection, feed_ids: Sequence[int], per_feed: int = 20
+) -> dict[int, tuple[datetime, ...]]:
+    """The selected feeds' newest post dates in one query, for the schedule's rhythm.
+
+    Only the feeds this cycle checks: a `voice run` cycle with two feeds due
+    reads their posts, not the whole archive.
+    """
+    found: dict[int, list[datetime]] = {}
+    marks = ",".join("?" * len(feed_ids))
+    for feed_id, published in conn.execute(
+        f"""
+        SELECT feed_id, published FROM (
+            SELECT feed_id, published,
+                   row_number() OVER (PARTITION BY feed_id ORDER BY published DESC) AS n
+            FROM posts WHERE feed_id IN ({marks}))
+        WHERE n <= ?
+        """,
+        [*feed_ids, per_feed],
+    ):
+        found.setdefault(feed_id, []).append(datetime.fromisoformat(published))
+    return {k: tuple(v) for k, v in found.items()}
+
+
+PROBLEM = "(status IN ('error', 'failing', 'gone') OR pending_redirect IS NOT NULL)"
+
+
+def feed_rows(conn: sqlite3.Connection, *, problems_only: bool = False) -> list[sqlite3.Row]:
+    """Feeds for `voice status`, problems first."""
+    where = f"WHERE {PROBLEM}" if problems_only else ""
+    return conn.execute(
+        f"""
+        SELECT url, title, region, status, error_kind, last_error, explanation,
+               last_success_at, next_check_at, error_count, pending_redirect,
+               (SELECT count(*) FROM posts WHERE posts.feed_id = feeds.id) AS posts
+        FROM feeds {where}
+        ORDER BY NOT {PROBLEM}, status = 'removed', url
+        """
+    ).fetchall()
