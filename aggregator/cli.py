@@ -83,15 +83,20 @@ def cli() -> None:
 @one_line_errors
 def check(config: Path, db: Path) -> None:
     """Validate feeds.yaml (and the topics.yaml it uses) and list every problem."""
-    from .config_topics import topics_for_registry
-
-    vocabulary = topics_for_registry(config)
+    problems: list[str] = []
+    try:
+        vocabulary = topics_for_registry(config)
+    except ConfigErrors as exc:  # feeds.yaml is still checked, without its topics
+        problems += exc.problems
+        vocabulary = None
     try:
         registry = load_registry(config, vocabulary.slugs if vocabulary else None)
     except ConfigErrors as exc:
-        for problem in exc.problems:
+        problems += exc.problems
+    if problems:
+        for problem in problems:
             click.echo(problem, err=True)
-        click.echo(f"{config}: {len(exc.problems)} problem(s) found", err=True)
+        click.echo(f"{config}: {len(problems)} problem(s) found", err=True)
         sys.exit(EXIT_CONFIG)
     click.echo(f"{config}: {len(registry.feeds)} feeds, all valid")
 

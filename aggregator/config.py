@@ -146,7 +146,9 @@ def _check_feed(
             )
         else:
             values["topics"] = tuple(t.strip() for t in topics)
-            unknown = [t for t in values["topics"] if known is not None and t.lower() not in known]
+            unknown = (
+                [t for t in values["topics"] if t.lower() not in known] if known is not None else []
+            )
             if unknown:
                 problems.append(
                     (

@@ -208,12 +208,15 @@ def _m0004_fts_on_text_changes(db: sqlite_utils.Database) -> None:
 
     The update trigger from 0001 fired on every UPDATE of posts, so setting
     topics, a duplicate link, is_backfill or hidden made FTS5 tokenise the
-    whole text twice more (once to delete, once to insert) for nothing.
+    whole text twice more (once to delete, once to insert) for nothing; an
+    edit that changes only a date or the HTML around the same text is also
+    left alone.
     """
     db.executescript(
         """
         DROP TRIGGER posts_au;
-        CREATE TRIGGER posts_au AFTER UPDATE OF title, text ON posts BEGIN
+        CREATE TRIGGER posts_au AFTER UPDATE OF title, text ON posts
+        WHEN old.title IS NOT new.title OR old.text IS NOT new.text BEGIN
           INSERT INTO posts_fts (posts_fts, rowid, title, text)
             VALUES ('delete', old.rowid, old.title, old.text);
           INSERT INTO posts_fts (rowid, title, text) VALUES (new.rowid, new.title, new.text);

@@ -182,7 +182,7 @@ _UPSERT_POST = """
         raw_hash = excluded.raw_hash, url_key = excluded.url_key,
         content_key = excluded.content_key,
         evidence_key = excluded.evidence_key, minhash = excluded.minhash
-    WHERE posts.raw_hash IS NOT excluded.raw_hash
+    WHERE posts.raw_hash IS NOT excluded.raw_hash OR posts.topics IS NOT excluded.topics
 """
 
 

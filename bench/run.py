@@ -174,9 +174,16 @@ def run_floor(directory: Path) -> dict[str, float] | None:
 
 
 def lowest(*runs: dict[str, float] | None) -> dict[str, float] | None:
-    """Each part's lowest time over the runs: the machine's speed drifts, a floor must not."""
+    """Each part's lowest time over the runs: the machine's speed drifts, a floor must not.
+
+    The runs must have timed the same corpus (the same number of entries).
+    """
     done = [run for run in runs if run]
-    return {key: min(run[key] for run in done) for key in done[0]} if done else None
+    if not done:
+        return None
+    if len({run["entries"] for run in done}) > 1:
+        raise SystemExit("floor runs timed different corpora; this is a bug in run.py")
+    return {key: min(run[key] for run in done) for key in done[0]}
 
 
 def main() -> int:
@@ -261,10 +268,13 @@ def main() -> int:
     targets = check_targets(results)
     print("\nfloor: the required parts alone, one process, no fetching (bench/floor.py),")
     print("lowest of a run before the cycles and one after:")
+    corpus.restore(mtime=t0 + 4 * HOUR)  # the base corpus again, as the first run timed
     floor = lowest(floor_before, run_floor(corpus.directory))
     if floor:
         print_floor(
-            floor, next((r for r in results if (r.tool, r.cycle) == ("reader", "cold")), None)
+            floor,
+            next((r for r in results if (r.tool, r.cycle) == ("reader", "cold")), None),
+            os.cpu_count() or 1,
         )
     correct = all(r.correct for r in results)
     report = {

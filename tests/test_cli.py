@@ -49,6 +49,17 @@ def test_check_names_default_topics_missing_from_topics_yaml(tmp_path: Path) -> 
     assert code == 0 and "1 feeds, all valid" in out
 
 
+def test_check_lists_problems_of_topics_yaml_and_feeds_yaml_together(tmp_path: Path) -> None:
+    (tmp_path / "topics.yaml").write_text("threshold: high\ntopics: 3\n")
+    config = tmp_path / "feeds.yaml"
+    config.write_text("feeds:\n  - url: https://a.example/feed/\n    region: Mars\n")
+    code, _, err = invoke("check", "--config", str(config))
+    assert code == 1
+    assert "topics.yaml" in err and "threshold" in err
+    assert "feeds.yaml:3: feeds[0] (https://a.example/feed/): region:" in err
+    assert "Traceback" not in err
+
+
 def test_check_missing_file_is_one_line() -> None:
     code, _, err = invoke("check", "--config", "/nonexistent/feeds.yaml")
     assert code == 1 and err.count("\n") == 1

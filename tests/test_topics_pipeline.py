@@ -98,3 +98,35 @@ def test_retag_applies_a_changed_vocabulary(
         db_path, "SELECT topics FROM posts WHERE title = 'LocalGov Digital rebooted'"
     )[0]
     assert json.loads(rebooted) == ["cooperatives"]
+
+
+def test_topics_summary_follows_a_retagged_entry_whose_raw_entry_is_unchanged(
+    db_path: Path,
+) -> None:
+    # Two writers (a `voice fetch --feed` during `voice run`) can both hand over
+    # the same unchanged entry; the second's topics must reach posts.topics too.
+    from aggregator import store, store_feeds
+    from aggregator.models import EntryData, FeedSource
+
+    conn = store.connect(db_path)
+    store_feeds.sync_feeds(conn, [FeedSource("https://a.example/feed/", "London")], "t")
+    entry = EntryData(
+        entry_key="post-1", raw_hash="same", guid="post-1", url="https://a.example/1",
+        title="Open data", author=None, published="2026-01-01T00:00:00Z", updated=None,
+        categories=(), summary_html=None, content_html="<p>Open data</p>", text="Open data",
+        topics=(("open-data", "rules", 1.0),),
+    )  # fmt: skip
+    writes = (("open-data", frozenset()), ("democracy", frozenset({"post-1"})))
+    for topic, known in writes:
+        store.save_update(
+            conn,
+            store.FeedUpdateRecord(
+                feed_id=1, started_at="2026-01-02T00:00:00Z", duration_ms=1, outcome="ok",
+                status="ok", next_check_at=None, error_count=0,
+                entries=(replace(entry, topics=((topic, "rules", 1.0),)),), known_keys=known,
+                rules_version="v",
+            ),
+        )  # fmt: skip
+    conn.close()
+    assert rows(db_path, "SELECT topics FROM posts") == [('["democracy"]',)]
+    assert rows(db_path, "SELECT topic FROM post_topics") == [("democracy",)]
