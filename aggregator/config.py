@@ -146,17 +146,13 @@ def _check_feed(
             )
         else:
             values["topics"] = tuple(t.strip() for t in topics)
-            unknown = (
-                [t for t in values["topics"] if t.lower() not in known] if known is not None else []
-            )
-            if unknown:
-                problems.append(
-                    (
-                        "topics",
-                        f"{', '.join(map(repr, unknown))} not in topics.yaml "
-                        f"(known topics: {', '.join(sorted(known or ()))})",
+            if known is not None:
+                unknown = ", ".join(repr(t) for t in values["topics"] if t.lower() not in known)
+                if unknown:
+                    listed = ", ".join(sorted(known))
+                    problems.append(
+                        ("topics", f"{unknown} not in topics.yaml (known topics: {listed})")
                     )
-                )
     return values, problems
 
 
@@ -213,7 +209,7 @@ def _load(text: str, path: Path, yaml: YAML) -> Any:
         raise ConfigErrors(path, [f"{_where(path, line)}: not valid YAML: {reason}"]) from exc
 
 
-def _validate(data: Any, path: Path, topics: Collection[str] | None = None) -> Registry:
+def _validate(data: Any, path: Path, known: Collection[str] | None = None) -> Registry:
     if not isinstance(data, dict) or "feeds" not in data:
         raise ConfigErrors(path, [f"{path.name}: must be a mapping with a 'feeds:' list"])
     problems: list[str] = []
@@ -230,7 +226,7 @@ def _validate(data: Any, path: Path, topics: Collection[str] | None = None) -> R
         line = _line(item)
         url = item.get("url") if isinstance(item, dict) else None
         label = f"feeds[{index}]" + (f" ({url})" if url else "")
-        values, item_problems = _check_feed(item, topics)
+        values, item_problems = _check_feed(item, known)
         for key, problem in item_problems:
             key_line = _line(item, key) if key else line
             prefix = f"{_where(path, key_line or line)}: {label}"

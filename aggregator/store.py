@@ -222,6 +222,7 @@ def _save_entries(
     upserts, moves = [], []
     taken: set[int] = set()
     feed_topics = json.loads(feed["topics"])
+    found = {e.entry_key: _found_topics(e, feed_topics, rules_version) for e in entries}
     for e in entries:
         keys = dedupe.entry_keys(e)
         values = {
@@ -241,9 +242,7 @@ def _save_entries(
             "now": now,
             "region": feed["region"],
             "organisation": feed["organisation"],
-            "topics": json.dumps(
-                sorted({t for t, _, _ in _found_topics(e, feed_topics, rules_version)})
-            ),
+            "topics": topics_summary(found[e.entry_key]),
             "url_key": keys.url_key,
             "content_key": keys.content_key,
             "evidence_key": e.evidence_key,
@@ -261,7 +260,7 @@ def _save_entries(
             moves.append({**values, "id": moved})
     conn.executemany(_UPSERT_POST, upserts)
     conn.executemany(_MOVE_POST, moves)
-    new_ids = _save_topics(conn, feed_id, entries, feed_topics, rules_version)
+    new_ids = _save_topics(conn, feed_id, found, rules_version or "feeds.yaml")
     link_duplicates(
         conn, [new_ids[v["entry_key"]] for v in upserts if v["entry_key"] not in known_keys]
     )
@@ -276,19 +275,23 @@ def _found_topics(
     return entry.topics if rules_version else tuple((t, "feed", 1.0) for t in feed_topics)
 
 
+def topics_summary(found: Sequence[tuple[str, str, float]]) -> str:
+    """posts.topics: the JSON array of the slugs in a post's post_topics rows, sorted."""
+    return json.dumps(sorted({topic for topic, _, _ in found}))
+
+
 def _save_topics(
     conn: sqlite3.Connection,
     feed_id: int,
-    entries: Sequence[EntryData],
-    feed_topics: list[str],
-    rules_version: str | None,
+    found: dict[str, tuple[tuple[str, str, float], ...]],
+    version: str,
 ) -> dict[str, int]:
     """post_topics rows for the entries just saved (posts.topics went in with the row).
 
-    Entries tagged in the worker bring their assignments; without a vocabulary
-    the blog's default topics are recorded (source "feed").
+    `found` maps each entry key to its (topic, source, score) assignments;
+    the result maps each entry key to its post id.
     """
-    keys = [e.entry_key for e in entries]
+    keys = list(found)
     ids = dict(
         conn.execute(
             f"SELECT entry_key, id FROM posts WHERE feed_id = ? AND entry_key IN "
@@ -296,14 +299,12 @@ def _save_topics(
             [feed_id, *keys],
         ).fetchall()
     )
-    version = rules_version or "feeds.yaml"
     rows, saved = [], []
-    for e in entries:
-        post_id = ids.get(e.entry_key)
+    for key, topics in found.items():
+        post_id = ids.get(key)
         if post_id is None:
             continue
-        found = _found_topics(e, feed_topics, rules_version)
-        rows += [(post_id, topic, source, score, version) for topic, source, score in found]
+        rows += [(post_id, topic, source, score, version) for topic, source, score in topics]
         saved.append((post_id,))
     conn.executemany("DELETE FROM post_topics WHERE post_id = ?", saved)
     conn.executemany("INSERT INTO post_topics VALUES (?, ?, ?, ?, ?)", rows)

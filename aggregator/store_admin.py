@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from . import similarity
-from .store import transaction
+from .store import topics_summary, transaction
 from .store_duplicates import link_duplicates
 
 
@@ -52,7 +52,7 @@ def retag_posts(
             )
             conn.executemany(
                 "UPDATE posts SET topics = ? WHERE id = ?",
-                [(json.dumps(sorted({t for t, _, _ in topics})), i) for i, topics in found],
+                [(topics_summary(topics), i) for i, topics in found],
             )
         done += len(rows)
         last = rows[-1][0]

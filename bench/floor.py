@@ -25,10 +25,8 @@ Prints one JSON object: seconds per part and the number of entries.
 
 from __future__ import annotations
 
-import html
 import io
 import json
-import re
 import sqlite3
 import sys
 import tempfile
@@ -41,10 +39,9 @@ import feedparser
 import nh3
 
 import aggregator.parse  # noqa: F401  (expat text buffering for feedparser)
-from aggregator import similarity, tagging
+from aggregator import sanitize, similarity, tagging
 from aggregator.config_topics import load_topics
 
-_TAG = re.compile(r"<[^>]*>")
 _SCHEMA = """
     CREATE TABLE posts (
         id INTEGER PRIMARY KEY, feed_id INTEGER NOT NULL, entry_key TEXT NOT NULL,
@@ -120,7 +117,7 @@ def measure(directory: Path) -> dict[str, float | int]:
             for b in bodies
         ]
     )
-    entries = [[e for e in p.entries] for p in parsed]
+    entries = [list(p.entries) for p in parsed]
     schemes = {"http", "https", "mailto"}
     nh3_s, cleaned = timed(
         lambda: [[nh3.clean(content_of(e), url_schemes=schemes) for e in feed] for feed in entries]
@@ -134,7 +131,7 @@ def measure(directory: Path) -> dict[str, float | int]:
                 "author": e.get("author"),
                 "published": e.get("published"),
                 "html": clean,
-                "text": html.unescape(_TAG.sub(" ", clean)),
+                "text": sanitize.text_of_clean_html(clean),
             }
             for i, (e, clean) in enumerate(zip(feed, cleans, strict=True))
         ]

@@ -114,12 +114,12 @@ def print_floor(floor: dict[str, float], reader_cold: CycleResult | None, cores:
         )
     base = sum(floor[k] for k in required)
     full = base + sum(floor[k] for k in later)
-    writer = floor["sqlite_fts_s"]
-    base_wall = wall_floor(base - writer, writer, cores)
-    full_wall = wall_floor(full - writer, writer, cores)
     if reader_cold is None:
         print(f"  required parts {base:.2f} s CPU; with tagging and sketches {full:.2f} s")
         return
+    writer = floor["sqlite_fts_s"]
+    base_wall = wall_floor(base - writer, writer, cores)
+    full_wall = wall_floor(full - writer, writer, cores)
     cpu, wall = reader_cold.cpu_s, reader_cold.wall_s
     print(
         f"  feedparser + nh3 + SQLite/FTS5: {base:5.2f} s CPU = {base / cpu:.2f} of reader's cold "
