@@ -17,12 +17,15 @@ from typing import Any
 
 import click
 
-from . import __version__, store, store_admin, store_feeds
-from .config import ConfigErrors, load_registry
-from .config_topics import topics_for_registry
-from .errors import AggregatorError, ConfigError, StoreError
-from .schedule import to_iso
-from .update import FeedResult, update_feeds
+from aggregator import __version__
+from aggregator.errors import AggregatorError, ConfigError, StoreError
+from aggregator.registry.feeds import ConfigErrors, load_registry
+from aggregator.registry.topics import topics_for_registry
+from aggregator.schedule import to_iso
+from aggregator.storage import admin as store_admin
+from aggregator.storage import feeds as store_feeds
+from aggregator.storage import posts as store
+from aggregator.update import FeedResult, update_feeds
 
 EXIT_CONFIG = 1
 EXIT_STORE = 3
@@ -165,7 +168,7 @@ def fetch(
 @one_line_errors
 def serve(config: Path, db: Path, host: str, port: int) -> None:
     """Serve the database with Datasette (database name: the file's stem, e.g. voice)."""
-    from . import service  # APScheduler and Datasette only for the commands that serve
+    from aggregator import service  # APScheduler and Datasette only for the commands that serve
 
     sys.exit(service.serve(db, host=host, port=port))
 
@@ -187,7 +190,7 @@ def run(
     no_serve: bool,
 ) -> None:
     """The main job: fetch on a schedule and serve with Datasette until stopped."""
-    from . import service
+    from aggregator import service
 
     code = service.run(
         config,
@@ -269,8 +272,8 @@ def _status_table(rows: list[Any]) -> None:
 @one_line_errors
 def retag(config: Path, db: Path, topics_path: Path | None) -> None:
     """Re-apply topics.yaml to every stored post, after the vocabulary changes."""
-    from .config_topics import load_topics
-    from .tagging import rules_version, topics_for
+    from aggregator.analysis.tagging import rules_version, topics_for
+    from aggregator.registry.topics import load_topics
 
     vocabulary = load_topics(topics_path) if topics_path else topics_for_registry(config)
     if vocabulary is None:
@@ -318,7 +321,7 @@ def remove(config: Path, db: Path, url: str, reason: str, removed_by: str | None
     """Take a blog down: out of feeds.yaml, posts hidden from public views, audit kept."""
     import getpass
 
-    from .config_edit import remove_feed
+    from aggregator.registry.edit import remove_feed
 
     in_registry = remove_feed(config, url)
     conn = store.connect(db)
@@ -345,7 +348,7 @@ def remove(config: Path, db: Path, url: str, reason: str, removed_by: str | None
 @one_line_errors
 def redirects(config: Path, db: Path, apply_: bool) -> None:
     """List permanent redirects seen (pending, confirmed, applied); --apply confirmed ones."""
-    from .config_edit import replace_feed_url
+    from aggregator.registry.edit import replace_feed_url
 
     conn = store.connect(db)
     try:
@@ -404,7 +407,7 @@ def redirects(config: Path, db: Path, apply_: bool) -> None:
 @one_line_errors
 def demo(config: Path | None, db: Path, port: int, feeds_port: int, once: bool) -> None:
     """Voice offline: serve the bundled demo feeds on 127.0.0.1 and run against them."""
-    from .demo import run_demo
+    from aggregator.demo import run_demo
 
     sys.exit(run_demo(db, config, port=port, feeds_port=feeds_port, once=once, echo=click.echo))
 

@@ -1,7 +1,7 @@
 """`voice demo`: Voice working with no internet, on the bundled demo feeds.
 
-The demo feeds are served from 127.0.0.1 by the same small server the tests
-use, so the demo registry needs the private-hosts switch, as an intranet would.
+The demo feeds are served from 127.0.0.1 by a small file server, so the
+demo registry needs the private-hosts switch, as an intranet would.
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from . import service
-from .config import load_registry
-from .config_topics import topics_for_registry
-from .errors import ConfigError
-from .feedserver import FeedServer
-from .update import update_feeds
+from aggregator import service
+from aggregator.demo_server import DemoFeedServer
+from aggregator.errors import ConfigError
+from aggregator.registry.feeds import load_registry
+from aggregator.registry.topics import topics_for_registry
+from aggregator.update import update_feeds
 
 DEMO_DIR = service.PROJECT_ROOT / "demo"
 
@@ -38,9 +38,8 @@ def run_demo(
 ) -> int:
     """Serve the demo feeds on a fixed port, so feed URLs stay the same between runs."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    server = FeedServer(DEMO_DIR / "feeds", port=feeds_port, gzip=True)
     try:
-        server.start()
+        server = DemoFeedServer(DEMO_DIR / "feeds", port=feeds_port)
     except OSError as exc:
         raise ConfigError(
             f"cannot serve the demo feeds on 127.0.0.1:{feeds_port} ({exc.strerror}); "

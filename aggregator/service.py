@@ -20,12 +20,12 @@ from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from . import store
-from .config import load_registry
-from .config_topics import topics_for_registry
-from .errors import AggregatorError
-from .parsepool import ParsePool
-from .update import update_feeds
+from aggregator.errors import AggregatorError
+from aggregator.parsing.pool import ParsePool
+from aggregator.registry.feeds import load_registry
+from aggregator.registry.topics import topics_for_registry
+from aggregator.storage import posts as store
+from aggregator.update import update_feeds
 
 log = logging.getLogger("voice")
 

@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "tests" / "data" / "eval"
 sys.path.insert(0, str(ROOT))
 
-from aggregator.config import parse_registry  # noqa: E402
-from aggregator.config_topics import load_topics  # noqa: E402
-from aggregator.feedserver import FeedServer  # noqa: E402
+from aggregator.registry.feeds import parse_registry  # noqa: E402
+from aggregator.registry.topics import load_topics  # noqa: E402
 from aggregator.update import update_feeds  # noqa: E402
+from tests.support.feedserver import FeedServer  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ process's CPU clock:
 
 - feedparser: `feedparser.parse` on the raw bytes with its sanitiser and URI
   resolution off (the issue's recipe), with Voice's expat text buffering
-  (importing aggregator.parse applies it), the cheapest way Voice knows;
+  (importing aggregator.parsing.parse applies it), the cheapest way Voice knows;
 - nh3: `nh3.clean` of each entry's content with the default policy and
   http/https/mailto links only (no attribute callback);
 - SQLite: storing each entry in a table with the columns of the issue's
@@ -38,9 +38,10 @@ from typing import Any
 import feedparser
 import nh3
 
-import aggregator.parse  # noqa: F401  (expat text buffering for feedparser)
-from aggregator import sanitize, similarity, tagging
-from aggregator.config_topics import load_topics
+import aggregator.parsing.parse  # noqa: F401  (expat text buffering for feedparser)
+from aggregator.analysis import similarity, tagging
+from aggregator.parsing import sanitize
+from aggregator.registry.topics import load_topics
 
 _SCHEMA = """
     CREATE TABLE posts (

@@ -3,7 +3,7 @@
     .venv/bin/python bench/run.py [--feeds 500] [--entries 20] [--skip-reader]
 
 Generates a synthetic corpus (bench/corpus.py), serves it on 127.0.0.1 with
-aggregator.feedserver, and runs three cycles with each tool as a separate
+tests/support/feedserver.py, and runs three cycles with each tool as a separate
 process, as a user runs it: cold (empty database), warm (nothing changed) and
 changed (one new entry in every tenth feed). Prints a table and the targets
 as PASS/FAIL, and writes bench/output/results.json. Exits 1 if a correctness
@@ -30,10 +30,12 @@ from pathlib import Path
 from corpus import Corpus
 from report import CYCLES, CycleResult, check_targets, print_floor, print_table
 
-from aggregator.feedserver import FeedServer
-
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))  # the test feed server lives in tests/support
+
+from tests.support.feedserver import FeedServer  # noqa: E402
+
 WORK = BENCH / "output"
 READER_VENV = BENCH / ".venv-reader"
 READER_PYTHON = READER_VENV / "bin" / "python"

@@ -39,10 +39,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aggregator import dedupe, similarity, store, store_duplicates, store_feeds  # noqa: E402
-from aggregator.config_topics import load_topics  # noqa: E402
+from aggregator.analysis import identity as dedupe  # noqa: E402
+from aggregator.analysis import similarity  # noqa: E402
+from aggregator.analysis.tagging import Vocabulary, topics_for  # noqa: E402
 from aggregator.models import FeedSource  # noqa: E402
-from aggregator.tagging import Vocabulary, topics_for  # noqa: E402
+from aggregator.registry.topics import load_topics  # noqa: E402
+from aggregator.storage import duplicates as store_duplicates  # noqa: E402
+from aggregator.storage import feeds as store_feeds  # noqa: E402
+from aggregator.storage import posts as store  # noqa: E402
 
 WORK = ROOT / "bench" / "output"
 VOICE = ROOT / ".venv" / "bin" / "voice"

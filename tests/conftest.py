@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.feedserver import FeedServer
 from aggregator.models import FeedSource, Registry, Settings
-from aggregator.parsepool import ParsePool
+from aggregator.parsing.pool import ParsePool
+from tests.support.feedserver import FeedServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"

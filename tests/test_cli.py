@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from aggregator.cli import cli
-from aggregator.feedserver import Drip, FeedServer, Redirect, Status, gzip_bomb
+from tests.support.feedserver import Drip, FeedServer, Redirect, Status, gzip_bomb
 
 from .conftest import DATA, ROOT, free_port, write_registry
 

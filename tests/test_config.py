@@ -2,8 +2,13 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config import ConfigErrors, load_registry, normalise_feed_url, parse_registry
 from aggregator.errors import ConfigError
+from aggregator.registry.feeds import (
+    ConfigErrors,
+    load_registry,
+    normalise_feed_url,
+    parse_registry,
+)
 
 DATA = Path(__file__).parent / "data" / "config"
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from ruamel.yaml.comments import CommentedMap
 
-from aggregator.config import load_registry
-from aggregator.config_edit import edit_registry, remove_feed, replace_feed_url
 from aggregator.errors import ConfigError
+from aggregator.registry.edit import edit_registry, remove_feed, replace_feed_url
+from aggregator.registry.feeds import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data" / "config_edit"
@@ -216,7 +216,7 @@ def test_two_processes_editing_at_once_keep_both_removals(tmp_path: Path) -> Non
 EDIT_LOOP = """
 import os, sys, time
 from pathlib import Path
-from aggregator.config_edit import replace_feed_url
+from aggregator.registry.edit import replace_feed_url
 _fsync = os.fsync
 os.fsync = lambda fd: (time.sleep(0.01), _fsync(fd))[1]
 path, a, b = Path(sys.argv[1]), sys.argv[2], sys.argv[3]

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config import ConfigErrors
-from aggregator.config_topics import DEFAULT_TOPICS_PATH, load_topics, parse_topics
 from aggregator.errors import ConfigError
+from aggregator.registry.feeds import ConfigErrors
+from aggregator.registry.topics import DEFAULT_TOPICS_PATH, load_topics, parse_topics
 
 DATA = Path(__file__).parent / "data" / "topics"
 ROOT = Path(__file__).resolve().parents[1]

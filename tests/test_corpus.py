@@ -15,7 +15,7 @@ import pytest
 
 from aggregator.errors import ParseError
 from aggregator.models import ParseJob
-from aggregator.parsepool import ParsePool
+from aggregator.parsing.pool import ParsePool
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feedparser"
 FILES = sorted(path for path in CORPUS.rglob("*") if path.suffix in {".xml", ".json"})

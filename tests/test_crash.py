@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.feedserver import FeedServer, RequestRecord
+from tests.support.feedserver import FeedServer, RequestRecord
 
 from .conftest import ROOT, write_registry
 

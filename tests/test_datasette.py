@@ -11,9 +11,9 @@ from pathlib import Path
 from datasette.app import Datasette
 from ruamel.yaml import YAML
 
-from aggregator.feedserver import FeedServer
-from aggregator.parsepool import ParsePool
+from aggregator.parsing.pool import ParsePool
 from aggregator.update import update_feeds
+from tests.support.feedserver import FeedServer
 
 from .conftest import ROOT, registry_for
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.dedupe import (
+from aggregator.analysis.identity import (
     EntryKeys,
     ExistingPost,
     canonical_url,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import store
 from aggregator.cli import cli
-from aggregator.config import FEED_KEYS, SETTING_KEYS
+from aggregator.registry.feeds import FEED_KEYS, SETTING_KEYS
+from aggregator.storage import posts as store
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -49,7 +49,7 @@ def test_every_column_is_in_the_schema_docs(tmp_path: Path) -> None:
 def test_store_knows_every_migration() -> None:
     import sqlite_utils
 
-    from aggregator.migrations import migrations
+    from aggregator.storage.migrations import migrations
 
     pending = migrations.pending(sqlite_utils.Database(memory=True))
     assert tuple(m.name for m in pending) == store.MIGRATIONS

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aggregator.feedserver import (
+from tests.support.feedserver import (
     Drip,
     FeedServer,
     Redirect,

@@ -12,9 +12,9 @@ import httpcore
 import httpx
 import pytest
 
-from aggregator import fetch as fetch_module
 from aggregator.errors import FetchError
-from aggregator.fetch import (
+from aggregator.fetching import client as fetch_module
+from aggregator.fetching.client import (
     GuardedBackend,
     GuardedTransport,
     fetch_feed,

@@ -33,10 +33,10 @@ from pathlib import Path
 import httpcore
 import pytest
 
-from aggregator.feedserver import Drip, FeedServer, Handler, Raw, Redirect, Status, gzip_bomb
-from aggregator.fetch import GuardedTransport
-from aggregator.parsepool import ParsePool
+from aggregator.fetching.client import GuardedTransport
+from aggregator.parsing.pool import ParsePool
 from aggregator.update import UpdateResult, update_feeds
+from tests.support.feedserver import Drip, FeedServer, Handler, Raw, Redirect, Status, gzip_bomb
 
 from .conftest import DATA, DEMO_FEEDS, registry_for
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from aggregator.feedserver import FeedServer, Raw, Redirect, Status
-from aggregator.parsepool import ParsePool
+from aggregator.parsing.pool import ParsePool
 from aggregator.update import update_feeds
+from tests.support.feedserver import FeedServer, Raw, Redirect, Status
 
 from .conftest import registry_for, rows
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.netguard import BLOCKED_NETWORKS, blocked_reason, is_blocked_address
+from aggregator.fetching.hostpolicy import BLOCKED_NETWORKS, blocked_reason, is_blocked_address
 
 BLOCKED = [
     ("loopback", "127.0.0.1", "loopback"),

@@ -10,7 +10,7 @@ import pytest
 
 from aggregator.errors import ParseError
 from aggregator.models import FeedData, ParseJob
-from aggregator.parse import parse_feed
+from aggregator.parsing.parse import parse_feed
 
 DATA = Path(__file__).parent / "data" / "parse"
 URL = "https://council.example/feed.xml"

@@ -13,8 +13,8 @@ import pytest
 
 from aggregator.errors import ParseError
 from aggregator.models import FeedData, ParseJob
-from aggregator.parse import parse_feed
-from aggregator.parsepool import ParsePool
+from aggregator.parsing.parse import parse_feed
+from aggregator.parsing.pool import ParsePool
 
 JOB = ParseJob(
     body=(Path(__file__).parent / "data" / "parse" / "rss2.xml").read_bytes(),

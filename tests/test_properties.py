@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from aggregator.errors import ParseError
 from aggregator.models import ParseJob
-from aggregator.parse import parse_feed
-from aggregator.sanitize import clean_html, html_to_text, text_of
+from aggregator.parsing.parse import parse_feed
+from aggregator.parsing.sanitize import clean_html, html_to_text, text_of
 
 BASE = "https://blog.example/posts/"
 CONTROL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.sanitize import clean_html, html_to_text, safe_url, strip_controls, text_of
+from aggregator.parsing.sanitize import clean_html, html_to_text, safe_url, strip_controls, text_of
 
 BASE = "https://blog.example/2024/post"
 REL = 'rel="noopener noreferrer nofollow"'

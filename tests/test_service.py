@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from aggregator.feedserver import FeedServer
+from tests.support.feedserver import FeedServer
 
 from .conftest import ROOT, free_port, write_registry
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aggregator.similarity import (
+from aggregator.analysis.similarity import (
     MIN_SHINGLES,
     Fingerprint,
     Match,
@@ -466,7 +466,10 @@ def test_shingles_ignore_case_punctuation_and_quotes() -> None:
 def test_signature_is_the_same_in_every_process() -> None:
     expected = signature(REBOOTED)
     assert signature(REBOOTED) == expected and len(expected) == 64
-    code = "import sys; from aggregator.similarity import signature; print(signature(sys.argv[1]))"
+    code = (
+        "import sys; from aggregator.analysis.similarity import signature; "
+        "print(signature(sys.argv[1]))"
+    )
     for seed in ("0", "1", "random"):
         out = subprocess.run(
             [sys.executable, "-c", code, REBOOTED], capture_output=True, text=True, check=True,

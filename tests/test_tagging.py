@@ -2,8 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config_topics import load_topics
-from aggregator.tagging import (
+from aggregator.analysis.tagging import (
     TopicAssignment,
     Vocabulary,
     VocabularyError,
@@ -13,6 +12,7 @@ from aggregator.tagging import (
     topics_for,
     vocabulary_from_data,
 )
+from aggregator.registry.topics import load_topics
 
 DATA = Path(__file__).parent / "data" / "topics"
 ROOT = Path(__file__).resolve().parents[1]

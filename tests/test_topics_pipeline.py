@@ -7,11 +7,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aggregator.config_topics import load_topics
-from aggregator.feedserver import FeedServer
-from aggregator.parsepool import ParsePool
-from aggregator.tagging import rules_version
+from aggregator.analysis.tagging import rules_version
+from aggregator.parsing.pool import ParsePool
+from aggregator.registry.topics import load_topics
 from aggregator.update import update_feeds
+from tests.support.feedserver import FeedServer
 
 from .conftest import ROOT, registry_for, rows
 
@@ -105,8 +105,9 @@ def test_topics_summary_follows_a_retagged_entry_whose_raw_entry_is_unchanged(
 ) -> None:
     # Two writers (a `voice fetch --feed` during `voice run`) can both hand over
     # the same unchanged entry; the second's topics must reach posts.topics too.
-    from aggregator import store, store_feeds
     from aggregator.models import EntryData, FeedSource
+    from aggregator.storage import feeds as store_feeds
+    from aggregator.storage import posts as store
 
     conn = store.connect(db_path)
     store_feeds.sync_feeds(conn, [FeedSource("https://a.example/feed/", "London")], "t")

@@ -14,11 +14,11 @@ import httpx
 import pytest
 
 from aggregator.errors import StoreError
-from aggregator.feedserver import Drip, FeedServer, Raw, Redirect, Status, gzip_bomb
 from aggregator.models import FeedData, ParseJob
-from aggregator.parse import parse_feed
-from aggregator.parsepool import ParsePool
+from aggregator.parsing.parse import parse_feed
+from aggregator.parsing.pool import ParsePool
 from aggregator.update import update_feeds
+from tests.support.feedserver import Drip, FeedServer, Raw, Redirect, Status, gzip_bomb
 
 from .conftest import registry_for, rows
 

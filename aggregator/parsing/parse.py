@@ -39,9 +39,10 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from aggregator import dedupe, sanitize
+from aggregator.analysis import identity as dedupe
 from aggregator.errors import ParseError
 from aggregator.models import EntryData, FeedData, ParseJob
+from aggregator.parsing import sanitize
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "html", "xhtml"})
 

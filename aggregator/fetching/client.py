@@ -22,9 +22,9 @@ from typing import NoReturn
 import httpcore
 import httpx
 
-from .errors import FetchError
-from .models import FetchLimits, ResponseData, Settings
-from .netguard import blocked_reason
+from aggregator.errors import FetchError
+from aggregator.fetching.hostpolicy import blocked_reason
+from aggregator.models import FetchLimits, ResponseData, Settings
 
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "

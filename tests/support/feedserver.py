@@ -1,6 +1,6 @@
 """A small HTTP server that serves feed files from a directory on 127.0.0.1.
 
-Used by the integration tests, by `make demo` and by the benchmark. Standard
+Used by the integration tests and by the benchmark. Standard
 library only, so it can run anywhere Voice runs.
 
     with FeedServer(Path("demo/feeds"), gzip=True) as server:
@@ -18,7 +18,7 @@ A route replaces file serving for one path. Its handler is a behaviour value
 (Redirect, Status, Drip, Raw) or a function that takes the RequestRecord and
 returns a behaviour, or None to serve the file as usual.
 
-Run it by hand with `python -m aggregator.feedserver DIR --port 8000 [--gzip]`;
+Run it by hand with `python -m tests.support.feedserver DIR --port 8000 [--gzip]`;
 it prints the base URL and serves until Ctrl-C or SIGTERM.
 """
 
@@ -438,7 +438,7 @@ class FeedServer:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m aggregator.feedserver",
+        prog="python -m tests.support.feedserver",
         description="Serve feed files from a directory until Ctrl-C.",
     )
     parser.add_argument("directory", type=Path)

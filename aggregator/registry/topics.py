@@ -14,10 +14,15 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from .config import ConfigErrors, read_config_text
-from .tagging import Vocabulary, VocabularyError, VocabularyProblem, vocabulary_from_data
+from aggregator.analysis.tagging import (
+    Vocabulary,
+    VocabularyError,
+    VocabularyProblem,
+    vocabulary_from_data,
+)
+from aggregator.registry.feeds import ConfigErrors, read_config_text
 
-DEFAULT_TOPICS_PATH = Path(__file__).resolve().parents[1] / "topics.yaml"
+DEFAULT_TOPICS_PATH = Path(__file__).resolve().parents[2] / "topics.yaml"
 
 
 def _line(node: Any, key: Any = None, item: int | None = None) -> int | None:

@@ -34,8 +34,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from urllib.parse import urljoin
 
-from .dedupe import canonical_url, content_key, title_key, words
-from .models import FeedData
+from aggregator.analysis.identity import canonical_url, content_key, title_key, words
+from aggregator.models import FeedData
 
 # --- thresholds ---------------------------------------------------------------
 #

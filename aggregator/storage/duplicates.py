@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from . import dedupe, similarity
+from aggregator.analysis import identity as dedupe
+from aggregator.analysis import similarity
 
 _FINGERPRINT_SQL = """
     SELECT posts.id, posts.feed_id, posts.author, posts.published, posts.url_key,

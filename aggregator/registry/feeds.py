@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from .errors import ConfigError
-from .models import REGIONS, FeedSource, Registry, Settings
+from aggregator.errors import ConfigError
+from aggregator.models import REGIONS, FeedSource, Registry, Settings
 
 FEED_KEYS = (
     "url",

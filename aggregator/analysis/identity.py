@@ -27,7 +27,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .models import EntryData
+from aggregator.models import EntryData
 
 # --- canonical_url -----------------------------------------------------------
 

@@ -11,7 +11,7 @@ import sqlite3
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from .store import MIGRATION_SET
+from aggregator.storage.posts import MIGRATION_SET
 
 migrations = Migrations(MIGRATION_SET)
 
@@ -140,7 +140,7 @@ def _m0002_feed_lifecycle(db: sqlite_utils.Database) -> None:
         """,
     ):
         db.execute(statement)
-    from .dedupe import canonical_url, content_key
+    from aggregator.analysis.identity import canonical_url, content_key
 
     posts = db.execute("SELECT id, url, title, text FROM posts").fetchall()
     db.conn.executemany(

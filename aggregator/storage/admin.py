@@ -11,9 +11,9 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from . import similarity
-from .store import topics_summary, transaction
-from .store_duplicates import link_duplicates
+from aggregator.analysis import similarity
+from aggregator.storage.duplicates import link_duplicates
+from aggregator.storage.posts import topics_summary, transaction
 
 
 def retag_posts(

@@ -72,7 +72,7 @@ class ParsePool:
         Forking from a busy multi-threaded process can copy a lock another
         thread holds; only a replacement for a killed worker is forked later.
         """
-        import aggregator.parse  # noqa: F401  (loaded once here, shared by every fork)
+        import aggregator.parsing.parse  # noqa: F401  (loaded once here, shared by every fork)
 
         for slot in self._slots:
             slot.start(self._context, self._target, self.memory_mb, self.cpu_seconds)
@@ -231,9 +231,9 @@ def _parse_feed(job: ParseJob) -> FeedData:
     The pool imports it in the parent just before forking (see start), so
     workers begin with it loaded, and a cycle of 304s never loads it at all.
     """
-    from aggregator.parse import parse_feed
-    from aggregator.similarity import sketch_feed
-    from aggregator.tagging import tag_feed
+    from aggregator.analysis.similarity import sketch_feed
+    from aggregator.analysis.tagging import tag_feed
+    from aggregator.parsing.parse import parse_feed
 
     data = sketch_feed(parse_feed(job))
     return tag_feed(data, job.vocabulary, job.feed_topics) if job.vocabulary else data

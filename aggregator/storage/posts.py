@@ -15,10 +15,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from . import dedupe, similarity
-from .errors import StoreError
-from .models import EntryData
-from .store_duplicates import link_duplicates
+from aggregator.analysis import identity as dedupe
+from aggregator.analysis import similarity
+from aggregator.errors import StoreError
+from aggregator.models import EntryData
+from aggregator.storage.duplicates import link_duplicates
 
 BUSY_TIMEOUT_MS = 15_000
 SCHEDULABLE = "status NOT IN ('gone', 'removed')"
@@ -117,7 +118,7 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA wal_autocheckpoint = 10000")
         conn.execute("PRAGMA foreign_keys = ON")
         if not _up_to_date(conn):
-            from .migrations import apply_migrations
+            from aggregator.storage.migrations import apply_migrations
 
             with transaction(conn):
                 apply_migrations(conn)

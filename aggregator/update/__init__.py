@@ -21,12 +21,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from . import __version__, fetch, store, store_feeds
-from .errors import ConfigError, FetchError, ParseError, StoreError
-from .health import explain
-from .models import FetchLimits, ParseJob, Registry, ResponseData, Settings
-from .parsepool import ParsePool
-from .schedule import ScheduleInputs, from_iso, next_check, to_iso
+from aggregator import __version__
+from aggregator.errors import ConfigError, FetchError, ParseError, StoreError
+from aggregator.fetching import client as fetch
+from aggregator.health import explain
+from aggregator.models import FetchLimits, ParseJob, Registry, ResponseData, Settings
+from aggregator.parsing.pool import ParsePool
+from aggregator.schedule import ScheduleInputs, from_iso, next_check, to_iso
+from aggregator.storage import feeds as store_feeds
+from aggregator.storage import posts as store
 
 log = logging.getLogger("voice")
 Clock = Callable[[], datetime]

@@ -52,8 +52,13 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
-from .config import ConfigErrors, normalise_feed_url, parse_registry, read_config_text
-from .errors import ConfigError
+from aggregator.errors import ConfigError
+from aggregator.registry.feeds import (
+    ConfigErrors,
+    normalise_feed_url,
+    parse_registry,
+    read_config_text,
+)
 
 Change = Callable[[CommentedMap], bool]
 
