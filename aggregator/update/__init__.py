@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from aggregator import __version__
 from aggregator.errors import ConfigError, FetchError, ParseError, StoreError
-from aggregator.fetching import client as fetch
+from aggregator import fetching as fetch
 from aggregator.health import explain
 from aggregator.models import FetchLimits, ParseJob, Registry, ResponseData, Settings
 from aggregator.parsing.pool import ParsePool
