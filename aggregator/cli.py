@@ -24,7 +24,7 @@ from aggregator.registry.topics import topics_for_registry
 from aggregator.schedule import to_iso
 from aggregator.storage import admin as store_admin
 from aggregator.storage import feeds as store_feeds
-from aggregator.storage import posts as store
+from aggregator import storage as store
 from aggregator.update import FeedResult, update_feeds
 
 EXIT_CONFIG = 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 REGIONS = (
@@ -164,3 +165,60 @@ class FeedData:
     total_entries: int  # entries in the document before caps
     notes: tuple[str, ...] = ()  # caps applied, said to people in the fetch record
     rules_version: str | None = None  # the vocabulary that tagged the entries, if any
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """A feed as the database knows it, for deciding what to fetch and how."""
+
+    id: int
+    url: str
+    title: str | None
+    region: str | None
+    organisation: str | None
+    status: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    error_count: int
+    next_check_at: str | None
+    last_success_at: str | None = None
+    failing_since: str | None = None
+    interval_minutes: int | None = None
+    pending_redirect: str | None = None
+    topics: str = "[]"  # the blog's default topics (JSON), for tagging in the worker
+    recent_published: tuple[datetime, ...] = ()  # newest posts' dates: the feed's rhythm
+
+
+@dataclass(frozen=True)
+class FeedUpdateRecord:
+    """Everything one fetch of one feed changes, written in one transaction."""
+
+    feed_id: int
+    started_at: str
+    duration_ms: int
+    outcome: str  # ok, not_modified, unchanged, error, gone
+    status: str
+    next_check_at: str | None
+    error_count: int
+    http_status: int | None = None
+    bytes: int = 0
+    url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    feed_title: str | None = None
+    site_url: str | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    note: str | None = None
+    entries: tuple[EntryData, ...] = ()
+    known_keys: frozenset[str] = frozenset()  # entry keys stored before this fetch
+    seen_keys: frozenset[str] = frozenset()  # every entry key in the fetched document
+    redirect_pending: bool = False  # the feed had a redirect recorded before this fetch
+    rules_version: str | None = None  # the vocabulary that tagged `entries`, if any
+    explanation: str | None = None
+    failing_since: str | None = None
+    backfill_keep: int | None = None  # first fetch: all but the newest N are back catalogue
+    permanent_redirect: str | None = None  # a 301/308 target seen on this (successful) fetch
+    redirect_rule: tuple[int, int] = (3, 2)  # confirm after N sightings over at least D days

@@ -24,7 +24,7 @@ from aggregator.errors import AggregatorError
 from aggregator.parsing.pool import ParsePool
 from aggregator.registry.feeds import load_registry
 from aggregator.registry.topics import topics_for_registry
-from aggregator.storage import posts as store
+from aggregator import storage as store
 from aggregator.update import update_feeds
 
 log = logging.getLogger("voice")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from aggregator import storage as store
 from aggregator.cli import cli
 from aggregator.registry.feeds import FEED_KEYS, SETTING_KEYS
-from aggregator.storage import posts as store
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -44,12 +44,3 @@ def test_every_column_is_in_the_schema_docs(tmp_path: Path) -> None:
         missing = [c for c in columns if f"| `{c}` |" not in section]
         assert not missing, f"{table}: undocumented columns {missing}"
     assert isinstance(conn, sqlite3.Connection)
-
-
-def test_store_knows_every_migration() -> None:
-    import sqlite_utils
-
-    from aggregator.storage.migrations import migrations
-
-    pending = migrations.pending(sqlite_utils.Database(memory=True))
-    assert tuple(m.name for m in pending) == store.MIGRATIONS

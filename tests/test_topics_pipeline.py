@@ -105,9 +105,9 @@ def test_topics_summary_follows_a_retagged_entry_whose_raw_entry_is_unchanged(
 ) -> None:
     # Two writers (a `voice fetch --feed` during `voice run`) can both hand over
     # the same unchanged entry; the second's topics must reach posts.topics too.
-    from aggregator.models import EntryData, FeedSource
+    from aggregator import storage as store
+    from aggregator.models import EntryData, FeedSource, FeedUpdateRecord
     from aggregator.storage import feeds as store_feeds
-    from aggregator.storage import posts as store
 
     conn = store.connect(db_path)
     store_feeds.sync_feeds(conn, [FeedSource("https://a.example/feed/", "London")], "t")
@@ -121,7 +121,7 @@ def test_topics_summary_follows_a_retagged_entry_whose_raw_entry_is_unchanged(
     for topic, known in writes:
         store.save_update(
             conn,
-            store.FeedUpdateRecord(
+            FeedUpdateRecord(
                 feed_id=1, started_at="2026-01-02T00:00:00Z", duration_ms=1, outcome="ok",
                 status="ok", next_check_at=None, error_count=0,
                 entries=(replace(entry, topics=((topic, "rules", 1.0),)),), known_keys=known,

@@ -1,0 +1,20 @@
+"""The storage stage: SQLite, whose tables and views are Voice's public contract.
+
+    schema       the numbered schema steps (DDL only, no Voice code)
+    migrations   applies them with sqlite-utils (its only user)
+    keys         columns derived by today's rules, filled after migrating
+    connection   connect (WAL, migrate when behind) and BEGIN IMMEDIATE transactions
+    posts        a fetch's entries: new posts, edits, moved GUIDs, topic rows
+    updates      one fetch in one transaction: entries, feed state, fetch log
+    duplicates   cross-feed copy links, inside the caller's transaction
+    feeds        the feeds table: registry sync, due feeds, `voice status`
+    admin        whole-archive and member commands: retag, dedupe, redirects, takedowns
+
+`schema` is imported by `connection` and `migrations`, never the reverse.
+"""
+
+from aggregator.storage.connection import connect, transaction
+from aggregator.storage.posts import SaveResult, known_entries
+from aggregator.storage.updates import save_update
+
+__all__ = ["SaveResult", "connect", "known_entries", "save_update", "transaction"]

@@ -12,8 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aggregator.analysis import similarity
+from aggregator.storage.connection import transaction
 from aggregator.storage.duplicates import link_duplicates
-from aggregator.storage.posts import topics_summary, transaction
+from aggregator.storage.posts import topics_summary
 
 
 def retag_posts(

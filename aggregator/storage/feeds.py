@@ -10,8 +10,8 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 
-from aggregator.models import FeedSource
-from aggregator.storage.posts import SCHEDULABLE, FeedState, transaction
+from aggregator.models import FeedSource, FeedState
+from aggregator.storage.connection import SCHEDULABLE, transaction
 
 
 def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str) -> None:

@@ -1,162 +1,25 @@
-"""SQLite storage: the schema is the public contract (see docs/schema.md).
+"""Storing a fetch's entries: new posts, edits in place, moved GUIDs and topic rows.
 
-WAL lets Datasette read while the fetcher writes; each feed's update is one
-short BEGIN IMMEDIATE transaction, so a crash leaves every feed either fully
-old or fully new, and a writer never waits half-way through for a lock.
+The schema these rows go into is the public contract (docs/schema.md).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from datetime import datetime
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aggregator.analysis import identity as dedupe
 from aggregator.analysis import similarity
-from aggregator.errors import StoreError
 from aggregator.models import EntryData
 from aggregator.storage.duplicates import link_duplicates
-
-BUSY_TIMEOUT_MS = 15_000
-SCHEDULABLE = "status NOT IN ('gone', 'removed')"
-
-# Names of the numbered migrations in aggregator/migrations.py, newest last.
-# Listed here so that opening an up-to-date database needs no sqlite-utils import.
-MIGRATIONS = (
-    "0001_initial",
-    "0002_feed_lifecycle",
-    "0003_topics_and_duplicates",
-    "0004_fts_on_text_changes",
-)
-MIGRATION_SET = "voice"
-
-
-@dataclass(frozen=True)
-class FeedState:
-    """A feed as the database knows it, for deciding what to fetch and how."""
-
-    id: int
-    url: str
-    title: str | None
-    region: str | None
-    organisation: str | None
-    status: str
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
-    error_count: int
-    next_check_at: str | None
-    last_success_at: str | None = None
-    failing_since: str | None = None
-    interval_minutes: int | None = None
-    pending_redirect: str | None = None
-    topics: str = "[]"  # the blog's default topics (JSON), for tagging in the worker
-    recent_published: tuple[datetime, ...] = ()  # newest posts' dates: the feed's rhythm
-
-
-@dataclass(frozen=True)
-class FeedUpdateRecord:
-    """Everything one fetch of one feed changes, written in one transaction."""
-
-    feed_id: int
-    started_at: str
-    duration_ms: int
-    outcome: str  # ok, not_modified, unchanged, error, gone
-    status: str
-    next_check_at: str | None
-    error_count: int
-    http_status: int | None = None
-    bytes: int = 0
-    url: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-    body_hash: str | None = None
-    feed_title: str | None = None
-    site_url: str | None = None
-    error_kind: str | None = None
-    error: str | None = None
-    note: str | None = None
-    entries: tuple[EntryData, ...] = ()
-    known_keys: frozenset[str] = frozenset()  # entry keys stored before this fetch
-    seen_keys: frozenset[str] = frozenset()  # every entry key in the fetched document
-    redirect_pending: bool = False  # the feed had a redirect recorded before this fetch
-    rules_version: str | None = None  # the vocabulary that tagged `entries`, if any
-    explanation: str | None = None
-    failing_since: str | None = None
-    backfill_keep: int | None = None  # first fetch: all but the newest N are back catalogue
-    permanent_redirect: str | None = None  # a 301/308 target seen on this (successful) fetch
-    redirect_rule: tuple[int, int] = (3, 2)  # confirm after N sightings over at least D days
 
 
 @dataclass(frozen=True)
 class SaveResult:
     new_posts: int
     updated_posts: int
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) and migrate the database."""
-    if not path.parent.exists():
-        raise StoreError(f"{path.parent}: directory does not exist (pass --db PATH)")
-    try:
-        # check_same_thread=False: the update stage hands the connection to its one
-        # writer thread; it is never used from two threads at once.
-        conn = sqlite3.connect(
-            path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
-        )
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        # Checkpoint every ~40 MB of WAL instead of 4 MB: the FTS index pages a
-        # cycle rewrites in every transaction are then copied back once, not
-        # dozens of times (about a tenth less CPU on a cold cycle).
-        conn.execute("PRAGMA wal_autocheckpoint = 10000")
-        conn.execute("PRAGMA foreign_keys = ON")
-        if not _up_to_date(conn):
-            from aggregator.storage.migrations import apply_migrations
-
-            with transaction(conn):
-                apply_migrations(conn)
-    except sqlite3.DatabaseError as exc:
-        raise StoreError(f"{path}: cannot open the database: {exc}") from exc
-    return conn
-
-
-def _up_to_date(conn: sqlite3.Connection) -> bool:
-    try:
-        rows = conn.execute(
-            "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [MIGRATION_SET]
-        )
-    except sqlite3.OperationalError:  # a new database: no migrations table yet
-        return False
-    return set(MIGRATIONS) <= {row[0] for row in rows}
-
-
-@contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE: take the write lock up front so we never deadlock mid-way.
-
-    Any SQLite failure rolls everything back and becomes a StoreError, which
-    the CLI reports in one line (exit 3).
-    """
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot write to the database: {exc}") from exc
-    try:
-        yield conn
-        conn.execute("COMMIT")
-    except BaseException as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.Error):
-            raise StoreError(f"cannot write to the database: {exc}") from exc
-        raise
 
 
 def known_entries(conn: sqlite3.Connection, feed_id: int) -> dict[str, str]:
@@ -198,7 +61,7 @@ _MOVE_POST = """
 """
 
 
-def _save_entries(
+def save_entries(
     conn: sqlite3.Connection,
     feed_id: int,
     entries: Sequence[EntryData],
@@ -324,160 +187,3 @@ def _moved_from(
     ).fetchall()
     existing = [dedupe.ExistingPost(r[0], r[1], r[2], r[3] or "") for r in rows]
     return dedupe.find_moved_entry(keys, existing, still_in_feed=seen)
-
-
-def _track_redirect(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> None:
-    """Count sightings of a permanent move; a check without it drops pending ones."""
-    if rec.permanent_redirect is None:
-        if not rec.redirect_pending:
-            return  # the usual case: nothing moved before, nothing moves now
-        conn.execute(
-            "DELETE FROM redirects WHERE feed_id = ? AND confirmed_at IS NULL", [rec.feed_id]
-        )
-        conn.execute(
-            """
-            UPDATE feeds SET pending_redirect = (
-                SELECT target FROM redirects
-                WHERE feed_id = feeds.id AND applied_at IS NULL ORDER BY last_seen_at DESC)
-            WHERE id = ?
-            """,
-            [rec.feed_id],
-        )
-        return
-    times, days = rec.redirect_rule
-    conn.execute(
-        "DELETE FROM redirects WHERE feed_id = ? AND target != ? AND confirmed_at IS NULL",
-        [rec.feed_id, rec.permanent_redirect],
-    )
-    conn.execute(
-        """
-        INSERT INTO redirects (feed_id, target, first_seen_at, last_seen_at)
-        VALUES (:feed_id, :target, :now, :now)
-        ON CONFLICT (feed_id, target) DO UPDATE SET
-            last_seen_at = :now, times_seen = times_seen + 1
-        """,
-        {"feed_id": rec.feed_id, "target": rec.permanent_redirect, "now": rec.started_at},
-    )
-    conn.execute(
-        """
-        UPDATE redirects SET confirmed_at = :now
-        WHERE feed_id = :feed_id AND target = :target AND confirmed_at IS NULL
-          AND times_seen >= :times
-          AND julianday(last_seen_at) - julianday(first_seen_at) >= :days
-        """,
-        {
-            "feed_id": rec.feed_id,
-            "target": rec.permanent_redirect,
-            "now": rec.started_at,
-            "times": times,
-            "days": days,
-        },
-    )
-    conn.execute(
-        "UPDATE feeds SET pending_redirect = ? WHERE id = ?",
-        [rec.permanent_redirect, rec.feed_id],
-    )
-
-
-def _mark_backfill(conn: sqlite3.Connection, feed_id: int, keep: int) -> None:
-    """A blog's back catalogue: all its posts but the newest `keep` (first fetch only)."""
-    conn.execute(
-        """
-        UPDATE posts SET is_backfill = 1
-        WHERE feed_id = :feed_id AND id NOT IN (
-            SELECT id FROM posts WHERE feed_id = :feed_id
-            ORDER BY published DESC, id LIMIT :keep)
-        """,
-        {"feed_id": feed_id, "keep": keep},
-    )
-
-
-def save_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult:
-    """Write one fetch's outcome: posts, feed state and the fetch log, all or nothing."""
-    with transaction(conn):
-        result = _save_entries(
-            conn,
-            rec.feed_id,
-            rec.entries,
-            rec.started_at,
-            rec.known_keys,
-            rec.seen_keys,
-            rec.rules_version,
-        )
-        if rec.backfill_keep is not None and result.new_posts:
-            _mark_backfill(conn, rec.feed_id, rec.backfill_keep)
-        if rec.outcome in ("ok", "not_modified", "unchanged"):
-            _track_redirect(conn, rec)
-        removed = conn.execute(
-            "SELECT status = 'removed' FROM feeds WHERE id = ?", [rec.feed_id]
-        ).fetchone()[0]
-        if removed:  # removed while this fetch was in flight: it stays removed
-            rec = replace(rec, status="removed", next_check_at=None)
-            conn.execute(
-                """
-                UPDATE posts SET hidden = 1 WHERE feed_id = :id AND hidden = 0
-                  AND EXISTS (SELECT 1 FROM removals WHERE feed_id = :id)
-                """,
-                {"id": rec.feed_id},
-            )
-        succeeded = rec.outcome in ("ok", "not_modified", "unchanged")
-        conn.execute(
-            """
-            UPDATE feeds SET
-                status = :status,
-                error_kind = :error_kind,
-                last_error = :error,
-                last_checked_at = :started_at,
-                last_success_at = CASE WHEN :succeeded THEN :started_at ELSE last_success_at END,
-                etag = CASE WHEN :succeeded THEN :etag ELSE etag END,
-                last_modified = CASE WHEN :succeeded THEN :last_modified ELSE last_modified END,
-                body_hash = coalesce(:body_hash, body_hash),
-                title = coalesce(title, :feed_title),
-                site_url = coalesce(site_url, :site_url),
-                next_check_at = :next_check_at,
-                error_count = :error_count,
-                last_http_status = :http_status,
-                explanation = :explanation,
-                failing_since = :failing_since
-            WHERE id = :feed_id
-            """,
-            {
-                "status": rec.status,
-                "error_kind": rec.error_kind,
-                "error": rec.error,
-                "started_at": rec.started_at,
-                "succeeded": succeeded,
-                "etag": rec.etag,
-                "last_modified": rec.last_modified,
-                "body_hash": rec.body_hash,
-                "feed_title": rec.feed_title,
-                "site_url": rec.site_url,
-                "next_check_at": rec.next_check_at,
-                "error_count": rec.error_count,
-                "feed_id": rec.feed_id,
-                "http_status": rec.http_status,
-                "explanation": rec.explanation,
-                "failing_since": rec.failing_since,
-            },
-        )
-        conn.execute(
-            """
-            INSERT INTO fetches (feed_id, started_at, duration_ms, http_status, outcome,
-                error_kind, error, bytes, new_posts, updated_posts, note)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """,
-            [
-                rec.feed_id,
-                rec.started_at,
-                rec.duration_ms,
-                rec.http_status,
-                rec.outcome,
-                rec.error_kind,
-                rec.error,
-                rec.bytes,
-                result.new_posts,
-                result.updated_posts,
-                rec.note,
-            ],
-        )
-    return result

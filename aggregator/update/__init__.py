@@ -22,14 +22,22 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from aggregator import __version__
-from aggregator.errors import ConfigError, FetchError, ParseError, StoreError
 from aggregator import fetching as fetch
+from aggregator import storage as store
+from aggregator.errors import ConfigError, FetchError, ParseError, StoreError
 from aggregator.health import explain
-from aggregator.models import FetchLimits, ParseJob, Registry, ResponseData, Settings
+from aggregator.models import (
+    FeedState,
+    FeedUpdateRecord,
+    FetchLimits,
+    ParseJob,
+    Registry,
+    ResponseData,
+    Settings,
+)
 from aggregator.parsing.pool import ParsePool
 from aggregator.schedule import ScheduleInputs, from_iso, next_check, to_iso
 from aggregator.storage import feeds as store_feeds
-from aggregator.storage import posts as store
 
 log = logging.getLogger("voice")
 Clock = Callable[[], datetime]
@@ -114,7 +122,7 @@ def _hash(body: bytes) -> str:
 
 def _next_check(
     cycle: _Cycle,
-    feed: store.FeedState,
+    feed: FeedState,
     started: datetime,
     outcome: str,
     error_count: int,
@@ -140,7 +148,7 @@ def _next_check(
 
 def _failure(
     cycle: _Cycle,
-    feed: store.FeedState,
+    feed: FeedState,
     started: datetime,
     t0: float,
     kind: str,
@@ -149,7 +157,7 @@ def _failure(
     *,
     recent: tuple[datetime, ...] = (),
     retry_after: str | None = None,
-) -> store.FeedUpdateRecord:
+) -> FeedUpdateRecord:
     errors = feed.error_count + 1
     gone = kind == "gone"
     failing_since = feed.failing_since or to_iso(started)
@@ -161,7 +169,7 @@ def _failure(
         if days_failing >= cycle.settings.failing_after_days
         else "error"
     )
-    return store.FeedUpdateRecord(
+    return FeedUpdateRecord(
         feed_id=feed.id,
         started_at=to_iso(started),
         duration_ms=int((time.monotonic() - t0) * 1000),
@@ -188,7 +196,7 @@ def _failure(
 
 def _success(
     cycle: _Cycle,
-    feed: store.FeedState,
+    feed: FeedState,
     started: datetime,
     t0: float,
     resp: ResponseData,
@@ -197,8 +205,8 @@ def _success(
     recent: tuple[datetime, ...] = (),
     ttl_minutes: int | None = None,
     **extra: object,
-) -> store.FeedUpdateRecord:
-    return store.FeedUpdateRecord(
+) -> FeedUpdateRecord:
+    return FeedUpdateRecord(
         feed_id=feed.id,
         started_at=to_iso(started),
         duration_ms=int((time.monotonic() - t0) * 1000),
@@ -232,7 +240,7 @@ def _success(
     )
 
 
-async def _check_feed(cycle: _Cycle, feed: store.FeedState) -> store.FeedUpdateRecord | None:
+async def _check_feed(cycle: _Cycle, feed: FeedState) -> FeedUpdateRecord | None:
     """Fetch and parse one feed; return what to write, or None when stopping.
 
     The host slot is taken first, so feeds waiting for a busy host hold no
@@ -256,7 +264,7 @@ async def _check_feed(cycle: _Cycle, feed: store.FeedState) -> store.FeedUpdateR
             fetched = await _fetch(cycle, feed, recent)
         finally:
             host.release()
-        if fetched is None or isinstance(fetched, store.FeedUpdateRecord):
+        if fetched is None or isinstance(fetched, FeedUpdateRecord):
             return fetched
         resp, started, t0 = fetched
         if resp.body is None:
@@ -286,8 +294,8 @@ async def _keep_gap(cycle: _Cycle, key: str) -> None:
 
 
 async def _fetch(
-    cycle: _Cycle, feed: store.FeedState, recent: tuple[datetime, ...]
-) -> store.FeedUpdateRecord | tuple[ResponseData, datetime, float] | None:
+    cycle: _Cycle, feed: FeedState, recent: tuple[datetime, ...]
+) -> FeedUpdateRecord | tuple[ResponseData, datetime, float] | None:
     if cycle.stop.is_set():
         return None
     started = cycle.clock()
@@ -317,13 +325,13 @@ async def _fetch(
 
 async def _parse(
     cycle: _Cycle,
-    feed: store.FeedState,
+    feed: FeedState,
     started: datetime,
     t0: float,
     resp: ResponseData,
     body_hash: str,
     recent: tuple[datetime, ...],
-) -> store.FeedUpdateRecord:
+) -> FeedUpdateRecord:
     assert resp.body is not None
     known = await cycle.in_db(store.known_entries, cycle.conn, feed.id)
     job = ParseJob(
@@ -367,11 +375,11 @@ async def _parse(
 
 
 def _internal_failure(
-    cycle: _Cycle, feed: store.FeedState, started: datetime
-) -> store.FeedUpdateRecord:
+    cycle: _Cycle, feed: FeedState, started: datetime
+) -> FeedUpdateRecord:
     """The record for a bug: built from plain values only, so it cannot fail in turn."""
     retry = started + timedelta(minutes=cycle.settings.interval_minutes)
-    return store.FeedUpdateRecord(
+    return FeedUpdateRecord(
         feed_id=feed.id,
         started_at=to_iso(started),
         duration_ms=0,
@@ -386,7 +394,7 @@ def _internal_failure(
     )
 
 
-async def _update_one(cycle: _Cycle, feed: store.FeedState) -> FeedResult:
+async def _update_one(cycle: _Cycle, feed: FeedState) -> FeedResult:
     try:
         record = await _check_feed(cycle, feed)
     except (asyncio.CancelledError, StoreError):
@@ -410,7 +418,7 @@ async def _update_one(cycle: _Cycle, feed: store.FeedState) -> FeedResult:
     return result
 
 
-async def _run_cycle(cycle: _Cycle, feeds: list[store.FeedState]) -> list[FeedResult]:
+async def _run_cycle(cycle: _Cycle, feeds: list[FeedState]) -> list[FeedResult]:
     async with cycle.client:  # type: ignore[attr-defined]
         tasks = [asyncio.ensure_future(_update_one(cycle, f)) for f in feeds]
         watcher = asyncio.ensure_future(_cancel_on_stop(cycle.stop, tasks))

@@ -1,0 +1,82 @@
+"""Opening the database and writing to it: WAL, one short transaction at a time.
+
+WAL lets Datasette read while the fetcher writes; each write is one BEGIN
+IMMEDIATE transaction, so a crash leaves every feed either fully old or fully
+new, and a writer never waits half-way through for a lock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from aggregator.errors import StoreError
+from aggregator.storage.keys import fill_missing_keys
+from aggregator.storage.schema import MIGRATION_SET, MIGRATIONS
+
+BUSY_TIMEOUT_MS = 15_000
+SCHEDULABLE = "status NOT IN ('gone', 'removed')"
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) and migrate the database."""
+    if not path.parent.exists():
+        raise StoreError(f"{path.parent}: directory does not exist (pass --db PATH)")
+    try:
+        # check_same_thread=False: the update stage hands the connection to its one
+        # writer thread; it is never used from two threads at once.
+        conn = sqlite3.connect(
+            path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        # Checkpoint every ~40 MB of WAL instead of 4 MB: the FTS index pages a
+        # cycle rewrites in every transaction are then copied back once, not
+        # dozens of times (about a tenth less CPU on a cold cycle).
+        conn.execute("PRAGMA wal_autocheckpoint = 10000")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not _up_to_date(conn):
+            from aggregator.storage.migrations import apply_migrations
+
+            with transaction(conn):
+                apply_migrations(conn)
+                fill_missing_keys(conn)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot open the database: {exc}") from exc
+    return conn
+
+
+def _up_to_date(conn: sqlite3.Connection) -> bool:
+    try:
+        rows = conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ?", [MIGRATION_SET]
+        )
+    except sqlite3.OperationalError:  # a new database: no migrations table yet
+        return False
+    return set(MIGRATIONS) <= {row[0] for row in rows}
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE: take the write lock up front so we never deadlock mid-way.
+
+    Any SQLite failure rolls everything back and becomes a StoreError, which
+    the CLI reports in one line (exit 3).
+    """
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot write to the database: {exc}") from exc
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            raise StoreError(f"cannot write to the database: {exc}") from exc
+        raise

@@ -1,0 +1,27 @@
+"""Columns derived by today's rules, filled where a schema step left them empty.
+
+Migration 0002 added `url_key` and `content_key` to posts stored before it
+existed. Computing them is Voice's rule, not the schema's, so it happens here
+after migrating, with the rules of the code that runs, like any new post.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from aggregator.analysis.identity import canonical_url, content_key
+
+
+def fill_missing_keys(conn: sqlite3.Connection) -> int:
+    """Set url_key and content_key on posts that have none; the number of posts filled."""
+    posts = conn.execute(
+        "SELECT id, url, title, text FROM posts WHERE content_key IS NULL"
+    ).fetchall()
+    conn.executemany(
+        "UPDATE posts SET url_key = ?, content_key = ? WHERE id = ?",
+        [
+            (canonical_url(url) if url else None, content_key(title, text), i)
+            for i, url, title, text in posts
+        ],
+    )
+    return len(posts)

@@ -1,0 +1,61 @@
+"""The storage stage's schema steps and connection: old steps stay fixed, derived keys follow."""
+
+from __future__ import annotations
+
+import ast
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from aggregator import storage
+from aggregator.analysis.identity import canonical_url, content_key
+from aggregator.storage import schema
+
+SCHEMA_SOURCE = Path(schema.__file__)
+
+
+def _imported_modules(source: Path) -> set[str]:
+    """Every module a file imports, at any depth (function-level imports too)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_schema_steps_use_no_voice_code() -> None:
+    """An old step must give the same schema whatever Voice's rules say today."""
+    voice = {name for name in _imported_modules(SCHEMA_SOURCE) if name.startswith("aggregator")}
+    assert voice == set()
+
+
+def test_a_new_database_gets_every_step_in_order(tmp_path: Path) -> None:
+    conn = storage.connect(tmp_path / "voice.db")
+    applied = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")]
+    conn.close()
+    assert tuple(applied) == schema.MIGRATIONS
+    assert schema.MIGRATIONS[0] == "0001_initial" and len(set(schema.MIGRATIONS)) == len(applied)
+
+
+def test_posts_stored_before_their_keys_existed_get_them_on_upgrade(tmp_path: Path) -> None:
+    path = tmp_path / "voice.db"
+    first = Migrations(schema.MIGRATION_SET)
+    name, step = schema.STEPS[0]
+    first(name=name)(step)
+    first.apply(sqlite_utils.Database(path))
+    url = "https://www.example.gov.uk/blog/post.html?utm_source=feed"
+    with sqlite3.connect(path) as old:
+        old.execute("INSERT INTO feeds (id, url, added_at) VALUES (1, 'https://f', 'x')")
+        old.execute(
+            "INSERT INTO posts (feed_id, entry_key, url, title, text, published, first_seen_at,"
+            " raw_hash) VALUES (1, 'k', ?, 'A title', 'Some text of the post', 'x', 'x', 'h')",
+            [url],
+        )
+    conn = storage.connect(path)
+    keys = conn.execute("SELECT url_key, content_key FROM posts").fetchone()
+    conn.close()
+    assert tuple(keys) == (canonical_url(url), content_key("A title", "Some text of the post"))
