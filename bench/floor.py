@@ -18,7 +18,7 @@ process's CPU clock:
   WAL with Voice's pragmas, one BEGIN IMMEDIATE transaction per feed, as
   Voice must (creating the schema is not timed);
 - tagging and sketch: Voice's own `tagging.topics_for` and
-  `similarity.signature` per entry, the per-post work issue 4 added.
+  `sketch.signature` per entry, the per-post work issue 4 added.
 
 Prints one JSON object: seconds per part and the number of entries.
 """
@@ -39,7 +39,7 @@ import feedparser
 import nh3
 
 import aggregator.parsing.parse  # noqa: F401  (expat text buffering for feedparser)
-from aggregator.analysis import similarity, tagging
+from aggregator.analysis import sketch, tagging
 from aggregator.parsing import sanitize
 from aggregator.registry.topics import load_topics
 
@@ -147,7 +147,7 @@ def measure(directory: Path) -> dict[str, float | int]:
     tag_s, _ = timed(
         lambda: [tagging.topics_for(r["title"], r["text"], (), (), vocabulary) for r in rows]
     )
-    sketch_s, _ = timed(lambda: [similarity.signature(r["text"]) for r in rows])
+    sketch_s, _ = timed(lambda: [sketch.signature(r["text"]) for r in rows])
     return {
         "entries": len(rows),
         "feedparser_s": parse_s,

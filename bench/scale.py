@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from aggregator.analysis import identity as dedupe  # noqa: E402
-from aggregator.analysis import similarity  # noqa: E402
+from aggregator.analysis import sketch  # noqa: E402
 from aggregator.analysis.tagging import Vocabulary, topics_for  # noqa: E402
 from aggregator.models import FeedSource  # noqa: E402
 from aggregator.registry.topics import load_topics  # noqa: E402
@@ -305,7 +305,7 @@ def incremental(db: Path, rows: list[PostRow], vocabulary: Vocabulary, seed: int
     for j, k in enumerate(rnd.sample(originals, NEW_POSTS)):
         new = copy_row(rnd, rows[k], k, f"guid:new-{j}")
         t0 = time.perf_counter()
-        sig = similarity.pack(similarity.signature(new.text)) or None
+        sig = sketch.pack(sketch.signature(new.text)) or None
         t1 = time.perf_counter()
         with store.transaction(conn):
             cur = conn.execute(_INSERT, _values(new, now, sig))

@@ -15,20 +15,17 @@ from datetime import UTC, datetime
 
 import pytest
 
+from aggregator.analysis.evidence import evidence_url
 from aggregator.analysis.similarity import (
     MIN_SHINGLES,
     Fingerprint,
     Match,
-    band_keys,
     choose_canonical,
     duplicate_match,
-    estimated_jaccard,
-    evidence_url,
     fingerprint,
-    shingles,
-    signature,
     title_numbers,
 )
+from aggregator.analysis.sketch import band_keys, estimated_jaccard, shingles, signature
 
 REBOOTED = """\
 LocalGov Digital has come a long way in four years. From an idea at LocalGovCamp, to a meeting of council officers at the Local Government Association, to an established group to seeking to improve council web provision, to a network of people creating better, cheaper, local public services, it's been quite a journey.
@@ -467,7 +464,7 @@ def test_signature_is_the_same_in_every_process() -> None:
     expected = signature(REBOOTED)
     assert signature(REBOOTED) == expected and len(expected) == 64
     code = (
-        "import sys; from aggregator.analysis.similarity import signature; "
+        "import sys; from aggregator.analysis.sketch import signature; "
         "print(signature(sys.argv[1]))"
     )
     for seed in ("0", "1", "random"):

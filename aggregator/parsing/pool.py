@@ -231,7 +231,7 @@ def _parse_feed(job: ParseJob) -> FeedData:
     The pool imports it in the parent just before forking (see start), so
     workers begin with it loaded, and a cycle of 304s never loads it at all.
     """
-    from aggregator.analysis.similarity import sketch_feed
+    from aggregator.analysis.sketch import sketch_feed
     from aggregator.analysis.tagging import tag_feed
     from aggregator.parsing.parse import parse_feed
 

@@ -11,7 +11,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from aggregator.analysis import similarity
+from aggregator.analysis import sketch
+from aggregator.analysis.evidence import evidence_url
 from aggregator.storage.connection import transaction
 from aggregator.storage.duplicates import link_duplicates
 from aggregator.storage.posts import topics_summary
@@ -81,11 +82,11 @@ def rebuild_duplicates(conn: sqlite3.Connection, *, batch: int = 500) -> int:
         with transaction(conn):
             for r in rows:
                 if r["minhash"] is None:
-                    evidence = similarity.evidence_url(r["content_html"], r["url"])
+                    evidence = evidence_url(r["content_html"], r["url"])
                     conn.execute(
                         "UPDATE posts SET minhash = ?, evidence_key = ? WHERE id = ?",
                         [
-                            similarity.pack(similarity.signature(r["text"])) or None,
+                            sketch.pack(sketch.signature(r["text"])) or None,
                             evidence if evidence != r["url_key"] else None,
                             r["id"],
                         ],

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from aggregator.analysis import identity as dedupe
-from aggregator.analysis import similarity
+from aggregator.analysis import similarity, sketch
 
 _FINGERPRINT_SQL = """
     SELECT posts.id, posts.feed_id, posts.author, posts.published, posts.url_key,
@@ -33,7 +33,7 @@ def _fingerprint(row: sqlite3.Row, exact: bool = False) -> similarity.Fingerprin
         title_key=dedupe.title_key(row["title"]),
         content_key=row["content_key"] or "",
         title_numbers=similarity.title_numbers(row["title"]),
-        signature=similarity.unpack(row["minhash"]),
+        signature=sketch.unpack(row["minhash"]),
         own_blog=bool(row["own_blog"]),
         shingle_set=similarity.comparable_shingles(row["text"]) if exact else frozenset(),
     )
@@ -55,7 +55,7 @@ def link_duplicates(conn: sqlite3.Connection, post_ids: Sequence[int]) -> int:
         if row is None:
             continue
         new = _fingerprint(row)
-        bands = similarity.band_keys(new.signature) if new.signature else ()
+        bands = sketch.band_keys(new.signature) if new.signature else ()
         conn.executemany(
             "INSERT OR IGNORE INTO post_lsh (band, post_id) VALUES (?, ?)",
             [(band, post_id) for band in bands],

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aggregator.analysis import identity as dedupe
-from aggregator.analysis import similarity
+from aggregator.analysis import sketch
 from aggregator.models import EntryData
 from aggregator.storage.duplicates import link_duplicates
 
@@ -110,7 +110,7 @@ def save_entries(
             "url_key": keys.url_key,
             "content_key": keys.content_key,
             "evidence_key": e.evidence_key,
-            "minhash": similarity.pack(e.minhash) if e.minhash else None,
+            "minhash": sketch.pack(e.minhash) if e.minhash else None,
         }
         moved = None
         if known_keys and e.entry_key not in known_keys:
