@@ -13,16 +13,15 @@ import httpx
 import pytest
 
 from aggregator.errors import FetchError
-from aggregator.fetching import client as fetch_module
+from aggregator.fetching import guard as guard_module
 from aggregator.fetching.client import (
-    GuardedBackend,
-    GuardedTransport,
     fetch_feed,
-    host_key,
     limits_from_settings,
     make_client,
     user_agent,
 )
+from aggregator.fetching.guard import GuardedBackend, GuardedTransport
+from aggregator.fetching.hostpolicy import host_key
 from aggregator.models import FetchLimits, Settings
 
 URL = "https://blog.example/feed.xml"
@@ -494,7 +493,7 @@ def _fake_dns(monkeypatch, addresses):
     async def resolve(host, port, timeout):
         return addresses
 
-    monkeypatch.setattr(fetch_module, "_resolve", resolve)
+    monkeypatch.setattr(guard_module, "_resolve", resolve)
 
 
 def test_guard_connects_only_to_allowed_addresses_and_keeps_tls_name(monkeypatch):
@@ -521,7 +520,7 @@ def test_guard_refuses_when_every_address_is_blocked(monkeypatch):
     async def go():
         return await GuardedBackend(inner).connect_tcp("intranet.example", 80)
 
-    with pytest.raises(fetch_module.BlockedAddressError) as info:
+    with pytest.raises(guard_module.BlockedAddressError) as info:
         asyncio.run(go())
     assert inner.connected == []
     assert str(info.value) == (

@@ -33,7 +33,7 @@ from pathlib import Path
 import httpcore
 import pytest
 
-from aggregator.fetching.client import GuardedTransport
+from aggregator.fetching.guard import GuardedTransport
 from aggregator.parsing.pool import ParsePool
 from aggregator.update import UpdateResult, update_feeds
 from tests.support.feedserver import Drip, FeedServer, Handler, Raw, Redirect, Status, gzip_bomb

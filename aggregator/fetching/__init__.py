@@ -4,14 +4,20 @@ It owns the client and its guarded connections (no private or reserved
 address is ever connected to), redirects, Content-Encoding decoding under a
 size cap, and the sorting of every failure into a stable `FetchError.kind`.
 Politeness keys (`host_key`) live here too, because they are about hosts.
+
+    client      make_client, fetch_feed and the redirect loop; limits and User-Agent
+    guard       the network backend that resolves names and refuses blocked addresses
+    hostpolicy  which addresses may be connected to; which hosts share politeness limits
+    decoding    reading the body under the size cap, inflating gzip and deflate
+    failures    HTTP statuses and transport errors as FetchErrors with one-line messages
 """
 
 from aggregator.fetching.client import (
     fetch_feed,
-    host_key,
     limits_from_settings,
     make_client,
     user_agent,
 )
+from aggregator.fetching.hostpolicy import host_key
 
 __all__ = ["fetch_feed", "host_key", "limits_from_settings", "make_client", "user_agent"]

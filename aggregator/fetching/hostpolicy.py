@@ -1,10 +1,11 @@
-"""Which IP addresses a feed fetch may connect to.
+"""Host policy: which addresses a fetch may connect to, which hosts share limits.
 
 Feed URLs come from people and from redirects we do not control, so a fetch
 must never reach the machine it runs on, its private network or a cloud
 metadata service. The check is made on the resolved address actually
-connected to (see `fetch`), which is why odd spellings such as
-`http://2130706433/` need no special handling here.
+connected to (see `guard`), which is why odd spellings such as
+`http://2130706433/` need no special handling here. `host_key` groups feeds
+by the server they live on, so the update stage can be polite to each one.
 
 The networks are listed explicitly because the meaning of Python's
 `is_private` and `is_global` changed between 3.11 and 3.13; the `is_*` flags
@@ -18,6 +19,8 @@ address sits, is a local choice we cannot know, and it is never global.
 from __future__ import annotations
 
 import ipaddress
+
+import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -124,3 +127,44 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.
         server, client = address.teredo
         return [("Teredo server", server), ("Teredo client", client)]
     return []
+
+
+# Second-level suffixes under which each name is a separate organisation, so
+# blogs.hackney.gov.uk and digital.leeds.gov.uk are different servers. Not the
+# whole Public Suffix List: the ones member blogs are found under.
+_TWO_LEVEL_SUFFIXES = frozenset(
+    {
+        "co.uk", "org.uk", "gov.uk", "ac.uk", "me.uk", "ltd.uk", "plc.uk", "net.uk",
+        "sch.uk", "nhs.uk", "police.uk", "mod.uk", "com.au", "gov.au", "org.au", "co.nz",
+        "govt.nz", "gov.ie", "gov.scot", "gov.wales", "llyw.cymru",
+    }
+)  # fmt: skip
+
+
+def host_key(url: str) -> str:
+    """The server a feed lives on, for politeness limits: its registrable domain.
+
+    Forty blogs on one platform (name.wordpress.com, name.blogspot.com, the
+    GOV.UK blogs on blog.gov.uk) share one key, so they share the per-host
+    connection limit and gap; an IP address keeps its port, so local test
+    servers on different ports count as different hosts.
+    """
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.host.lower().rstrip(".")
+    except (httpx.InvalidURL, UnicodeError, ValueError):
+        return url.lower()
+    port = f":{parsed.port}" if parsed.port is not None else ""
+    labels = host.split(".")
+    if _is_ip(host) or len(labels) <= 2:
+        return host + port
+    keep = 3 if ".".join(labels[-2:]) in _TWO_LEVEL_SUFFIXES else 2
+    return ".".join(labels[-keep:]) + port
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
