@@ -272,7 +272,8 @@ def _status_table(rows: list[Any]) -> None:
 @one_line_errors
 def retag(config: Path, db: Path, topics_path: Path | None) -> None:
     """Re-apply topics.yaml to every stored post, after the vocabulary changes."""
-    from aggregator.analysis.tagging import rules_version, topics_for
+    from aggregator.analysis.tagging import topics_for
+    from aggregator.analysis.vocabulary import rules_version
     from aggregator.registry.topics import load_topics
 
     vocabulary = load_topics(topics_path) if topics_path else topics_for_registry(config)

@@ -41,7 +41,8 @@ sys.path.insert(0, str(ROOT))
 
 from aggregator.analysis import identity as dedupe  # noqa: E402
 from aggregator.analysis import sketch  # noqa: E402
-from aggregator.analysis.tagging import Vocabulary, topics_for  # noqa: E402
+from aggregator.analysis.tagging import topics_for  # noqa: E402
+from aggregator.analysis.vocabulary import Vocabulary  # noqa: E402
 from aggregator.models import FeedSource  # noqa: E402
 from aggregator.registry.topics import load_topics  # noqa: E402
 from aggregator.storage import duplicates as store_duplicates  # noqa: E402

@@ -2,14 +2,12 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.analysis.tagging import (
-    TopicAssignment,
+from aggregator.analysis.tagging import TopicAssignment, rule_scores, topics_for
+from aggregator.analysis.vocabulary import (
     Vocabulary,
     VocabularyError,
-    rule_scores,
     rules_version,
     stem,
-    topics_for,
     vocabulary_from_data,
 )
 from aggregator.registry.topics import load_topics

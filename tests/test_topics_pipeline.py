@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aggregator.analysis.tagging import rules_version
+from aggregator.analysis.vocabulary import rules_version
 from aggregator.parsing.pool import ParsePool
 from aggregator.registry.topics import load_topics
 from aggregator.update import update_feeds

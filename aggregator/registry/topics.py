@@ -1,6 +1,6 @@
 """Load and validate topics.yaml, the controlled vocabulary for topic tagging.
 
-The checks themselves live in `tagging.vocabulary_problems` (pure, no YAML);
+The checks themselves live in `vocabulary.vocabulary_problems` (pure, no YAML);
 this module reads the file with ruamel's round-trip loader, which keeps line
 numbers, and turns each problem into one line a member editing the file can act
 on: "topics.yaml:12: topic 'open-data': phrases: must be a list of text".
@@ -14,7 +14,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from aggregator.analysis.tagging import (
+from aggregator.analysis.vocabulary import (
     Vocabulary,
     VocabularyError,
     VocabularyProblem,

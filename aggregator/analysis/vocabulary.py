@@ -1,0 +1,328 @@
+"""The controlled vocabulary of topics (topics.yaml): its checks, lookup indexes and version.
+
+Pure: no I/O, no YAML. `registry.topics` reads topics.yaml and hands the plain
+data to `vocabulary_from_data`, which reports every problem at once
+(`VocabularyError`) or builds a `Vocabulary`. Stemming and tokenising live
+here because the vocabulary's indexes and its version are built with them;
+`tagging` runs posts through the same functions, so both sides agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+# Bump when tokenising, stemming or scoring changes, so the rules version changes.
+ALGORITHM = 1
+DEFAULT_THRESHOLD = 4.0
+
+TOP_KEYS = ("threshold", "topics")
+TOPIC_KEYS = ("slug", "label", "description", "words", "phrases", "categories")
+LIST_KEYS = ("words", "phrases", "categories")
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_TOKEN_RE = re.compile(r"[^\W_]+")
+_KEY_RE = re.compile(r"[\W_]+")
+
+# Suffix rules, tried in order; the first whose remaining stem is long enough wins.
+# "ly" is left out on purpose: it would split "assembly" from "assemblies" and
+# "supply" from "suppliers", and few signal words are adverbs.
+_SUFFIXES: tuple[tuple[str, str, int], ...] = (
+    # (suffix, replacement, shortest stem allowed)
+    ("ments", "", 4),
+    ("ment", "", 4),
+    ("ings", "", 3),
+    ("ing", "", 3),
+    ("iers", "y", 2),
+    ("ier", "y", 2),
+    ("ies", "y", 2),
+    ("ied", "y", 2),
+    ("sses", "ss", 2),
+    ("ches", "ch", 2),
+    ("shes", "sh", 2),
+    ("xes", "x", 2),
+    ("ers", "", 3),
+    ("er", "", 3),
+    ("ed", "", 3),
+    ("s", "", 3),
+)
+_NO_PLURAL = ("ss", "us", "is")  # access, status, analysis keep their final s
+_KEEP_DOUBLE = frozenset("lsfz")  # "call", "access", "staff" keep the double letter
+
+
+@lru_cache(maxsize=1 << 16)
+def stem(token: str) -> str:
+    """Crude, consistent English stemming: both the vocabulary and posts go through it.
+
+    >>> [stem(w) for w in ("procurement", "procuring", "procured", "procure")]
+    ['procur', 'procur', 'procur', 'procur']
+    >>> [stem(w) for w in ("services", "planning", "technologies", "users")]
+    ['servic', 'plan', 'technology', 'user']
+    """
+    word = token.lower()
+    for suffix, replacement, shortest in _SUFFIXES:
+        if not word.endswith(suffix):
+            continue
+        base = word[: len(word) - len(suffix)]
+        if len(base) < shortest or (suffix == "s" and word.endswith(_NO_PLURAL)):
+            continue
+        word = base + replacement
+        if (
+            not replacement
+            and len(word) > 3
+            and word[-1] == word[-2]
+            and word[-1] not in _KEEP_DOUBLE
+            and word[-1] not in "aeiou"
+        ):
+            word = word[:-1]  # planned -> plann -> plan
+        break
+    if len(word) > 3 and word.endswith("e") and word[-2] != "e":
+        word = word[:-1]  # share/sharing, procure/procuring; "committee" kept
+    return word
+
+
+def tokenise(text: str) -> list[str]:
+    """Lower-case runs of letters and digits: "GOV.UK" -> ["gov", "uk"]."""
+    return _TOKEN_RE.findall(text.lower())
+
+
+def category_key(name: str) -> str:
+    """Key for matching categories: "Open Data", "open-data" and "#OpenData" agree."""
+    return _KEY_RE.sub("", name.casefold())
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One entry of the controlled vocabulary."""
+
+    slug: str
+    label: str
+    description: str
+    words: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The topics, the rule threshold, and a version naming both (and the algorithm).
+
+    The lookup indexes are built once here, so tagging a post is one pass over
+    its tokens.
+    """
+
+    topics: tuple[Topic, ...]
+    threshold: float = DEFAULT_THRESHOLD
+    version: str = ""
+    _words: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    _phrases: dict[tuple[str, str], tuple[tuple[tuple[str, ...], tuple[int, ...]], ...]] = field(
+        init=False, repr=False, compare=False
+    )
+    _categories: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    _slugs: dict[str, int] = field(init=False, repr=False, compare=False)
+    _interesting: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        words: dict[str, set[int]] = {}
+        phrases: dict[tuple[str, ...], set[int]] = {}
+        categories: dict[str, set[int]] = {}
+        for i, topic in enumerate(self.topics):
+            for word in topic.words:
+                for token in tokenise(word):
+                    words.setdefault(stem(token), set()).add(i)
+            for phrase in topic.phrases:
+                stems = tuple(stem(t) for t in tokenise(phrase))
+                if len(stems) == 1:
+                    words.setdefault(stems[0], set()).add(i)
+                elif stems:
+                    phrases.setdefault(stems, set()).add(i)
+            for name in (topic.slug, topic.label, *topic.categories):
+                key = category_key(name)
+                if key:
+                    categories.setdefault(key, set()).add(i)
+        # Phrases by their first two stems, longest first; the rest is compared.
+        by_start: dict[tuple[str, str], list[tuple[tuple[str, ...], tuple[int, ...]]]] = {}
+        for stems, owners in phrases.items():
+            start = (stems[0], stems[1])
+            by_start.setdefault(start, []).append((stems[2:], tuple(sorted(owners))))
+        for options in by_start.values():
+            options.sort(key=lambda option: (-len(option[0]), option[0]))  # longest first
+        object.__setattr__(self, "_words", {k: tuple(sorted(v)) for k, v in words.items()})
+        object.__setattr__(self, "_phrases", {k: tuple(v) for k, v in by_start.items()})
+        object.__setattr__(
+            self, "_categories", {k: tuple(sorted(v)) for k, v in categories.items()}
+        )
+        object.__setattr__(self, "_slugs", {t.slug: i for i, t in enumerate(self.topics)})
+        object.__setattr__(self, "_interesting", frozenset(words) | {k[0] for k in by_start})
+
+    @property
+    def slugs(self) -> tuple[str, ...]:
+        return tuple(t.slug for t in self.topics)
+
+    def topic(self, slug: str) -> Topic:
+        return self.topics[self._slugs[slug]]
+
+
+@dataclass(frozen=True)
+class VocabularyProblem:
+    """One thing wrong with vocabulary data, located for a helpful message.
+
+    `topic` is the index in the topics list (None for top-level problems), `key`
+    the key concerned and `item` the index within that key's list.
+    """
+
+    message: str
+    topic: int | None = None
+    key: str | None = None
+    item: int | None = None
+    slug: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.topic is not None:
+            where.append(f"topic {self.slug!r}" if self.slug else f"topics[{self.topic}]")
+        if self.key is not None:
+            where.append(self.key)
+        return ": ".join([*where, self.message])
+
+
+class VocabularyError(ValueError):
+    """Vocabulary data is invalid; `problems` lists every problem found."""
+
+    def __init__(self, problems: Sequence[VocabularyProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _check_topic(i: int, raw: Any, seen: dict[str, int]) -> list[VocabularyProblem]:
+    if not isinstance(raw, Mapping):
+        return [VocabularyProblem("must be a mapping with slug, label, description", i)]
+    slug = raw.get("slug")
+    name = slug if isinstance(slug, str) and slug else None
+    problems: list[VocabularyProblem] = []
+
+    def problem(message: str, key: str | None = None, item: int | None = None) -> None:
+        problems.append(VocabularyProblem(message, i, key, item, name))
+
+    for key in raw:
+        if key not in TOPIC_KEYS:
+            problem(f"unknown key {key!r} (known keys: {', '.join(TOPIC_KEYS)})", str(key))
+    if not _text(slug):
+        problem("is required", "slug")
+    elif not SLUG_RE.match(slug):
+        problem(f"{slug!r} must be lower-case letters and digits joined by '-'", "slug")
+    elif slug in seen:
+        problem(f"duplicate slug, also topics[{seen[slug]}]", "slug")
+    else:
+        seen[slug] = i
+    for key in ("label", "description"):
+        if not _text(raw.get(key)):
+            problem("is required and must be text", key)
+    entries = 0
+    for key in LIST_KEYS:
+        value = raw.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, Sequence) or isinstance(value, str):
+            problem("must be a list of text", key)
+            continue
+        for j, entry in enumerate(value):
+            if not _text(entry):
+                problem(f"item {j + 1} must be text", key, j)
+                continue
+            entries += 1
+            count = len(tokenise(entry))
+            if count == 0:
+                problem(f"{entry!r} has no letters or digits", key, j)
+            elif key == "words" and count > 1:
+                problem(f"{entry!r} is more than one word; list it under phrases", key, j)
+            elif key == "phrases" and count < 2:
+                problem(f"{entry!r} is a single word; list it under words", key, j)
+    if entries == 0 and not any(p.key in LIST_KEYS for p in problems):
+        problem("needs at least one of words, phrases or categories")
+    return problems
+
+
+def _entries(raw: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    return tuple(str(v).strip() for v in raw.get(key) or ())
+
+
+def vocabulary_problems(data: Any) -> list[VocabularyProblem]:
+    """Every problem with vocabulary data (empty when it is valid)."""
+    if not isinstance(data, Mapping):
+        return [VocabularyProblem("must be a mapping with a 'topics:' list")]
+    problems = [
+        VocabularyProblem(f"unknown top-level key {key!r}", key=str(key))
+        for key in data
+        if key not in TOP_KEYS
+    ]
+    threshold = data.get("threshold", DEFAULT_THRESHOLD)
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int | float)
+        or not threshold > 0
+        or math.isinf(threshold)
+    ):
+        problems.append(VocabularyProblem("must be a number above 0", key="threshold"))
+    topics = data.get("topics")
+    if not isinstance(topics, Sequence) or isinstance(topics, str) or not topics:
+        problems.append(VocabularyProblem("must be a non-empty list of topics", key="topics"))
+        return problems
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(topics):
+        problems.extend(_check_topic(i, raw, seen))
+    return problems
+
+
+def _version(topics: Sequence[Topic], threshold: float) -> str:
+    """Short sha256 over what tagging depends on (descriptions are left out)."""
+    canonical = {
+        "algorithm": ALGORITHM,
+        "threshold": threshold,
+        "topics": [
+            {
+                "slug": t.slug,
+                "label": category_key(t.label),
+                "words": sorted({stem(x) for w in t.words for x in tokenise(w)}),
+                "phrases": sorted({" ".join(stem(x) for x in tokenise(p)) for p in t.phrases}),
+                "categories": sorted({category_key(c) for c in t.categories}),
+            }
+            for t in sorted(topics, key=lambda t: t.slug)
+        ],
+    }
+    blob = json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def vocabulary_from_data(data: Mapping[str, Any]) -> Vocabulary:
+    """Build a Vocabulary from plain data (topics.yaml loaded); VocabularyError if bad."""
+    problems = vocabulary_problems(data)
+    if problems:
+        raise VocabularyError(problems)
+    topics = tuple(
+        Topic(
+            slug=raw["slug"].strip(),
+            label=raw["label"].strip(),
+            description=raw["description"].strip(),
+            words=_entries(raw, "words"),
+            phrases=_entries(raw, "phrases"),
+            categories=_entries(raw, "categories"),
+        )
+        for raw in data["topics"]
+    )
+    threshold = float(data.get("threshold", DEFAULT_THRESHOLD))
+    return Vocabulary(topics=topics, threshold=threshold, version=_version(topics, threshold))
+
+
+def rules_version(vocabulary: Vocabulary) -> str:
+    """What post_topics.rules_version records: changes with the vocabulary or algorithm."""
+    return vocabulary.version or _version(vocabulary.topics, vocabulary.threshold)
