@@ -55,16 +55,27 @@ class StoreError(AggregatorError):
 
 
 class FetchError(AggregatorError):
-    """A feed could not be fetched; `kind` is one of FETCH_KINDS."""
+    """A feed could not be fetched; `kind` is one of FETCH_KINDS.
+
+    `retry_after` is the raw Retry-After header of an error answer (seconds or
+    an HTTP-date), kept unparsed so the scheduler decides what it means.
+    """
 
     def __init__(
-        self, kind: str, message: str, *, url: str | None = None, http_status: int | None = None
+        self,
+        kind: str,
+        message: str,
+        *,
+        url: str | None = None,
+        http_status: int | None = None,
+        retry_after: str | None = None,
     ) -> None:
         if kind not in FETCH_KINDS:
             raise ValueError(f"unknown fetch error kind {kind!r}")
         super().__init__(message, url=url)
         self.kind = kind
         self.http_status = http_status
+        self.retry_after = retry_after
 
 
 class ParseError(AggregatorError):

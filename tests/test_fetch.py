@@ -239,12 +239,23 @@ def test_redirect_limit_counts_hops(hops, ok):
 def test_error_statuses(status, kind, message):
     error = fetch_error(answer(status, b"nope"))
     assert (error.kind, error.message, error.http_status) == (kind, message, status)
-    assert not hasattr(error, "retry_after")
+    assert error.retry_after is None
 
 
-def test_retry_after_is_kept_on_the_error():
-    error = fetch_error(answer(503, b"", **{"Retry-After": "120"}))
-    assert (error.kind, error.http_status, error.retry_after) == ("http_status", 503, "120")
+@pytest.mark.parametrize(
+    ("status", "headers", "retry_after"),
+    [
+        (429, {"Retry-After": "120"}, "120"),
+        (503, {"Retry-After": "Mon, 23 Nov 2026 15:00:00 GMT"}, "Mon, 23 Nov 2026 15:00:00 GMT"),
+        (500, {}, None),
+    ],
+    ids=["429-seconds", "503-http-date", "500-without-header"],
+)
+def test_retry_after_header_is_kept_on_the_error(status, headers, retry_after):
+    """The raw header, for the scheduler to parse; None (not missing) without one."""
+    error = fetch_error(answer(status, b"", **headers))
+    assert (error.kind, error.http_status) == ("http_status", status)
+    assert error.retry_after == retry_after
 
 
 # --- Content-Encoding and size caps ---------------------------------------------------

@@ -26,10 +26,8 @@ def status_error(response: httpx.Response, url: str) -> FetchError:
     elif status == 410:
         answered += ": the feed has been removed; it will not be checked again"
     kind = "gone" if status == 410 else "http_status"
-    error = FetchError(kind, answered, url=url, http_status=status)
-    if "retry-after" in response.headers:
-        error.retry_after = response.headers["retry-after"]  # type: ignore[attr-defined]
-    return error
+    retry_after = response.headers.get("retry-after")
+    return FetchError(kind, answered, url=url, http_status=status, retry_after=retry_after)
 
 
 def raise_transport_error(
