@@ -1,0 +1,19 @@
+"""The analysis stage: pure decisions about posts.
+
+It owns what Voice decides about a post once it is parsed: which entry of
+its feed it is and its canonical URL, whether it is a copy of a post from
+another feed, and which topics it is about. Nothing here does I/O, reads a
+clock or touches the database, so every decision is tested without network,
+clock or database; the parse workers and the store call in with plain values.
+
+- `identity`: entry keys within a feed, canonical URLs, content and title keys,
+  moved-GUID matching.
+- `evidence`: the link a copy gives to its original ("Originally published at",
+  rel=canonical).
+- `sketch`: shingles, MinHash signature and LSH band keys, computed per post in
+  the parse workers.
+- `similarity`: the cross-feed duplicate rules, their thresholds and guards, and
+  the canonical post of a cluster.
+- `vocabulary`: the topics of topics.yaml, their checks, lookup indexes and version.
+- `tagging`: scoring a post against the vocabulary and assigning its topics.
+"""
