@@ -10,7 +10,8 @@ process's CPU clock:
 
 - feedparser: `feedparser.parse` on the raw bytes with its sanitiser and URI
   resolution off (the issue's recipe), with Voice's expat text buffering
-  (importing aggregator.parsing.parse applies it), the cheapest way Voice knows;
+  (importing aggregator.parsing.parse names its buffered expat driver first in
+  feedparser's parser list), the cheapest way Voice knows;
 - nh3: `nh3.clean` of each entry's content with the default policy and
   http/https/mailto links only (no attribute callback);
 - SQLite: storing each entry in a table with the columns of the issue's
@@ -38,7 +39,7 @@ from typing import Any
 import feedparser
 import nh3
 
-import aggregator.parsing.parse  # noqa: F401  (expat text buffering for feedparser)
+import aggregator.parsing.parse  # noqa: F401  (feedparser parses with buffered expat)
 from aggregator.analysis import sketch, tagging
 from aggregator.parsing import sanitize
 from aggregator.registry.topics import load_topics

@@ -242,15 +242,40 @@ def test_a_bare_guid_stays_as_written_whatever_the_feed_url() -> None:
         assert data.seen_keys == ("same-guid", "other-guid")
 
 
-def test_canary_feedparser_still_parses_through_buffered_expat() -> None:
-    """feedparser 6.0 builds its SAX parser with xml.sax.make_parser; parse.py
-    makes that parser buffer text (a large speed-up). If an upgrade changes how
-    feedparser parses, this fails and the workaround must be revisited."""
+def test_canary_feedparser_still_parses_through_buffered_expat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """feedparser 6.0 builds its SAX parser with
+    xml.sax.make_parser(PREFERRED_XML_PARSERS), and parse.py names Voice's
+    buffered expat driver first in that list (a large speed-up). If an upgrade
+    changes how feedparser parses, escaped HTML reaches it in pieces again, this
+    fails, and the workaround must be revisited."""
+    from feedparser.parsers.strict import _StrictFeedParser
+
+    pieces: list[str] = []
+    characters = _StrictFeedParser.characters
+
+    def spy(self: _StrictFeedParser, text: str) -> None:
+        pieces.append(text)
+        characters(self, text)
+
+    monkeypatch.setattr(_StrictFeedParser, "characters", spy)
+    parse_feed(job_for("rss2.xml"))
+    assert "Our new <em>bin</em> service" in pieces
+    assert "<p>Only a description, with an entity: caf&eacute;</p>" in pieces
+
+
+def test_importing_parse_leaves_the_standard_library_sax_parser_alone() -> None:
+    """Text buffering is for feedparser only: any other xml.sax user in a process
+    that imports the parse stage (a worker, the tests, the bench) gets the
+    standard library's parser as it ships."""
     import xml.sax
+    import xml.sax.expatreader
 
-    import feedparser.api
+    import aggregator.parsing.parse  # noqa: F401
 
-    assert feedparser.api.PREFERRED_XML_PARSERS == ["drv_libxml2"]
-    parser = xml.sax.make_parser(feedparser.api.PREFERRED_XML_PARSERS)
+    reset = xml.sax.expatreader.ExpatParser.reset
+    assert (reset.__module__, reset.__qualname__) == ("xml.sax.expatreader", "ExpatParser.reset")
+    parser = xml.sax.make_parser()
     parser.reset()
-    assert parser._parser.buffer_text is True
+    assert parser._parser.buffer_text is False

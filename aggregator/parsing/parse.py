@@ -23,15 +23,17 @@ Caps (entries per document, bytes per entry) are applied and reported in
 from __future__ import annotations
 
 import io
-import xml.sax.expatreader
+import xml.sax
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
+import feedparser.api
 
 from aggregator.errors import ParseError
 from aggregator.models import EntryData, FeedData, ParseJob
+from aggregator.parsing import expat
 from aggregator.parsing.entities import declares_entities
 from aggregator.parsing.entries import (
     MAX_TITLE_CHARS,
@@ -46,29 +48,20 @@ from aggregator.parsing.entries import (
 )
 
 
-def _buffer_expat_text() -> None:
-    """Have expat hand feedparser each run of text in one piece.
+def _prefer_buffered_expat() -> None:
+    """Have feedparser parse with Voice's buffered expat driver (see expat.py).
 
-    Without buffer_text, expat calls back once per chunk between entity
-    references, and escaped HTML content (`&lt;p&gt;...`) arrives in hundreds
-    of pieces per entry: feedparser then spends about a quarter of its time in
-    those callbacks. The parsed result is identical (checked over feedparser's
-    whole conformance corpus); tests/test_parse.py has a canary for upgrades.
+    feedparser builds its SAX parser with
+    `xml.sax.make_parser(PREFERRED_XML_PARSERS)`; naming the driver first in
+    that list of feedparser's gives it to feedparser alone, leaving xml.sax as
+    it ships for the rest of the process. tests/test_parse.py has a canary.
     """
-    reader = xml.sax.expatreader.ExpatParser
-    if getattr(reader.reset, "_voice_buffered", False):
-        return
-    original = reader.reset
-
-    def reset(self: xml.sax.expatreader.ExpatParser) -> None:
-        original(self)
-        self._parser.buffer_text = True
-
-    reset._voice_buffered = True  # type: ignore[attr-defined]
-    reader.reset = reset  # type: ignore[method-assign]
+    parsers = feedparser.api.PREFERRED_XML_PARSERS
+    if expat.__name__ not in parsers:
+        parsers.insert(0, expat.__name__)
 
 
-_buffer_expat_text()
+_prefer_buffered_expat()
 
 # Expat's messages for a document that stops part-way (a cut-off download).
 _ENDS_EARLY = ("no element found", "unclosed token", "unclosed cdata section")
