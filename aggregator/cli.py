@@ -18,13 +18,13 @@ from typing import Any
 import click
 
 from aggregator import __version__
+from aggregator import storage as store
 from aggregator.errors import AggregatorError, ConfigError, StoreError
 from aggregator.registry.feeds import ConfigErrors, load_registry
 from aggregator.registry.topics import topics_for_registry
 from aggregator.schedule import to_iso
 from aggregator.storage import admin as store_admin
 from aggregator.storage import feeds as store_feeds
-from aggregator import storage as store
 from aggregator.update import FeedResult, update_feeds
 
 EXIT_CONFIG = 1

@@ -4,11 +4,14 @@
     ├── ConfigError            feeds.yaml is missing, unreadable or invalid
     ├── StoreError             the database cannot be opened or migrated
     ├── FetchError(kind)       one feed could not be fetched
-    └── ParseError(kind)       one feed's document is not a usable feed
+    ├── ParseError(kind)       one feed's document is not a usable feed
+    └── InternalError          a bug in Voice met while handling one feed
 
 FetchError and ParseError are per-feed values: the update stage records them
-on the feed row and carries on. ConfigError and StoreError stop a command and
-become a one-line message with a non-zero exit code.
+on the feed row and carries on. InternalError is recorded as kind `internal`,
+never as a fault of the member's feed, with its traceback in the log only.
+ConfigError and StoreError stop a command and become a one-line message with
+a non-zero exit code.
 """
 
 from __future__ import annotations
@@ -86,3 +89,15 @@ class ParseError(AggregatorError):
             raise ValueError(f"unknown parse error kind {kind!r}")
         super().__init__(message, url=url)
         self.kind = kind
+
+
+class InternalError(AggregatorError):
+    """A bug in Voice, met where no traceback can travel (a parse worker).
+
+    `detail` is the traceback text, for the operator's log; people are told
+    only that Voice had a problem of its own.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, detail: str = "") -> None:
+        super().__init__(message, url=url)
+        self.detail = detail

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 REGIONS = (
     "North East",
@@ -81,16 +80,19 @@ class Registry:
     feeds: tuple[FeedSource, ...]
 
 
+_DEFAULTS = Settings()
+
+
 @dataclass(frozen=True)
 class FetchLimits:
-    """What one fetch may cost; built from Settings."""
+    """What one fetch may cost; built from Settings, whose defaults it shares."""
 
-    connect_timeout: float = 5.0
-    read_timeout: float = 10.0
-    deadline: float = 30.0
-    max_redirects: int = 5
-    max_body_bytes: int = 5_000_000
-    allow_private_hosts: bool = False
+    connect_timeout: float = _DEFAULTS.connect_timeout
+    read_timeout: float = _DEFAULTS.read_timeout
+    deadline: float = _DEFAULTS.fetch_deadline
+    max_redirects: int = _DEFAULTS.max_redirects
+    max_body_bytes: int = _DEFAULTS.max_body_bytes
+    allow_private_hosts: bool = _DEFAULTS.allow_private_hosts
     user_agent: str = "Voice"
 
 
@@ -124,9 +126,8 @@ class ParseJob:
     content_type: str | None
     fetched_at: str  # UTC ISO 8601; first-seen time and the clamp for future dates
     known: Mapping[str, str] = field(default_factory=dict)  # entry_key -> raw_hash
-    max_entries: int = 500
-    max_entry_bytes: int = 1_000_000
-    vocabulary: Any = None  # tagging.Vocabulary: topics are assigned in the worker too
+    max_entries: int = _DEFAULTS.max_entries
+    max_entry_bytes: int = _DEFAULTS.max_entry_bytes
     feed_topics: tuple[str, ...] = ()  # the blog's default topics from feeds.yaml
 
 
@@ -149,7 +150,7 @@ class EntryData:
     url_key: str | None = None  # dedupe.canonical_url(url), computed in the worker
     content_key: str | None = None  # dedupe.content_key(title, text), likewise
     topics: tuple[tuple[str, str, float], ...] = ()  # (topic, source, score) from tagging
-    minhash: tuple[int, ...] = ()  # similarity.signature(text), for near-duplicates
+    minhash: tuple[int, ...] = ()  # sketch.signature(text), for near-duplicates
     evidence_key: str | None = None  # canonical URL of the original this post says it copies
 
 

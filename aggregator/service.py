@@ -20,12 +20,12 @@ from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from aggregator import storage as store
 from aggregator.errors import AggregatorError
-from aggregator.parsing.pool import ParsePool
 from aggregator.registry.feeds import load_registry
 from aggregator.registry.topics import topics_for_registry
-from aggregator import storage as store
-from aggregator.update import update_feeds
+from aggregator.update import make_pool, update_feeds
+from aggregator.update.cycle import VoicePool
 
 log = logging.getLogger("voice")
 
@@ -63,7 +63,7 @@ def run_cycle_logged(
     db_path: Path,
     *,
     allow_private_hosts: bool | None,
-    pool: ParsePool,
+    pool: VoicePool,
     stop: threading.Event,
 ) -> None:
     """One scheduled cycle. Re-reads feeds.yaml so edits apply without a restart."""
@@ -111,12 +111,7 @@ def run(
     child: subprocess.Popen[bytes] | None = None
     code = 0
     try:
-        with ParsePool(
-            workers=settings.parse_workers,
-            memory_mb=settings.parse_memory_mb,
-            cpu_seconds=settings.parse_cpu_seconds,
-            wall_seconds=settings.parse_wall_seconds,
-        ) as pool:
+        with make_pool(settings) as pool:
             if serve_datasette:
                 child = subprocess.Popen(datasette_command(db_path, host=host, port=port))
                 log.info("Datasette: http://%s:%d/%s", host, port, db_path.stem)

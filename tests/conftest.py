@@ -13,6 +13,7 @@ import pytest
 
 from aggregator.models import FeedSource, Registry, Settings
 from aggregator.parsing.pool import ParsePool
+from aggregator.update.worker import prepare_feed
 from tests.support.feedserver import FeedServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +39,9 @@ def server(feed_dir: Path) -> Iterator[FeedServer]:
 
 @pytest.fixture(scope="session")
 def pool() -> Iterator[ParsePool]:
-    with ParsePool(workers=2, memory_mb=768, cpu_seconds=10, wall_seconds=20) as p:
+    with ParsePool(
+        workers=2, memory_mb=768, cpu_seconds=10, wall_seconds=20, target=prepare_feed
+    ) as p:
         yield p
 
 

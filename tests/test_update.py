@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from aggregator.errors import StoreError
+from aggregator.health import explain
 from aggregator.models import FeedData, ParseJob
 from aggregator.parsing.parse import parse_feed
 from aggregator.parsing.pool import ParsePool
@@ -249,12 +250,33 @@ def test_stop_abandons_fetches_in_flight_and_keeps_finished_writes(
     assert rows(db_path, "SELECT count(*) FROM posts") == [(7,)]
 
 
-def parse_or_exhaust_memory(job: ParseJob) -> FeedData:
+def parse_or_exhaust_memory(job: ParseJob, vocabulary: object = None) -> FeedData:
     """A parse target that behaves like a decompression or entity bomb for one URL."""
     if "bomb" in job.url:
         hoard = [bytearray(64 * 1024 * 1024) for _ in range(64)]  # 4 GB, past the limit
         del hoard
     return parse_feed(job)
+
+
+def parse_or_hit_a_bug(job: ParseJob, vocabulary: object = None) -> FeedData:
+    """A parse target with a bug in Voice for one URL (not a fault of that feed)."""
+    if "buggy" in job.url:
+        {}["a key Voice forgot"]
+    return parse_feed(job)
+
+
+def test_a_bug_in_a_parse_worker_is_internal_and_logged_not_blamed_on_the_feed(
+    server: FeedServer, db_path: Path, feed_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    shutil.copy(feed_dir / "philrumens.atom", feed_dir / "buggy.atom")
+    urls = [server.url("buggy.atom"), server.url("blog.rss")]
+    with ParsePool(workers=1, target=parse_or_hit_a_bug) as buggy:
+        result = run(db_path, buggy, *urls)
+    kinds = {f.url.rsplit("/", 1)[1]: (f.outcome, f.error_kind) for f in result.feeds}
+    assert kinds == {"buggy.atom": ("error", "internal"), "blog.rss": ("ok", None)}
+    (explanation,) = rows(db_path, "SELECT explanation FROM feeds WHERE url LIKE '%buggy%'")[0]
+    assert explanation == explain("error", "internal").explanation
+    assert "parse_or_hit_a_bug" in caplog.text  # the worker's traceback is in the log
 
 
 def test_a_document_that_exhausts_its_worker_affects_only_its_feed(

@@ -12,6 +12,8 @@ Politeness keys (`host_key`) live here too, because they are about hosts.
     failures    HTTP statuses and transport errors as FetchErrors with one-line messages
 """
 
+import httpx
+
 from aggregator.fetching.client import (
     fetch_feed,
     limits_from_settings,
@@ -20,4 +22,16 @@ from aggregator.fetching.client import (
 )
 from aggregator.fetching.hostpolicy import host_key
 
-__all__ = ["fetch_feed", "host_key", "limits_from_settings", "make_client", "user_agent"]
+# The types other stages hold without importing httpx themselves.
+Client = httpx.AsyncClient
+Transport = httpx.AsyncBaseTransport
+
+__all__ = [
+    "Client",
+    "Transport",
+    "fetch_feed",
+    "host_key",
+    "limits_from_settings",
+    "make_client",
+    "user_agent",
+]

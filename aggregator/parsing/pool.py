@@ -1,4 +1,4 @@
-"""Run parse_feed in worker processes, so a hostile document only kills its worker.
+"""Parse documents in worker processes, so a hostile document only kills its worker.
 
 Each worker is a forked child with an address-space limit and a CPU-time limit
 reset before every job; the parent waits at most `wall_seconds` for an answer.
@@ -9,6 +9,15 @@ worker the next time that slot is used:
     worker_limit    the job needed more memory or CPU time than allowed
     worker_timeout  no answer within wall_seconds
     worker_crash    the worker died some other way (signal, exit code)
+
+Any other exception in the worker is a bug in Voice, not a fault of the feed:
+it becomes InternalError, whose `detail` carries the worker's traceback for
+the log.
+
+What a worker does with a job is its `target(job, context)`; the default only
+parses, and the update cycle gives one that also sketches and tags. The
+context (the topic vocabulary) is sent to each worker once per `share`, not
+pickled with every job.
 
 `ParsePool.parse` is blocking and thread-safe: each call takes an idle worker
 from a queue and gives it back when done. Workers exit when the parent goes
@@ -24,23 +33,34 @@ import os
 import queue
 import resource
 import signal
-import sys
 import threading
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from aggregator.errors import ParseError
+from aggregator.errors import InternalError, ParseError
 from aggregator.models import FeedData, ParseJob
 
-Target = Callable[[ParseJob], FeedData]
+C = TypeVar("C")
+Target = Callable[[ParseJob, C | None], FeedData]
 MB = 1024 * 1024
 
 
-class ParsePool:
+def parse_only(job: ParseJob, context: object = None) -> FeedData:
+    """The default target, importing feedparser only when a document needs parsing.
+
+    The pool imports it in the parent just before forking (see start), so
+    workers begin with it loaded, and a cycle of 304s never loads it at all.
+    """
+    from aggregator.parsing.parse import parse_feed
+
+    return parse_feed(job)
+
+
+class ParsePool(Generic[C]):
     """A fixed number of parse workers shared by any number of threads."""
 
     def __init__(
@@ -50,7 +70,7 @@ class ParsePool:
         cpu_seconds: int = 20,
         wall_seconds: float = 30,
         *,
-        target: Target | None = None,
+        target: Target[C] = parse_only,
     ) -> None:
         """`target` must be a module-level function; tests pass hostile ones."""
         if workers < 1:
@@ -58,27 +78,40 @@ class ParsePool:
         self.memory_mb = memory_mb
         self.cpu_seconds = cpu_seconds
         self.wall_seconds = wall_seconds
-        self._target = target or _parse_feed
-        self._context = multiprocessing.get_context("fork")
+        self._target = target
+        self._mp = multiprocessing.get_context("fork")
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._closed = threading.Event()
+        self._started = False
+        self._shared: tuple[object, C | None] = (None, None)  # (key, context)
         self._slots = [_Worker() for _ in range(workers)]
         for slot in self._slots:
             self._idle.put(slot)
 
-    def start(self) -> ParsePool:
-        """Fork every worker now, while the caller has few threads.
+    def start(self) -> ParsePool[C]:
+        """Fork every worker now, while the caller has few threads; later calls do nothing.
 
         Forking from a busy multi-threaded process can copy a lock another
         thread holds; only a replacement for a killed worker is forked later.
         """
+        if self._started:
+            return self
         import aggregator.parsing.parse  # noqa: F401  (loaded once here, shared by every fork)
 
         for slot in self._slots:
-            slot.start(self._context, self._target, self.memory_mb, self.cpu_seconds)
+            slot.start(self._mp, self._target, self.memory_mb, self.cpu_seconds)
+        self._started = True
         return self
 
-    def __enter__(self) -> ParsePool:
+    def share(self, key: object, context: C | None) -> None:
+        """The context for jobs from now on; each worker receives it once, before its next job.
+
+        `key` names the context (a rules version): sharing an equal key again
+        sends nothing. Call it between cycles, not while jobs are running.
+        """
+        self._shared = (key, context)
+
+    def __enter__(self) -> ParsePool[C]:
         return self.start()
 
     def __exit__(
@@ -93,7 +126,7 @@ class ParsePool:
         """parse_feed(job) in a worker; raises ParseError, never hangs past wall_seconds."""
         worker = self._take()
         try:
-            worker.start(self._context, self._target, self.memory_mb, self.cpu_seconds)
+            worker.start(self._mp, self._target, self.memory_mb, self.cpu_seconds)
             return self._run(worker, job)
         finally:
             if self._closed.is_set():
@@ -120,8 +153,12 @@ class ParsePool:
     def _run(self, worker: _Worker, job: ParseJob) -> FeedData:
         conn = worker.conn
         assert conn is not None
+        key, context = self._shared
         try:
-            conn.send(job)
+            if worker.context_key != key:
+                conn.send(("context", context))
+                worker.context_key = key
+            conn.send(("job", job))
             answered = conn.poll(self.wall_seconds)
             reply = conn.recv() if answered else None
         except (EOFError, OSError):
@@ -137,6 +174,10 @@ class ParsePool:
         status, payload = reply
         if status == "ok":
             return payload
+        if status == "bug":
+            name, detail = payload
+            message = f"a bug in Voice while parsing ({name})"
+            raise InternalError(message, url=job.url, detail=detail)
         kind, message = payload
         if status == "limit":
             worker.kill()
@@ -160,13 +201,14 @@ class _Worker:
     def __init__(self) -> None:
         self.process: BaseProcess | None = None
         self.conn: Connection | None = None
+        self.context_key: object = None  # the shared context this process holds
 
-    def start(self, context: Any, target: Target, memory_mb: int, cpu_seconds: int) -> None:
+    def start(self, mp: Any, target: Target[Any], memory_mb: int, cpu_seconds: int) -> None:
         if self.process is not None and self.process.is_alive():
             return
         self.kill()
-        parent_end, child_end = context.Pipe()
-        process = context.Process(
+        parent_end, child_end = mp.Pipe()
+        process = mp.Process(
             target=_serve,
             args=(child_end, parent_end, target, memory_mb, cpu_seconds),
             name="voice-parse",
@@ -175,6 +217,7 @@ class _Worker:
         process.start()
         child_end.close()
         self.process, self.conn = process, parent_end
+        self.context_key = None
 
     def stop(self) -> None:
         """Ask the worker to exit; kill it if it does not within a second."""
@@ -205,7 +248,11 @@ class _Worker:
 
 
 def _serve(
-    conn: Connection, parent_end: Connection, target: Target, memory_mb: int, cpu_seconds: int
+    conn: Connection,
+    parent_end: Connection,
+    target: Target[Any],
+    memory_mb: int,
+    cpu_seconds: int,
 ) -> None:
     """The worker loop: one job in, one reply out, until None or end-of-file."""
     parent_end.close()
@@ -213,42 +260,32 @@ def _serve(
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _limit(resource.RLIMIT_AS, _address_space() + memory_mb * MB)
+    context = None
     while True:
         try:
-            job = conn.recv()
+            message = conn.recv()
         except (EOFError, OSError):
             return
-        if job is None:
+        if message is None:
             return
+        what, value = message
+        if what == "context":
+            context = value
+            continue
         used = resource.getrusage(resource.RUSAGE_SELF)
         _limit(resource.RLIMIT_CPU, math.ceil(used.ru_utime + used.ru_stime) + cpu_seconds)
-        conn.send(_answer(target, job))
+        conn.send(_answer(target, value, context))
 
 
-def _parse_feed(job: ParseJob) -> FeedData:
-    """The default target, importing feedparser only when a document needs parsing.
-
-    The pool imports it in the parent just before forking (see start), so
-    workers begin with it loaded, and a cycle of 304s never loads it at all.
-    """
-    from aggregator.analysis.sketch import sketch_feed
-    from aggregator.analysis.tagging import tag_feed
-    from aggregator.parsing.parse import parse_feed
-
-    data = sketch_feed(parse_feed(job))
-    return tag_feed(data, job.vocabulary, job.feed_topics) if job.vocabulary else data
-
-
-def _answer(target: Target, job: ParseJob) -> tuple[str, Any]:
+def _answer(target: Target[Any], job: ParseJob, context: object) -> tuple[str, Any]:
     try:
-        return "ok", target(job)
+        return "ok", target(job, context)
     except ParseError as error:  # exceptions with keyword arguments do not pickle
         return "error", (error.kind, error.message)
     except MemoryError:
         return "limit", ("worker_limit", "parsing needed more memory than allowed")
-    except Exception as error:  # a bug in parsing: keep the traceback, say one line
-        traceback.print_exc(file=sys.stderr)
-        return "error", ("malformed", f"parser failed: {type(error).__name__}")
+    except Exception as error:  # a bug in Voice: the parent logs the traceback
+        return "bug", (type(error).__name__, traceback.format_exc())
 
 
 def _limit(which: int, soft: int) -> None:

@@ -1,0 +1,307 @@
+"""One fetch cycle: due feeds → fetch in parallel → parse in workers → one write per feed.
+
+Every per-feed failure is a value recorded on that feed; only configuration
+and database problems escape to the caller. What each outcome writes is
+decided in `records`; this module only orders the work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aggregator import __version__, fetching, storage
+from aggregator.analysis.vocabulary import Vocabulary, rules_version
+from aggregator.errors import ConfigError, FetchError, InternalError, ParseError, StoreError
+from aggregator.models import (
+    FeedState,
+    FeedUpdateRecord,
+    FetchLimits,
+    ParseJob,
+    Registry,
+    ResponseData,
+    Settings,
+)
+from aggregator.parsing.pool import ParsePool
+from aggregator.schedule import to_iso
+from aggregator.storage import feeds as stored_feeds
+from aggregator.update.gates import HostGates, Writer
+from aggregator.update.records import (
+    Attempt,
+    Failure,
+    Parsed,
+    failure_record,
+    internal_record,
+    success_record,
+)
+from aggregator.update.worker import prepare_feed
+
+log = logging.getLogger("voice")
+Clock = Callable[[], datetime]
+VoicePool = ParsePool[Vocabulary]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_pool(settings: Settings) -> VoicePool:
+    """The parse workers a cycle (or a long `voice run`) hands its documents to."""
+    return ParsePool(
+        workers=settings.parse_workers,
+        memory_mb=settings.parse_memory_mb,
+        cpu_seconds=settings.parse_cpu_seconds,
+        wall_seconds=settings.parse_wall_seconds,
+        target=prepare_feed,
+    )
+
+
+@dataclass(frozen=True)
+class FeedResult:
+    """What happened to one feed in one cycle."""
+
+    url: str
+    outcome: str  # ok, not_modified, unchanged, error, gone, skipped
+    new_posts: int = 0
+    updated_posts: int = 0
+    error_kind: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """A cycle's summary, for the CLI line and for tests."""
+
+    feeds: tuple[FeedResult, ...]
+
+    def count(self, *outcomes: str) -> int:
+        return sum(1 for f in self.feeds if f.outcome in outcomes)
+
+    @property
+    def new_posts(self) -> int:
+        return sum(f.new_posts for f in self.feeds)
+
+    @property
+    def updated_posts(self) -> int:
+        return sum(f.updated_posts for f in self.feeds)
+
+    def summary(self) -> str:
+        checked = len(self.feeds) - self.count("skipped")
+        return (
+            f"{checked} feeds checked, {self.count('not_modified', 'unchanged')} not modified, "
+            f"{self.new_posts} new posts, {self.updated_posts} updated, "
+            f"{self.count('error', 'gone')} failed"
+        )
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """The injected edges and shared limits of one cycle."""
+
+    settings: Settings
+    limits: FetchLimits
+    client: fetching.Client
+    pool: VoicePool
+    writer: Writer
+    hosts: HostGates
+    slots: asyncio.Semaphore  # bodies in memory at once: held from fetch to end of parse
+    clock: Clock
+    stop: threading.Event
+    on_result: Callable[[FeedResult], None]
+
+
+async def _check_feed(cycle: Cycle, feed: FeedState) -> FeedUpdateRecord | None:
+    """Fetch and parse one feed; return what to write, or None when stopping.
+
+    The host slot is taken first, so feeds waiting for a busy host hold no
+    global slot; it is released once fetched. The global slot is held to the
+    end of parsing, so at most `concurrency` bodies wait in memory.
+    """
+    if cycle.stop.is_set():
+        return None
+    async with cycle.hosts.enter(feed.url):
+        await cycle.slots.acquire()
+        try:
+            if cycle.stop.is_set():
+                cycle.slots.release()
+                return None
+            started, t0 = cycle.clock(), time.monotonic()
+            response = await fetching.fetch_feed(
+                cycle.client,
+                feed.url,
+                cycle.limits,
+                etag=feed.etag,
+                last_modified=feed.last_modified,
+            )
+        except FetchError as exc:
+            cycle.slots.release()
+            attempt = _attempt(feed, started, t0)
+            return failure_record(attempt, Failure.of_fetch(exc), cycle.settings)
+        except BaseException:
+            cycle.slots.release()
+            raise
+    try:
+        return await _record_response(cycle, feed, started, t0, response)
+    finally:
+        cycle.slots.release()
+
+
+def _attempt(feed: FeedState, started: datetime, t0: float) -> Attempt:
+    return Attempt(feed, started, int((time.monotonic() - t0) * 1000))
+
+
+async def _record_response(
+    cycle: Cycle, feed: FeedState, started: datetime, t0: float, response: ResponseData
+) -> FeedUpdateRecord:
+    """304 and an identical body cost nothing more; a changed body goes to the workers."""
+    settings = cycle.settings
+    if response.body is None:
+        return success_record(_attempt(feed, started, t0), response, "not_modified", settings)
+    body_hash = hashlib.sha256(response.body).hexdigest()
+    if body_hash == feed.body_hash:
+        return success_record(_attempt(feed, started, t0), response, "unchanged", settings)
+    known = await cycle.writer.run(storage.known_entries, cycle.writer.conn, feed.id)
+    job = ParseJob(
+        body=response.body,
+        url=response.url,
+        content_type=response.content_type,
+        fetched_at=to_iso(started),
+        known=known,
+        max_entries=settings.max_entries,
+        max_entry_bytes=settings.max_entry_bytes,
+        feed_topics=tuple(json.loads(feed.topics)),
+    )
+    cycle.pool.start()  # forked here, in the loop thread, and only when first needed
+    try:
+        data = await asyncio.to_thread(cycle.pool.parse, job)
+    except ParseError as exc:
+        failure = Failure.of_parse(exc, response.status)
+        return failure_record(_attempt(feed, started, t0), failure, settings)
+    parsed = Parsed(data, body_hash, frozenset(known))
+    return success_record(_attempt(feed, started, t0), response, "ok", settings, parsed)
+
+
+async def _update_one(cycle: Cycle, feed: FeedState) -> FeedResult:
+    try:
+        record = await _check_feed(cycle, feed)
+    except (asyncio.CancelledError, StoreError):
+        raise
+    except InternalError as exc:  # a bug in a worker: its traceback came back as text
+        log.error("internal error while checking %s: %s\n%s", feed.url, exc, exc.detail)
+        record = internal_record(feed, cycle.clock(), cycle.settings)
+    except Exception:  # a bug: keep the traceback in the log, record it, carry on
+        log.exception("unexpected error while checking %s", feed.url)
+        record = internal_record(feed, cycle.clock(), cycle.settings)
+    if record is None:
+        result = FeedResult(feed.url, "skipped")
+    else:
+        saved = await cycle.writer.run(storage.save_update, cycle.writer.conn, record)
+        result = FeedResult(
+            feed.url,
+            record.outcome,
+            saved.new_posts,
+            saved.updated_posts,
+            record.error_kind,
+            record.error,
+        )
+    cycle.on_result(result)
+    return result
+
+
+async def _run_cycle(cycle: Cycle, feeds: list[FeedState]) -> list[FeedResult]:
+    async with cycle.client:
+        tasks = [asyncio.ensure_future(_update_one(cycle, f)) for f in feeds]
+        watcher = asyncio.ensure_future(_cancel_on_stop(cycle.stop, tasks))
+        try:
+            if tasks:
+                await asyncio.wait(tasks)
+        finally:
+            watcher.cancel()
+            cycle.writer.close()
+        # Retrieve every task's exception, not just the first: an unretrieved one
+        # is logged from Task.__del__ during a later garbage collection, which on
+        # CPython 3.11 can corrupt a concurrent ast.parse ("AST constructor
+        # recursion depth mismatch").
+        failures = [t.exception() for t in tasks if not t.cancelled() and t.exception()]
+        if failures:
+            raise failures[0]
+        return [
+            FeedResult(feed.url, "skipped") if task.cancelled() else task.result()
+            for feed, task in zip(feeds, tasks, strict=True)
+        ]
+
+
+async def _cancel_on_stop(stop: threading.Event, tasks: list[asyncio.Future[FeedResult]]) -> None:
+    """On stop, abandon fetches in flight; they stay due and are retried next time.
+
+    Cancellation lands only at an await, and a feed's write has none, so a
+    write in progress always completes.
+    """
+    while not stop.is_set():
+        await asyncio.sleep(0.2)
+    for task in tasks:
+        task.cancel()
+
+
+def update_feeds(
+    registry: Registry,
+    db_path: Path,
+    *,
+    due_only: bool = True,
+    feed_url: str | None = None,
+    allow_private_hosts: bool | None = None,
+    clock: Clock = utc_now,
+    transport: fetching.Transport | None = None,
+    pool: VoicePool | None = None,
+    stop: threading.Event | None = None,
+    on_start: Callable[[int], None] = lambda total: None,
+    on_result: Callable[[FeedResult], None] = lambda result: None,
+    vocabulary: Vocabulary | None = None,
+) -> UpdateResult:
+    """Run one cycle. Raises only ConfigError/StoreError; feed failures are in the result."""
+    settings = registry.settings
+    if allow_private_hosts is not None:
+        settings = replace(settings, allow_private_hosts=allow_private_hosts)
+    limits = fetching.limits_from_settings(settings, __version__)
+    conn = storage.connect(db_path)
+    own_pool = pool is None
+    pool = pool or make_pool(settings)
+    pool.share(rules_version(vocabulary) if vocabulary is not None else None, vocabulary)
+    try:
+        now = to_iso(clock())
+        stored_feeds.sync_feeds(conn, registry.feeds, now)
+        feeds = stored_feeds.select_feeds(
+            conn, now, due_only=due_only and feed_url is None, url=feed_url
+        )
+        if feed_url is not None and not feeds:
+            raise ConfigError(f"{feed_url}: not in the registry")
+        on_start(len(feeds))
+        cycle = Cycle(
+            settings=settings,
+            limits=limits,
+            client=fetching.make_client(limits, transport=transport),
+            pool=pool,
+            writer=Writer(conn),
+            hosts=HostGates(settings.per_host, settings.host_gap_seconds),
+            slots=asyncio.Semaphore(settings.concurrency),
+            clock=clock,
+            stop=stop or threading.Event(),
+            on_result=on_result,
+        )
+        results = asyncio.run(_run_cycle(cycle, feeds))
+    except sqlite3.Error as exc:  # reads outside a transaction; writes raise StoreError
+        raise StoreError(f"{db_path}: {exc}") from exc
+    finally:
+        if own_pool:
+            pool.close()
+        conn.close()
+    return UpdateResult(tuple(results))

@@ -1,0 +1,26 @@
+"""What a parse worker does with one changed document: parse, then sketch and tag.
+
+The parsing pool runs this in its forked workers; sketching (for
+near-duplicates) and tagging (topics) are pure analysis of the parsed
+entries, done there too so the writer only stores. The vocabulary arrives as
+the pool's shared context, once per worker, not with every job.
+"""
+
+from __future__ import annotations
+
+from aggregator.analysis.sketch import sketch_feed
+from aggregator.analysis.tagging import tag_feed
+from aggregator.analysis.vocabulary import Vocabulary
+from aggregator.models import FeedData, ParseJob
+
+
+def prepare_feed(job: ParseJob, vocabulary: Vocabulary | None) -> FeedData:
+    """Parse the document; sketch every new entry; tag it when there is a vocabulary.
+
+    feedparser is imported here, not at the top: the pool loads it in the
+    parent before forking, and a process that never parses never loads it.
+    """
+    from aggregator.parsing.parse import parse_feed
+
+    data = sketch_feed(parse_feed(job))
+    return tag_feed(data, vocabulary, job.feed_topics) if vocabulary is not None else data
