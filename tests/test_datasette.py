@@ -127,3 +127,23 @@ def test_topic_facet_and_filter_go_through_post_topics(
     assert [r["id"] for r in both] == [2]
     one = get_json(ds, "/voice/river.json?_shape=objects&_topic=democracy")
     assert {r["id"] for r in one["rows"]} <= {2, 3}
+
+
+def test_a_broken_topic_facet_query_is_an_error_not_a_time_out(tmp_path: Path) -> None:
+    """Only a real time-out may be reported as one; a wrong query must show as an error."""
+    db = tmp_path / "voice.db"
+    with sqlite3.connect(db) as conn:  # a posts table without the post_topics it needs
+        conn.execute(
+            "CREATE TABLE posts (id INTEGER PRIMARY KEY, title TEXT, hidden INTEGER DEFAULT 0,"
+            " duplicate_of INTEGER)"
+        )
+        conn.execute("INSERT INTO posts (title) VALUES ('a post')")
+    ds = Datasette([str(db)], plugins_dir=str(ROOT / "plugins"))
+
+    async def go() -> tuple[int, str]:
+        response = await ds.client.get("/voice/posts.json?_facet_topic=topics")
+        return response.status_code, response.text
+
+    status, text = asyncio.run(go())
+    assert status >= 400, text
+    assert "post_topics" in text
