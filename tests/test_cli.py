@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 from aggregator.cli import cli
@@ -256,3 +257,39 @@ def test_status_problems_explains_every_hostile_feed(server: FeedServer, tmp_pat
     assert code == 0 and "blog.rss" not in flat
     for path, words in hostile.items():
         assert path in flat and words in flat, path
+
+
+def test_status_on_an_80_column_terminal_cuts_nothing(server: FeedServer, tmp_path: Path) -> None:
+    from aggregator import storage
+    from aggregator.cli.archive import status_blocks
+    from aggregator.storage.feeds import feed_rows
+
+    urls = [server.url("philrumens.atom"), server.url("a-feed-with-a-rather-long-name/gone.rss")]
+    config = write_registry(tmp_path / "feeds.yaml", *urls)
+    db = tmp_path / "voice.db"
+    invoke("fetch", "--allow-private-hosts", "--config", str(config), "--db", str(db))
+    conn = storage.connect(db)
+    rows = feed_rows(conn, problems_only=False)
+    conn.close()
+    lines = [click.unstyle(line) for line in status_blocks(rows, 80)]
+    assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
+    assert not any("…" in line for line in lines)
+    for url in urls:  # each feed's whole URL on a line of its own
+        assert f"    {url}" in lines
+    assert not any("T0" in line or "T1" in line or "T2" in line for line in lines)  # no ISO
+    assert any("last success never" in line for line in lines)  # the failing feed
+    assert any(" UTC; next check " in line for line in lines)
+
+
+def test_commands_that_read_the_archive_refuse_a_missing_database(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.db"
+    for command in ("status", "retag", "dedupe", "redirects"):
+        code, _, err = invoke(command, "--db", str(missing))
+        assert code == 3, command
+        assert "no database yet" in err, command
+        assert not missing.exists(), command  # nothing created
+
+
+def test_dedupe_needs_no_flag() -> None:
+    code, out, err = invoke("dedupe", "--db", str(ROOT / "db" / "does-not-exist.db"))
+    assert code == 3 and "Missing option" not in err

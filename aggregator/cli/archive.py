@@ -1,0 +1,232 @@
+"""Commands over the archive and the registry: status, retag, dedupe, remove, redirects.
+
+Each reads an existing database: a missing one is an error, never a new
+empty archive that answers "0 posts".
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from aggregator import storage
+from aggregator.cli.options import (
+    EXIT_CONFIG,
+    config_option,
+    db_option,
+    existing_db,
+    one_line_errors,
+)
+from aggregator.errors import ConfigError
+from aggregator.registry.topics import topics_for_registry
+from aggregator.schedule import to_iso
+from aggregator.storage import admin as store_admin
+from aggregator.storage import feeds as store_feeds
+
+
+@click.command()
+@config_option
+@db_option
+@click.option("--problems", is_flag=True, help="Only feeds that need attention.")
+@one_line_errors
+def status(config: Path, db: Path, problems: bool) -> None:
+    """Show feeds: status, what is wrong in plain English, last success, next check."""
+    conn = storage.connect(existing_db(db))
+    try:
+        rows = store_feeds.feed_rows(conn, problems_only=problems)
+    finally:
+        conn.close()
+    if problems and not rows:
+        click.echo("No feed needs attention.")
+        return
+    if sys.stdout.isatty():
+        width = shutil.get_terminal_size().columns
+        for line in status_blocks(rows, width):
+            click.echo(line)
+    else:  # piped or in a script: plain lines, one block per feed, nothing wrapped
+        for r in rows:
+            click.echo(
+                f"{r['url']}  [{r['status']}]  {r['posts']} posts  "
+                f"last success: {r['last_success_at'] or 'never'}  "
+                f"next check: {r['next_check_at'] or '-'}"
+            )
+            if r["explanation"]:
+                click.echo(f"    {r['explanation']}")
+            if r["error_kind"]:
+                click.echo(f"    ({r['error_kind']}: {r['last_error']})")
+            if r["pending_redirect"]:
+                click.echo(f"    moving to {r['pending_redirect']} (not yet confirmed)")
+
+
+def status_blocks(rows: list[Any], width: int) -> list[str]:
+    """A terminal's status view: one block per feed, wrapped to `width`, nothing cut.
+
+    A table of six columns cut URLs and dates at 80 columns; a block keeps
+    the feed's URL on a line of its own and says dates the way people do.
+    """
+    indent = "    "
+    wrap = textwrap.TextWrapper(
+        width=max(width, 40), initial_indent=indent, subsequent_indent=indent
+    )
+    lines: list[str] = []
+    for r in rows:
+        posts = f"{r['posts']} post" + ("" if r["posts"] == 1 else "s")
+        heading = f"{r['title'] or r['url']}  [{r['status']}]"
+        lines += [click.style(line, bold=True) for line in textwrap.wrap(heading, max(width, 40))]
+        lines.append(f"{indent}{r['url']}")
+        checked = f"last success {_when(r['last_success_at'])}"
+        lines += wrap.wrap(f"{posts}; {checked}; next check {_when(r['next_check_at'])}")
+        if r["explanation"]:
+            lines += wrap.wrap(r["explanation"])
+        if r["error_kind"]:
+            detail = wrap.wrap(f"({r['error_kind']}: {r['last_error']})")
+            lines += [click.style(line, dim=True) for line in detail]
+        if r["pending_redirect"]:
+            lines += wrap.wrap(f"Moving to {r['pending_redirect']} (not yet confirmed)")
+        lines.append("")
+    return lines
+
+
+def _when(iso: str | None) -> str:
+    """'6 Dec 2026 09:13 UTC' from a stored ISO time; 'never' when there is none."""
+    if not iso:
+        return "never"
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC)
+    return f"{moment.day} {moment:%b %Y %H:%M} UTC"
+
+
+@click.command()
+@config_option
+@db_option
+@click.option(
+    "--topics",
+    "topics_path",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="The vocabulary  [default: topics.yaml beside feeds.yaml, else Voice's own]",
+)
+@one_line_errors
+def retag(config: Path, db: Path, topics_path: Path | None) -> None:
+    """Re-apply topics.yaml to every stored post, after the vocabulary changes."""
+    from aggregator.analysis.tagging import topics_for
+    from aggregator.analysis.vocabulary import rules_version
+    from aggregator.registry.topics import load_topics
+
+    vocabulary = load_topics(topics_path) if topics_path else topics_for_registry(config)
+    if vocabulary is None:
+        raise ConfigError("no topics.yaml found (pass --topics PATH)")
+    version = rules_version(vocabulary)
+
+    def tag(
+        title: str, text: str, categories: list[str], feed_topics: list[str]
+    ) -> list[tuple[str, str, float]]:
+        found = topics_for(title, text, categories, feed_topics, vocabulary)
+        return [(a.topic, a.source, a.score) for a in found]
+
+    conn = storage.connect(existing_db(db))
+    try:
+        count = store_admin.retag_posts(conn, tag, version)
+    finally:
+        conn.close()
+    click.echo(f"{count} posts retagged with rules version {version}")
+
+
+@click.command()
+@config_option
+@db_option
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Accepted for older scripts; rebuilding is what the command does.",
+)
+@one_line_errors
+def dedupe(config: Path, db: Path, rebuild: bool) -> None:
+    """Relink cross-feed copies over the whole archive from scratch."""
+    conn = storage.connect(existing_db(db))
+    try:
+        store_admin.rebuild_duplicates(conn)
+        total, copies = conn.execute("SELECT count(*), count(duplicate_of) FROM posts").fetchone()
+    finally:
+        conn.close()
+    click.echo(f"{total} posts checked, {copies} are copies of another post")
+
+
+@click.command()
+@config_option
+@db_option
+@click.argument("url")
+@click.option("--reason", required=True, help="Why, for the audit (e.g. 'member asked').")
+@click.option("--by", "removed_by", default=None, help="Who asks  [default: your login name]")
+@one_line_errors
+def remove(config: Path, db: Path, url: str, reason: str, removed_by: str | None) -> None:
+    """Take a blog down: out of feeds.yaml, posts hidden from public views, audit kept."""
+    import getpass
+
+    from aggregator.registry.edit import remove_feed
+
+    in_registry = remove_feed(config, url)
+    conn = storage.connect(db)
+    try:
+        result = store_admin.remove_feed(
+            conn,
+            url,
+            reason=reason,
+            removed_by=removed_by or getpass.getuser(),
+            now=to_iso(datetime.now(UTC)),
+        )
+    finally:
+        conn.close()
+    if not in_registry and not result.feed_found:
+        raise ConfigError(f"{url}: not in {config} nor in the database")
+    where = f"removed from {config}" if in_registry else f"was not in {config}"
+    click.echo(f"{url}: {where}; {result.posts_hidden} posts hidden; audit row written")
+
+
+@click.command()
+@config_option
+@db_option
+@click.option("--apply", "apply_", is_flag=True, help="Write confirmed moves into feeds.yaml.")
+@one_line_errors
+def redirects(config: Path, db: Path, apply_: bool) -> None:
+    """List permanent redirects seen (pending, confirmed, applied); --apply confirmed ones."""
+    from aggregator.registry.edit import replace_feed_url
+
+    conn = storage.connect(existing_db(db))
+    try:
+        rows = store_admin.redirect_rows(conn)
+        if not rows:
+            click.echo("No permanent redirects seen.")
+            return
+        failed = 0
+        for r in rows:
+            state = (
+                "applied" if r["applied_at"] else "confirmed" if r["confirmed_at"] else "pending"
+            )
+            line = (
+                f"{r['url']} -> {r['target']}: {state}, seen {r['times_seen']} times "
+                f"({r['first_seen_at']} to {r['last_seen_at']})"
+            )
+            if apply_ and state == "confirmed":
+                try:
+                    replace_feed_url(config, r["url"], r["target"])
+                except ConfigError as exc:
+                    failed += 1
+                    line += f"; not applied: {exc}"
+                else:
+                    store_admin.apply_redirect(
+                        conn, r["feed_id"], r["target"], to_iso(datetime.now(UTC))
+                    )
+                    line += f"; {config} updated"
+            click.echo(line)
+    finally:
+        conn.close()
+    if failed:
+        sys.exit(EXIT_CONFIG)
+
+
