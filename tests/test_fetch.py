@@ -633,11 +633,32 @@ def test_private_hosts_allowed_when_configured(feed_server):
     assert feed_server.requests == ["/feed"]
 
 
+class NoNamesLoop(asyncio.SelectorEventLoop):
+    """An event loop whose resolver knows no names, answering as a resolver
+    does for a `.invalid` name; both the guarded backend and httpx's own look
+    names up through the running loop, so this machine's DNS is never asked."""
+
+    def __init__(self):
+        super().__init__()
+        self.asked = []
+
+    async def getaddrinfo(self, host, port, *, family=0, type=0, proto=0, flags=0):
+        self.asked.append(host.decode() if isinstance(host, bytes) else host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+
 @pytest.mark.parametrize("allow_private", [False, True], ids=["guarded", "plain"])
 def test_unknown_host_is_a_dns_error(allow_private):
-    limits = FetchLimits(connect_timeout=2, allow_private_hosts=allow_private)
-    with pytest.raises(FetchError) as info:
-        real_fetch("http://no-such-host.invalid/feed", limits)
+    limits = FetchLimits(allow_private_hosts=allow_private)
+
+    async def go():
+        async with make_client(limits) as client:
+            return await fetch_feed(client, "http://no-such-host.invalid/feed", limits)
+
+    with asyncio.Runner(loop_factory=NoNamesLoop) as runner:
+        with pytest.raises(FetchError) as info:
+            runner.run(go())
+        assert runner.get_loop().asked == ["no-such-host.invalid"]
     assert (info.value.kind, info.value.message) == (
         "dns",
         "could not find the server no-such-host.invalid: check the URL",
@@ -647,6 +668,9 @@ def test_unknown_host_is_a_dns_error(allow_private):
 class RawServer:
     """Accepts connections and misbehaves: 'drip' sends headers then a byte every
     0.2 s; 'silent' sends nothing. Every loop is bounded and stops on close()."""
+
+    DRIP_SECONDS = 60  # 300 bytes, one every 0.2 s
+    SILENT_SECONDS = 30
 
     def __init__(self, mode):
         self.mode = mode
@@ -674,7 +698,7 @@ class RawServer:
             if self.mode == "drip":
                 conn.recv(65536)
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
-                for _ in range(300):
+                for _ in range(int(self.DRIP_SECONDS / 0.2)):
                     if self.stop.wait(0.2):
                         return
                     try:
@@ -682,7 +706,7 @@ class RawServer:
                     except OSError:
                         return
             else:
-                self.stop.wait(30)
+                self.stop.wait(self.SILENT_SECONDS)
 
     def close(self):
         self.stop.set()
@@ -700,19 +724,24 @@ def raw_server(request):
 
 @pytest.mark.parametrize("raw_server", ["drip"], indirect=True)
 def test_dripping_server_is_cut_at_the_deadline(raw_server):
-    limits = FetchLimits(deadline=1.5, read_timeout=1, allow_private_hosts=True)
+    # A byte every 0.2 s never lets the read timeout fire; only the deadline can.
+    limits = FetchLimits(deadline=1.5, read_timeout=60, allow_private_hosts=True)
     started = time.monotonic()
     with pytest.raises(FetchError) as info:
         real_fetch(f"http://127.0.0.1:{raw_server.port}/feed", limits)
-    assert time.monotonic() - started < 3
+    elapsed = time.monotonic() - started
     assert (info.value.kind, info.value.message) == ("timeout", "no complete answer within 1.5 s")
+    # cut at the deadline, not before, and long before the drip would have ended
+    assert limits.deadline <= elapsed < RawServer.DRIP_SECONDS / 2
 
 
 @pytest.mark.parametrize("raw_server", ["silent"], indirect=True)
 def test_silent_server_times_out(raw_server):
-    limits = FetchLimits(deadline=10, read_timeout=0.5, allow_private_hosts=True)
+    limits = FetchLimits(deadline=60, read_timeout=0.5, allow_private_hosts=True)
     started = time.monotonic()
     with pytest.raises(FetchError) as info:
         real_fetch(f"http://127.0.0.1:{raw_server.port}/feed", limits)
-    assert time.monotonic() - started < 3
+    elapsed = time.monotonic() - started
     assert (info.value.kind, info.value.message) == ("timeout", "127.0.0.1 sent nothing for 0.5 s")
+    # the read timeout, not the deadline, ended it, long before the server would have hung up
+    assert limits.read_timeout <= elapsed < RawServer.SILENT_SECONDS / 2

@@ -3,13 +3,13 @@
 Each case first stores three posts from a good fetch of the hostile URL, then
 serves something bad from that URL while two demo feeds are fetched in the
 same cycle, with small limits (2 s deadline, 1 s read timeout, 1 MB body).
-Every case asserts the same contract: the cycle completes within a bound, the
-healthy feeds are ok with their posts, the hostile feed is ok or has the
-expected error kind and a one-line reason, the posts stored earlier are
-unchanged, no canary file content was stored and the probe port saw no
-connection. Cases where memory is at stake also bound the tracemalloc peak.
-Big and binary bodies are built here at run time; small ones are files in
-tests/data/hostile/.
+Every case asserts the same contract: the cycle ends well before an answer
+that never finishes would (HOSTILE_SECONDS), the healthy feeds are ok with
+their posts, the hostile feed is ok or has the expected error kind and a
+one-line reason, the posts stored earlier are unchanged, no canary file
+content was stored and the probe port saw no connection. Cases where memory
+is at stake also bound the tracemalloc peak. Big and binary bodies are built
+here at run time; small ones are files in tests/data/hostile/.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ from .conftest import DATA, DEMO_FEEDS, registry_for
 HOSTILE = DATA / "hostile"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 LIMITS = {"fetch_deadline": 2.0, "read_timeout": 1.0, "max_body_bytes": 1_000_000}
+# How long the answers that never finish go on; the cycle must end well before.
+HOSTILE_SECONDS = 60.0
 HEALTHY = {"philrumens.atom": 7, "localgov-digital.rss": 1}  # file -> posts it holds
 RSS = {"Content-Type": "application/rss+xml"}
 CANARY = "CANARY-7f3a9c-never-store-me"
@@ -145,7 +147,7 @@ def endless_chunks(conn: socket.socket) -> None:
     conn.sendall(_head("Transfer-Encoding: chunked\r\n"))
     piece = b"<item><title>more</title></item>" * 2048
     chunk = f"{len(piece):x}\r\n".encode() + piece + b"\r\n"
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + HOSTILE_SECONDS
     while time.monotonic() < deadline:
         conn.sendall(chunk)
 
@@ -274,7 +276,6 @@ class Case:
     settings: dict[str, object] = field(default_factory=dict)
     check: Callable[[Scene, list[sqlite3.Row], sqlite3.Row], None] | None = None
     max_peak_mb: float | None = None  # tracemalloc peak while the cycle runs
-    max_seconds: float = 8.0
 
 
 def valid_rss(content_type: str | None) -> Callable[[Scene], Handler]:
@@ -469,11 +470,14 @@ def check_no_active_content(s: Scene, posts: list[sqlite3.Row], feed: sqlite3.Ro
 CASES = [
     # -- time: answers that never finish ------------------------------------------------
     pytest.param(
-        Case(lambda s: Drip(b"<rss", interval_s=0.2, max_seconds=30), "timeout"),
+        Case(lambda s: Drip(b"<rss", interval_s=0.2, max_seconds=HOSTILE_SECONDS), "timeout"),
         id="slow-drip",
     ),
     pytest.param(
-        Case(lambda s: Drip(b"", interval_s=30, max_seconds=30), "timeout"),
+        Case(
+            lambda s: Drip(b"", interval_s=HOSTILE_SECONDS, max_seconds=HOSTILE_SECONDS),
+            "timeout",
+        ),
         id="headers-then-silence",
     ),
     pytest.param(
@@ -483,7 +487,10 @@ CASES = [
     pytest.param(
         Case(
             lambda s: Drip(
-                b"<rss><channel>", interval_s=0, max_seconds=20, byte=b"<p>x</p>" * 8192
+                b"<rss><channel>",
+                interval_s=0,
+                max_seconds=HOSTILE_SECONDS,
+                byte=b"<p>x</p>" * 8192,
             ),
             "too_large",
             max_peak_mb=24,
@@ -591,7 +598,6 @@ CASES = [
             ten_thousand_entries,
             settings={"max_body_bytes": 2_000_000},
             check=check_newest_500,
-            max_seconds=20,
         ),
         id="10000-entries",
     ),
@@ -643,7 +649,7 @@ def test_a_hostile_feed_affects_only_itself(
         tracemalloc.stop()
 
     feed = assert_contained(db_path, result, url, healthy, case.kind, before)
-    assert elapsed < case.max_seconds
+    assert elapsed < HOSTILE_SECONDS / 2  # not held up by an answer that never finishes
     if case.max_peak_mb is not None:
         assert peak < case.max_peak_mb * 1_000_000, f"peak {peak / 1e6:.1f} MB"
     if case.http_status is not None:
@@ -715,7 +721,6 @@ def test_a_redirect_to_a_blocked_address_is_refused_with_the_guard_on(
     assert seeded.feeds[0].outcome == "ok" and seeded.new_posts == 3
     before = snapshot(db_path)
     scene.current.append(Redirect(target.format(port=scene.server.port)))
-    started = time.monotonic()
     result = cycle(
         db_path,
         pool,
@@ -723,6 +728,5 @@ def test_a_redirect_to_a_blocked_address_is_refused_with_the_guard_on(
         settings=guarded,
         transport=GuardedTransport(backend=backend),
     )
-    assert time.monotonic() - started < 8
     assert_contained(db_path, result, url, healthy, "blocked_address", before)
     assert set(backend.asked) == {PUBLIC}  # no connection to the blocked address was tried

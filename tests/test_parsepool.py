@@ -111,7 +111,7 @@ class Hold:
 HOLD: Hold | None = None  # set by a test before its pool forks
 
 
-def held_or_normal(job: ParseJob) -> FeedData:
+def held_or_normal(job: ParseJob, context: object = None) -> FeedData:
     """A job at .../held keeps its worker busy until the test releases it."""
     if job.url.endswith("/held"):
         assert HOLD is not None

@@ -7,13 +7,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
-from tests.support.feedserver import FeedServer
+from tests.support.feedserver import FeedServer, RequestRecord
 
 from .conftest import ROOT, free_port, write_registry
+
+HANG_SECONDS = 60.0  # a deadline only a hang reaches
 
 
 def wait_for_posts(url: str, seconds: float) -> list[dict]:
@@ -55,7 +58,8 @@ def test_run_fetches_serves_and_stops_on_sigterm(server: FeedServer, tmp_path: P
     )
     try:
         rows = wait_for_posts(
-            f"http://127.0.0.1:{port}/voice/posts.json?_shape=array&region=South+East", 30
+            f"http://127.0.0.1:{port}/voice/posts.json?_shape=array&region=South+East",
+            HANG_SECONDS,
         )
         assert len(rows) == 7
         proc.send_signal(signal.SIGTERM)
@@ -101,6 +105,15 @@ def test_run_stops_when_datasette_cannot_serve(server: FeedServer, tmp_path: Pat
 
 
 def test_a_signal_at_start_up_still_stops_run(server: FeedServer, tmp_path: Path) -> None:
+    """SIGTERM while the first cycle, which starts at once, has its feed in flight."""
+    requested, release = threading.Event(), threading.Event()
+
+    def hold(record: RequestRecord) -> None:
+        requested.set()
+        release.wait(HANG_SECONDS)  # the first cycle cannot end before the signal
+        return None  # then serve the file as usual
+
+    server.route("philrumens.atom", hold)
     config = write_registry(tmp_path / "feeds.yaml", server.url("philrumens.atom"))
     proc = subprocess.Popen(
         [
@@ -121,12 +134,13 @@ def test_a_signal_at_start_up_still_stops_run(server: FeedServer, tmp_path: Path
         text=True,
     )
     try:
-        time.sleep(0.3)  # during imports and start-up, before the first cycle ends
+        assert requested.wait(HANG_SECONDS), "run never started its first cycle"
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
+        out, _ = proc.communicate(timeout=HANG_SECONDS)
     finally:
+        release.set()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode in (0, -signal.SIGTERM), out
+    assert proc.returncode == 0, out  # stopped by its own handler, not killed by the signal
     assert "Traceback" not in out
