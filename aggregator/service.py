@@ -8,12 +8,16 @@ write in progress commit, and stops Datasette.
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -21,31 +25,50 @@ from types import FrameType
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from aggregator import storage as store
-from aggregator.errors import AggregatorError
+from aggregator.errors import AggregatorError, ConfigError
 from aggregator.registry.feeds import load_registry
+from aggregator.registry.site import Site, find_site, metadata_for
 from aggregator.registry.topics import topics_for_registry
 from aggregator.update import make_pool, update_feeds
 from aggregator.update.cycle import VoicePool
 
 log = logging.getLogger("voice")
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-METADATA = PROJECT_ROOT / "metadata.yml"
-PLUGINS = PROJECT_ROOT / "plugins"
 
 
-def datasette_command(db_path: Path, *, host: str = "127.0.0.1", port: int = 8001) -> list[str]:
-    """Datasette on the database, mutable (never -i) so it sees the fetcher's writes."""
-    cmd = [sys.executable, "-m", "datasette", "serve", str(db_path), "--host", host]
-    cmd += ["--port", str(port), "--setting", "sql_time_limit_ms", "3000"]
-    # At 100,000 posts Datasette's facet suggestions (a query per column on every
-    # page) cost seconds; the useful facets are configured in metadata.yml.
-    cmd += ["--setting", "facet_time_limit_ms", "1000", "--setting", "suggest_facets", "off"]
-    if METADATA.exists():
-        cmd += ["--metadata", str(METADATA)]
-    if PLUGINS.is_dir():
-        cmd += ["--plugins-dir", str(PLUGINS)]
-    return cmd
+@contextmanager
+def datasette_command(
+    db_path: Path, site: Site, *, host: str = "127.0.0.1", port: int = 8001
+) -> Iterator[list[str]]:
+    """Datasette on the database, mutable (never -i) so it sees the fetcher's writes.
+
+    The metadata is metadata.yml made to fit this database's name, written to a
+    temporary file that lives as long as the command is in use.
+    """
+    metadata = metadata_for(site, db_path.stem)
+    with tempfile.TemporaryDirectory(prefix="voice-") as folder:
+        metadata_path = Path(folder) / "metadata.json"
+        metadata_path.write_text(json.dumps(metadata), encoding="utf-8")
+        cmd = [sys.executable, "-m", "datasette", "serve", str(db_path), "--host", host]
+        cmd += ["--port", str(port), "--setting", "sql_time_limit_ms", "3000"]
+        # At 100,000 posts Datasette's facet suggestions (a query per column on every
+        # page) cost seconds; the useful facets are configured in metadata.yml.
+        cmd += ["--setting", "facet_time_limit_ms", "1000", "--setting", "suggest_facets", "off"]
+        cmd += ["--metadata", str(metadata_path), "--plugins-dir", str(site.plugins)]
+        yield cmd
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Fail before any fetching when Datasette could not listen: a one-line reason."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot serve on {host}:{port} ({exc.strerror}): is Voice or Datasette "
+                "already running there? Stop it or pass --port"
+            ) from exc
 
 
 def prepare_db(db_path: Path) -> None:
@@ -54,8 +77,11 @@ def prepare_db(db_path: Path) -> None:
 
 
 def serve(db_path: Path, *, host: str, port: int) -> int:
+    site = find_site()
+    ensure_port_free(host, port)
     prepare_db(db_path)
-    return subprocess.call(datasette_command(db_path, host=host, port=port))
+    with datasette_command(db_path, site, host=host, port=port) as cmd:
+        return subprocess.call(cmd)
 
 
 def run_cycle_logged(
@@ -101,6 +127,9 @@ def run(
     """
     registry = load_registry(config)  # fail fast on a bad registry
     settings = registry.settings
+    site = find_site() if serve_datasette else None
+    if serve_datasette:
+        ensure_port_free(host, port)
     prepare_db(db_path)
     stop = threading.Event()
     previous = {s: signal.signal(s, _setter(stop)) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -111,9 +140,10 @@ def run(
     child: subprocess.Popen[bytes] | None = None
     code = 0
     try:
-        with make_pool(settings) as pool:
-            if serve_datasette:
-                child = subprocess.Popen(datasette_command(db_path, host=host, port=port))
+        with make_pool(settings) as pool, ExitStack() as stack:
+            if site is not None:
+                cmd = stack.enter_context(datasette_command(db_path, site, host=host, port=port))
+                child = subprocess.Popen(cmd)
                 log.info("Datasette: http://%s:%d/%s", host, port, db_path.stem)
             scheduler.add_job(
                 run_cycle_logged,

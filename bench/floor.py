@@ -44,6 +44,8 @@ from aggregator.analysis import sketch, tagging
 from aggregator.parsing import sanitize
 from aggregator.registry.topics import load_topics
 
+TOPICS = Path(__file__).resolve().parent.parent / "topics.yaml"
+
 _SCHEMA = """
     CREATE TABLE posts (
         id INTEGER PRIMARY KEY, feed_id INTEGER NOT NULL, entry_key TEXT NOT NULL,
@@ -143,7 +145,7 @@ def measure(directory: Path) -> dict[str, float | int]:
         conn = open_db(Path(tmp) / "floor.db")
         store_s, _ = timed(lambda: store_all(conn, feeds))
         conn.close()
-    vocabulary = load_topics()
+    vocabulary = load_topics(TOPICS)
     rows = [row for feed in feeds for row in feed]
     tag_s, _ = timed(
         lambda: [tagging.topics_for(r["title"], r["text"], (), (), vocabulary) for r in rows]

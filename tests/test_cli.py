@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -293,3 +295,46 @@ def test_commands_that_read_the_archive_refuse_a_missing_database(tmp_path: Path
 def test_dedupe_needs_no_flag() -> None:
     code, out, err = invoke("dedupe", "--db", str(ROOT / "db" / "does-not-exist.db"))
     assert code == 3 and "Missing option" not in err
+
+
+def test_demo_serves_the_feeds_beside_the_registry_it_is_given(tmp_path: Path) -> None:
+    demo = tmp_path / "my-demo"
+    (demo / "feeds").mkdir(parents=True)
+    shutil.copy(ROOT / "demo" / "feeds" / "philrumens.atom", demo / "feeds" / "mine.atom")
+    (demo / "feeds.yaml").write_text(
+        "settings:\n  host_gap_seconds: 0\nfeeds:\n"
+        '  - url: "{base}/mine.atom"\n    region: Wales\n',
+        encoding="utf-8",
+    )
+    db = tmp_path / "db" / "voice.db"
+    code, out, err = invoke(
+        "demo", "--once", "--config", str(demo / "feeds.yaml"), "--db", str(db),
+        "--feeds-port", "0",
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"demo feeds from {demo / 'feeds'}" in out
+    assert "1 feeds checked" in out and "0 failed" in out
+
+
+def test_demo_checks_its_port_before_fetching_anything(tmp_path: Path) -> None:
+    db = tmp_path / "demo" / "voice.db"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = invoke("demo", "--db", str(db), "--port", str(port), "--feeds-port", "0")
+    assert code == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in err and "--port" in err
+    assert "open http" not in out
+    assert not db.exists()  # nothing fetched
+
+
+def test_check_reads_a_demo_registry_and_names_the_file_it_was_given(tmp_path: Path) -> None:
+    code, out, _ = invoke("check", "--config", str(ROOT / "demo" / "feeds.yaml"))
+    assert code == 0 and "demo registry" in out
+    broken = tmp_path / "sub" / "feeds.yaml"
+    broken.parent.mkdir()
+    broken.write_text('feeds:\n  - url: "{base}/a.rss"\n    region: Narnia\n', encoding="utf-8")
+    code, _, err = invoke("check", "--config", str(broken))
+    assert code == 1
+    assert err.startswith(f"{broken}:3:")  # the path as given, with the line

@@ -4,7 +4,8 @@ import pytest
 
 from aggregator.errors import ConfigError
 from aggregator.registry.feeds import ConfigErrors
-from aggregator.registry.topics import DEFAULT_TOPICS_PATH, load_topics, parse_topics
+from aggregator.registry.site import Site
+from aggregator.registry.topics import load_topics, parse_topics, topics_for_registry
 
 DATA = Path(__file__).parent / "data" / "topics"
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,9 +41,13 @@ def test_committed_topics_yaml_has_the_seventeen_topics_described() -> None:
     assert len(vocabulary.version) == 12
 
 
-def test_default_path_is_the_repository_topics_yaml() -> None:
-    assert DEFAULT_TOPICS_PATH == ROOT / "topics.yaml"
-    assert load_topics().version == load_topics(ROOT / "topics.yaml").version
+def test_a_registry_without_its_own_topics_uses_the_sites(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    vocabulary = topics_for_registry(config, Site(ROOT))
+    assert vocabulary is not None
+    assert vocabulary.version == load_topics(ROOT / "topics.yaml").version
+    (tmp_path / "topics.yaml").write_text((DATA / "valid.yaml").read_text())
+    assert topics_for_registry(config, Site(ROOT)).slugs == load_topics(DATA / "valid.yaml").slugs
 
 
 def test_valid_fixture_loads() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -75,7 +77,7 @@ def test_run_fetches_serves_and_stops_on_sigterm(server: FeedServer, tmp_path: P
         assert s.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_run_stops_when_datasette_cannot_serve(server: FeedServer, tmp_path: Path) -> None:
+def test_run_refuses_a_port_in_use_before_fetching(server: FeedServer, tmp_path: Path) -> None:
     config = write_registry(tmp_path / "feeds.yaml", server.url("philrumens.atom"))
     with socket.socket() as taken:  # the port Datasette wants is already in use
         taken.bind(("127.0.0.1", 0))
@@ -100,6 +102,28 @@ def test_run_stops_when_datasette_cannot_serve(server: FeedServer, tmp_path: Pat
             text=True,
             timeout=60,
         )
+    assert proc.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not server.requests  # nothing was fetched
+
+
+def test_run_stops_when_datasette_dies(server: FeedServer, tmp_path: Path) -> None:
+    """A site whose plugin cannot load: Datasette exits at start, and so does Voice."""
+    site = tmp_path / "site"
+    (site / "plugins").mkdir(parents=True)
+    shutil.copy(ROOT / "metadata.yml", site / "metadata.yml")
+    (site / "plugins" / "broken.py").write_text("raise RuntimeError('a broken plugin')\n")
+    config = write_registry(tmp_path / "feeds.yaml", server.url("philrumens.atom"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "aggregator", "run", "--allow-private-hosts",
+         "--config", str(config), "--db", str(tmp_path / "voice.db"), "--port", str(free_port())],
+        cwd=ROOT,
+        env={**os.environ, "VOICE_HOME": str(site)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
     assert proc.returncode == 1
     assert "Datasette stopped" in proc.stderr
 

@@ -16,7 +16,15 @@ from aggregator.cli.options import (
     one_line_errors,
     private_option,
 )
-from aggregator.registry.feeds import ConfigErrors, load_registry
+from aggregator.registry.feeds import (
+    BASE_PLACEHOLDER,
+    DEMO_BASE,
+    ConfigErrors,
+    fill_base,
+    load_registry,
+    parse_registry,
+    read_config_text,
+)
 from aggregator.registry.topics import topics_for_registry
 from aggregator.update import FeedResult, update_feeds
 
@@ -33,8 +41,11 @@ def check(config: Path, db: Path) -> None:
     except ConfigErrors as exc:  # feeds.yaml is still checked, without its topics
         problems += exc.problems
         vocabulary = None
+    text = read_config_text(config, " (pass --config PATH)")
+    demo = BASE_PLACEHOLDER in text  # a demo registry: {base} is the demo server
     try:
-        registry = load_registry(config, vocabulary.slugs if vocabulary else None)
+        known = vocabulary.slugs if vocabulary else None
+        registry = parse_registry(fill_base(text, DEMO_BASE) if demo else text, config, known)
     except ConfigErrors as exc:
         problems += exc.problems
     if problems:
@@ -42,7 +53,8 @@ def check(config: Path, db: Path) -> None:
             click.echo(problem, err=True)
         click.echo(f"{config}: {len(problems)} problem(s) found", err=True)
         sys.exit(EXIT_CONFIG)
-    click.echo(f"{config}: {len(registry.feeds)} feeds, all valid")
+    note = f" (a demo registry: {BASE_PLACEHOLDER} read as {DEMO_BASE})" if demo else ""
+    click.echo(f"{config}: {len(registry.feeds)} feeds, all valid{note}")
 
 
 @contextmanager

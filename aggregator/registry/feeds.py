@@ -69,7 +69,8 @@ def _line(node: Any, key: Any = None) -> int | None:
 
 
 def _where(path: Path, line: int | None) -> str:
-    return f"{path.name}:{line}" if line else path.name
+    """The file as the user named it, so `--config demo/feeds.yaml` problems say so."""
+    return f"{path}:{line}" if line else str(path)
 
 
 def _check_url(value: Any) -> str | None:
@@ -260,3 +261,12 @@ def read_config_text(path: Path, hint: str = "") -> str:
 def load_registry(path: Path, topics: Collection[str] | None = None) -> Registry:
     """Read and validate feeds.yaml; with `topics`, default topics must be among them."""
     return parse_registry(read_config_text(path, " (pass --config PATH)"), path, topics)
+
+
+BASE_PLACEHOLDER = "{base}"  # in a demo registry: the demo feed server's address
+DEMO_BASE = "http://127.0.0.1:8002"  # voice demo's default --feeds-port
+
+
+def fill_base(text: str, base_url: str) -> str:
+    """A demo registry's text with its `{base}` placeholders replaced by `base_url`."""
+    return text.replace(BASE_PLACEHOLDER, base_url.rstrip("/"))

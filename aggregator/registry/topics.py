@@ -21,8 +21,7 @@ from aggregator.analysis.vocabulary import (
     vocabulary_from_data,
 )
 from aggregator.registry.feeds import ConfigErrors, read_config_text
-
-DEFAULT_TOPICS_PATH = Path(__file__).resolve().parents[2] / "topics.yaml"
+from aggregator.registry.site import Site, optional_site
 
 
 def _line(node: Any, key: Any = None, item: int | None = None) -> int | None:
@@ -84,14 +83,16 @@ def parse_topics(text: str, path: Path = Path("topics.yaml")) -> Vocabulary:
         raise ConfigErrors(path, lines) from exc
 
 
-def load_topics(path: Path = DEFAULT_TOPICS_PATH) -> Vocabulary:
-    """Read and validate topics.yaml (by default the one at the repository root)."""
+def load_topics(path: Path) -> Vocabulary:
+    """Read and validate a topics.yaml."""
     return parse_topics(read_config_text(path), path)
 
 
-def topics_for_registry(config: Path) -> Vocabulary | None:
-    """The vocabulary a registry uses: topics.yaml beside it, else Voice's own, else none."""
-    for candidate in (config.parent / "topics.yaml", DEFAULT_TOPICS_PATH):
+def topics_for_registry(config: Path, site: Site | None = None) -> Vocabulary | None:
+    """The vocabulary a registry uses: topics.yaml beside it, else the site's, else none."""
+    site = site or optional_site()
+    candidates = [config.parent / "topics.yaml"] + ([site.topics] if site else [])
+    for candidate in candidates:
         if candidate.exists():
             return load_topics(candidate)
     return None
