@@ -1,0 +1,8 @@
+"""The registry stage: the files people edit, read and checked; the only user of ruamel.yaml.
+
+- `feeds`: feeds.yaml (member blogs and settings) validated into a Registry,
+  every problem with its file and line; demo registries' `{base}`.
+- `topics`: topics.yaml, the topic vocabulary, with the same kind of errors.
+- `edit`: atomic, comment-preserving edits of feeds.yaml (remove, redirects).
+- `site`: where metadata.yml, plugins/, topics.yaml and demo/ are found.
+"""
