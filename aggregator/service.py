@@ -24,7 +24,7 @@ from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from aggregator import storage as store
+from aggregator import storage
 from aggregator.errors import AggregatorError, ConfigError
 from aggregator.registry.feeds import load_registry
 from aggregator.registry.site import Site, find_site, metadata_for
@@ -73,7 +73,7 @@ def ensure_port_free(host: str, port: int) -> None:
 
 def prepare_db(db_path: Path) -> None:
     """Create and migrate the database so Datasette starts on the current schema."""
-    store.connect(db_path).close()
+    storage.connect(db_path).close()
 
 
 def serve(db_path: Path, *, host: str, port: int) -> int:

@@ -73,7 +73,7 @@ def test_nh3_refuses_lone_surrogates() -> None:
 
 
 def test_httpx_builds_the_next_request_even_when_not_following_redirects() -> None:
-    """Why fetch.py catches InvalidURL/UnicodeError around client.stream: an unusable
+    """Why fetching/client.py catches InvalidURL/UnicodeError around client.stream: an unusable
     Location raises while httpx prepares a redirect it will not follow."""
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -93,7 +93,7 @@ def test_httpx_builds_the_next_request_even_when_not_following_redirects() -> No
 
 
 def test_python_tuple_hash_of_ints_is_what_stored_signatures_assume() -> None:
-    """similarity.shingles hashes runs of word hashes with hash(tuple of ints); stored
+    """sketch.shingles hashes runs of word hashes with hash(tuple of ints); stored
     MinHash signatures and LSH bands depend on it. If a Python upgrade changes the
     tuple hash, this fails: run `voice dedupe --rebuild` after such an upgrade."""
     assert hash((1, 2, 3, 4, 5)) == -5659871693760987716

@@ -65,7 +65,7 @@ def test_run_fetches_serves_and_stops_on_sigterm(server: FeedServer, tmp_path: P
         )
         assert len(rows) == 7
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
+        out, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()

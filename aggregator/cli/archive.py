@@ -26,8 +26,8 @@ from aggregator.cli.options import (
 from aggregator.errors import ConfigError
 from aggregator.registry.topics import topics_for_registry
 from aggregator.schedule import to_iso
-from aggregator.storage import admin as store_admin
-from aggregator.storage import feeds as store_feeds
+from aggregator.storage import admin
+from aggregator.storage import feeds as stored_feeds
 
 
 @click.command()
@@ -39,7 +39,7 @@ def status(config: Path, db: Path, problems: bool) -> None:
     """Show feeds: status, what is wrong in plain English, last success, next check."""
     conn = storage.connect(existing_db(db))
     try:
-        rows = store_feeds.feed_rows(conn, problems_only=problems)
+        rows = stored_feeds.feed_rows(conn, problems_only=problems)
     finally:
         conn.close()
     if problems and not rows:
@@ -131,7 +131,7 @@ def retag(config: Path, db: Path, topics_path: Path | None) -> None:
 
     conn = storage.connect(existing_db(db))
     try:
-        count = store_admin.retag_posts(conn, tag, version)
+        count = admin.retag_posts(conn, tag, version)
     finally:
         conn.close()
     click.echo(f"{count} posts retagged with rules version {version}")
@@ -150,7 +150,7 @@ def dedupe(config: Path, db: Path, rebuild: bool) -> None:
     """Relink cross-feed copies over the whole archive from scratch."""
     conn = storage.connect(existing_db(db))
     try:
-        store_admin.rebuild_duplicates(conn)
+        admin.rebuild_duplicates(conn)
         total, copies = conn.execute("SELECT count(*), count(duplicate_of) FROM posts").fetchone()
     finally:
         conn.close()
@@ -173,7 +173,7 @@ def remove(config: Path, db: Path, url: str, reason: str, removed_by: str | None
     in_registry = remove_feed(config, url)
     conn = storage.connect(db)
     try:
-        result = store_admin.remove_feed(
+        result = admin.remove_feed(
             conn,
             url,
             reason=reason,
@@ -199,7 +199,7 @@ def redirects(config: Path, db: Path, apply_: bool) -> None:
 
     conn = storage.connect(existing_db(db))
     try:
-        rows = store_admin.redirect_rows(conn)
+        rows = admin.redirect_rows(conn)
         if not rows:
             click.echo("No permanent redirects seen.")
             return
@@ -219,7 +219,7 @@ def redirects(config: Path, db: Path, apply_: bool) -> None:
                     failed += 1
                     line += f"; not applied: {exc}"
                 else:
-                    store_admin.apply_redirect(
+                    admin.apply_redirect(
                         conn, r["feed_id"], r["target"], to_iso(datetime.now(UTC))
                     )
                     line += f"; {config} updated"

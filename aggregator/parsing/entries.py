@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from aggregator.analysis import identity as dedupe
+from aggregator.analysis import identity
 from aggregator.models import EntryData, ParseJob
 from aggregator.parsing import sanitize
 
@@ -151,8 +151,8 @@ def entry_data(
         text=text,
         # The identity keys for recognising moved posts, computed here, in the
         # worker, so the single writer does not spend its time on them.
-        url_key=dedupe.canonical_url(url) if url else None,
-        content_key=dedupe.content_key(title, text),
+        url_key=identity.canonical_url(url) if url else None,
+        content_key=identity.content_key(title, text),
     )
     return data, truncated
 

@@ -1,5 +1,5 @@
 """Whole-archive and member-facing changes: retagging, rebuilding duplicate links,
-redirects and takedowns (`voice retag`, `dedupe --rebuild`, `redirects`, `remove`).
+redirects and takedowns (`voice retag`, `dedupe`, `redirects`, `remove`).
 
 Part of the store stage; each change is one or more short transactions.
 """

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from aggregator.analysis import identity as dedupe
-from aggregator.analysis import similarity, sketch
+from aggregator.analysis import identity, similarity, sketch
 
 _FINGERPRINT_SQL = """
     SELECT posts.id, posts.feed_id, posts.author, posts.published, posts.url_key,
@@ -30,7 +29,7 @@ def _fingerprint(row: sqlite3.Row, exact: bool = False) -> similarity.Fingerprin
         published=datetime.fromisoformat(row["published"]),  # "...Z": aware UTC
         url_key=row["url_key"],
         evidence_key=row["evidence_key"],
-        title_key=dedupe.title_key(row["title"]),
+        title_key=identity.title_key(row["title"]),
         content_key=row["content_key"] or "",
         title_numbers=similarity.title_numbers(row["title"]),
         signature=sketch.unpack(row["minhash"]),

@@ -1,6 +1,6 @@
 """The feeds table: the registry synced in, the feeds a cycle checks, `voice status`.
 
-Part of the store stage (see store.py); every write is one transaction.
+Part of the storage stage; every write is one transaction.
 """
 
 from __future__ import annotations

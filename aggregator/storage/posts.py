@@ -10,8 +10,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aggregator.analysis import identity as dedupe
-from aggregator.analysis import sketch
+from aggregator.analysis import identity, sketch
 from aggregator.models import EntryData
 from aggregator.storage.duplicates import link_duplicates
 
@@ -75,7 +74,7 @@ def save_entries(
     The parse stage only hands over entries that are new or whose raw hash
     changed, so an entry already known is an update. An unknown key on a feed
     that has posts may be a post whose GUID changed (http to https, a new
-    platform): if dedupe.find_moved_entry recognises it, that row takes the new
+    platform): if identity.find_moved_entry recognises it, that row takes the new
     key instead of a second copy being stored.
     """
     if not entries:
@@ -88,7 +87,7 @@ def save_entries(
     feed_topics = json.loads(feed["topics"])
     found = {e.entry_key: _found_topics(e, feed_topics, rules_version) for e in entries}
     for e in entries:
-        keys = dedupe.entry_keys(e)
+        keys = identity.entry_keys(e)
         values = {
             "feed_id": feed_id,
             "entry_key": e.entry_key,
@@ -176,7 +175,7 @@ def _save_topics(
 
 
 def _moved_from(
-    conn: sqlite3.Connection, feed_id: int, keys: dedupe.EntryKeys, seen: frozenset[str]
+    conn: sqlite3.Connection, feed_id: int, keys: identity.EntryKeys, seen: frozenset[str]
 ) -> int | None:
     rows = conn.execute(
         """
@@ -185,5 +184,5 @@ def _moved_from(
         """,
         {"feed_id": feed_id, "url_key": keys.url_key, "content_key": keys.content_key},
     ).fetchall()
-    existing = [dedupe.ExistingPost(r[0], r[1], r[2], r[3] or "") for r in rows]
-    return dedupe.find_moved_entry(keys, existing, still_in_feed=seen)
+    existing = [identity.ExistingPost(r[0], r[1], r[2], r[3] or "") for r in rows]
+    return identity.find_moved_entry(keys, existing, still_in_feed=seen)
