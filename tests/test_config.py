@@ -1,3 +1,4 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,12 @@ def test_committed_registries_are_valid() -> None:
     assert len(load_registry(root / "feeds.yaml").feeds) >= 10
     demo = (root / "demo" / "feeds.yaml").read_text().replace("{base}", "http://127.0.0.1:1")
     assert len(parse_registry(demo, Path("demo/feeds.yaml")).feeds) >= 3
+
+
+def test_fetch_limits_take_their_defaults_from_settings() -> None:
+    """One source of truth: a limit's default is the setting's default."""
+    from aggregator.fetching import limits_from_settings
+    from aggregator.models import FetchLimits, Settings
+
+    built = limits_from_settings(Settings(), "0")
+    assert dataclasses.replace(built, user_agent="Voice") == FetchLimits()
