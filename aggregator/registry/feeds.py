@@ -7,16 +7,15 @@ because the people fixing them are members editing a YAML file by hand.
 from __future__ import annotations
 
 import dataclasses
+import io
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from aggregator.errors import ConfigError
 from aggregator.models import REGIONS, FeedSource, Registry, Settings
+from aggregator.registry.yamlsafe import MAX_BYTES, TOO_LARGE, YAMLProblem, load_yaml
 
 FEED_KEYS = (
     "url",
@@ -194,20 +193,17 @@ def parse_registry(
     something is wrong is the file read again round-trip, for line numbers.
     """
     try:
-        return _validate(_load(text, path, YAML(typ="safe")), path, topics)
+        return _validate(_load(text, path, "safe"), path, topics)
     except ConfigErrors:
         pass
-    return _validate(_load(text, path, YAML(typ="rt")), path, topics)
+    return _validate(_load(text, path, "rt"), path, topics)
 
 
-def _load(text: str, path: Path, yaml: YAML) -> Any:
+def _load(text: str, path: Path, typ: str) -> Any:
     try:
-        return yaml.load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigErrors(path, [f"{_where(path, line)}: not valid YAML: {reason}"]) from exc
+        return load_yaml(text, typ)
+    except YAMLProblem as exc:
+        raise ConfigErrors(path, [f"{_where(path, exc.line)}: {exc.reason}"]) from exc
 
 
 def _validate(data: Any, path: Path, known: Collection[str] | None = None) -> Registry:
@@ -249,9 +245,17 @@ def _validate(data: Any, path: Path, known: Collection[str] | None = None) -> Re
 
 
 def read_config_text(path: Path, hint: str = "") -> str:
-    """A configuration file's text, or a one-line ConfigError saying why not."""
+    """A configuration file's text, or a one-line ConfigError saying why not.
+
+    No more than the size limit is read, so a huge file (or /dev/zero) costs
+    nothing; newlines are read as `read_text` reads them.
+    """
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise ConfigError(f"{path}: {TOO_LARGE}")
+        return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8").read()
     except FileNotFoundError as exc:
         raise ConfigError(f"{path}: file not found{hint}") from exc
     except (OSError, UnicodeDecodeError) as exc:

@@ -11,9 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from aggregator.analysis.vocabulary import (
     Vocabulary,
     VocabularyError,
@@ -22,6 +19,7 @@ from aggregator.analysis.vocabulary import (
 )
 from aggregator.registry.feeds import ConfigErrors, read_config_text
 from aggregator.registry.site import Site, optional_site
+from aggregator.registry.yamlsafe import YAMLProblem, load_yaml
 
 
 def _line(node: Any, key: Any = None, item: int | None = None) -> int | None:
@@ -62,16 +60,14 @@ def parse_topics(text: str, path: Path = Path("topics.yaml")) -> Vocabulary:
     used only to put line numbers on problems.
     """
     try:
-        return vocabulary_from_data(YAML(typ="safe").load(text))
-    except (YAMLError, VocabularyError):
+        return vocabulary_from_data(load_yaml(text, "safe"))
+    except (YAMLProblem, VocabularyError):
         pass
     try:
-        data = YAML(typ="rt").load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path.name}:{mark.line + 1}" if mark is not None else path.name
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigErrors(path, [f"{where}: not valid YAML: {reason}"]) from exc
+        data = load_yaml(text, "rt")
+    except YAMLProblem as exc:
+        where = f"{path.name}:{exc.line}" if exc.line else path.name
+        raise ConfigErrors(path, [f"{where}: {exc.reason}"]) from exc
     try:
         return vocabulary_from_data(data)
     except VocabularyError as exc:

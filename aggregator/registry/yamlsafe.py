@@ -1,0 +1,45 @@
+"""YAML as members write it, loaded within limits a hostile file cannot get round.
+
+feeds.yaml and topics.yaml are small hand-written trees of text, numbers,
+lists and mappings. Anything far from that (megabytes of text) is refused
+before ruamel builds a value, with one line a member can act on, because an
+error message or a loader that follows the file where it leads can hang
+`voice run` or end in a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+MAX_BYTES = 2_000_000  # the committed registry is 3 kB, the vocabulary 25 kB
+TOO_LARGE = f"too large: the limit is 2 MB ({MAX_BYTES:,} bytes)"
+
+
+class YAMLProblem(Exception):
+    """Why a file's text was not loaded, with the 1-based line when known."""
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+def too_large(text: str) -> bool:
+    """Over MAX_BYTES in UTF-8; a long text is refused without encoding it."""
+    return len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES
+
+
+def load_yaml(text: str, typ: str) -> Any:
+    """`text` loaded by ruamel (`typ` "safe" or "rt"); YAMLProblem if it cannot be."""
+    if too_large(text):
+        raise YAMLProblem(TOO_LARGE)
+    try:
+        return YAML(typ=typ).load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise YAMLProblem(f"not valid YAML: {reason}", line) from exc

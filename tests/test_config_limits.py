@@ -1,0 +1,57 @@
+"""Hostile registries: whatever the YAML holds, one line per problem, never a traceback.
+
+Each case is a shape a hand-written feeds.yaml or topics.yaml never needs
+(aliases, deep nesting, megabytes) or a value that once gave a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aggregator.errors import ConfigError
+from aggregator.registry.feeds import ConfigErrors, load_registry, parse_registry
+from aggregator.registry.topics import load_topics, parse_topics
+
+FEED = "feeds:\n  - url: https://a.example/feed/\n    region: London\n"
+TOPIC = (
+    "topics:\n  - slug: open-data\n    label: Open data\n"
+    "    description: Data for anyone.\n    words: [dataset]\n"
+)
+
+
+def problems(text: str, parse=parse_registry) -> list[str]:
+    """The problems a registry (or, with parse_topics, a vocabulary) gives; [] if valid."""
+    try:
+        parse(text)
+    except ConfigErrors as exc:
+        assert all("\n" not in p for p in exc.problems), exc.problems
+        return exc.problems
+    return []
+
+
+# --- size -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("valid", "parse"), [(FEED, parse_registry), (TOPIC, parse_topics)], ids=["feeds", "topics"]
+)
+def test_text_over_two_megabytes_is_refused_before_parsing(valid: str, parse) -> None:
+    padding = "# padding\n" * 210_000  # a valid file, just too big
+    assert problems(valid + padding[:1_500_000], parse) == []
+    found = problems(valid + padding, parse)
+    assert len(found) == 1 and "too large" in found[0] and "2 MB" in found[0], found
+
+
+@pytest.mark.parametrize(
+    ("name", "load"), [("feeds.yaml", load_registry), ("topics.yaml", load_topics)]
+)
+def test_a_file_over_two_megabytes_is_not_even_read(tmp_path: Path, name: str, load) -> None:
+    path = tmp_path / name
+    with path.open("w") as file:
+        file.write("#" * 100 + "\n")
+        file.seek(2_000_000)
+        file.write("\n")  # sparse: the size is there, the bytes need not be read
+    with pytest.raises(ConfigError, match=r"too large.*2 MB"):
+        load(path)
