@@ -51,6 +51,8 @@ CANARY = "CANARY-7f3a9c-never-store-me"
 # Active content that must not reach stored HTML or titles (searched case-insensitively).
 ACTIVE = ("<script", "javascript:", "data:", " on", "<svg", "<form", "<iframe", "<style")
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+IMG_SRC = re.compile(r'<img [^>]*src="([^"]*)"')
 
 
 # -- a bare TCP server, for answers no HTTP server library will give ------------------
@@ -467,6 +469,22 @@ def check_no_active_content(s: Scene, posts: list[sqlite3.Row], feed: sqlite3.Ro
         assert not [needle for needle in ACTIVE if needle in value], (column, value)
 
 
+def check_images_and_bidi(s: Scene, posts: list[sqlite3.Row], feed: sqlite3.Row) -> None:
+    """Images load from the feed's own host only, whatever the feed claims as its
+    links; bidi controls are gone from everything people read."""
+    (post,) = new_posts(posts)
+    own = s.server.url("own.png")
+    html = post["summary_html"]
+    assert IMG_SRC.findall(html) == [own, own], html
+    for remote in ("http://10.0.0.5/x.png", "http://intranet/x.png", "https://evil.example/"):
+        assert f'<a class="remote-image" href="{remote}' in html, (remote, html)
+    assert "srcset" not in html and "<source" not in html
+    assert (post["title"], post["author"]) == ("Title four gnp.exe", "Mallory Smith")
+    assert "invoice fdp.exe and a mark in the body." in post["text"]
+    for value in (post["title"], post["author"], post["text"], html):
+        assert not BIDI.search(value), value
+
+
 CASES = [
     # -- time: answers that never finish ------------------------------------------------
     pytest.param(
@@ -614,6 +632,9 @@ CASES = [
     pytest.param(
         Case(sent("active-content.atom", "application/atom+xml"), check=check_no_active_content),
         id="active-content-atom",
+    ),
+    pytest.param(
+        Case(sent("remote-images.rss"), check=check_images_and_bidi), id="remote-images-and-bidi"
     ),
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,7 @@ def as_json(data: FeedData) -> object:
         pytest.param("relative-rss.xml", id="no-base"),
         pytest.param("hostile-content.xml", id="hostile"),
         pytest.param("duplicates.xml", id="duplicates"),
+        pytest.param("images-and-bidi.xml", id="images-and-bidi"),
     ],
 )
 def test_feed_matches_expected_json(name: str) -> None:
@@ -234,6 +236,108 @@ def test_links_are_absolute(name: str, index: int, url: str, content_link: str) 
     entry = parse_feed(job_for(name)).entries[index]
     assert entry.url == url
     assert f'href="{content_link}"' in (entry.content_html or entry.summary_html or "")
+
+
+REMOTE = '<a class="remote-image" href="{}" rel="noopener noreferrer nofollow">{}</a>'
+
+
+@pytest.mark.parametrize(
+    ("index", "fragment"),
+    [
+        pytest.param(
+            0,
+            '<img src="https://council.example/images/chart.png" alt="Chart">',
+            id="feed-host-relative-kept",
+        ),
+        pytest.param(
+            0,
+            '<img src="https://council.example/images/map.png" alt="Map">',
+            id="feed-host-kept-srcset-dropped",
+        ),
+        pytest.param(
+            0,
+            '<img src="https://council.example/images/photo.jpg" alt="Photo">',
+            id="picture-source-dropped",
+        ),
+        pytest.param(
+            0, REMOTE.format("https://tracker.example/pixel.gif", "image"), id="other-host-linked"
+        ),
+        pytest.param(
+            0, REMOTE.format("http://10.0.0.5/x.png", "image: internal"), id="internal-address"
+        ),
+        pytest.param(0, REMOTE.format("http://intranet/x.png", "image"), id="internal-name"),
+        pytest.param(
+            0,
+            REMOTE.format("https://evil.example/x.png", "image: protocol-relative"),
+            id="protocol-relative",
+        ),
+        pytest.param(
+            1,
+            REMOTE.format("http://10.0.0.5/x.png", "image: on the entry's link host"),
+            id="entry-link-host-not-trusted",
+        ),
+        pytest.param(
+            1,
+            REMOTE.format("https://www.council.example/logo.png", "image: on the site link host"),
+            id="site-link-host-not-trusted",
+        ),
+        pytest.param(
+            1,
+            '<span class="remote-image">image: thumbnail</span></a>',
+            id="inside-a-link-labelled",
+        ),
+    ],
+)
+def test_images_load_only_from_the_host_the_feed_was_fetched_from(
+    index: int, fragment: str
+) -> None:
+    """The feed URL's host is where Voice fetched from; links in the feed are only claims."""
+    entry = parse_feed(job_for("images-and-bidi.xml")).entries[index]
+    assert fragment in (entry.summary_html or "")
+
+
+def test_text_is_the_same_whichever_host_the_feed_was_fetched_from() -> None:
+    """Duplicate detection compares text: a copy fetched elsewhere must read the same."""
+    here = parse_feed(job_for("images-and-bidi.xml"))
+    there = parse_feed(job_for("images-and-bidi.xml", url="https://tracker.example/feed"))
+    moved = there.entries[0].summary_html or ""
+    assert '<img src="https://tracker.example/pixel.gif"' in moved
+    assert REMOTE.format("https://council.example/images/map.png", "image: Map") in moved
+    assert [(e.text, e.content_key) for e in here.entries] == [
+        (e.text, e.content_key) for e in there.entries
+    ]
+
+
+@pytest.mark.parametrize(
+    ("read", "expected"),
+    [
+        pytest.param(lambda d: d.entries[0].title, "Title four gnp.exe", id="title"),
+        pytest.param(lambda d: d.entries[0].author, "Ann Lee", id="author"),
+        pytest.param(lambda d: d.title, "Council golb", id="feed-title"),
+        pytest.param(lambda d: d.entries[0].categories, ("Housing",), id="category"),
+        pytest.param(
+            lambda d: "invoice fdp.exe</a>, with a mark in the body." in d.entries[0].summary_html,
+            True,
+            id="link-and-body-text",
+        ),
+        pytest.param(
+            lambda d: "invoice fdp.exe, with a mark in the body." in d.entries[0].text,
+            True,
+            id="search-text",
+        ),
+        pytest.param(
+            lambda d: d.entries[0].text.endswith(
+                "\u0645\u0631\u062d\u0628\u0627 \u05e9\u05dc\u05d5\u05dd"
+            ),
+            True,
+            id="arabic-and-hebrew-kept",
+        ),
+    ],
+)
+def test_bidi_controls_are_removed_from_what_people_read(
+    read: Callable[[FeedData], object], expected: object
+) -> None:
+    assert read(parse_feed(job_for("images-and-bidi.xml"))) == expected
 
 
 def test_a_bare_guid_stays_as_written_whatever_the_feed_url() -> None:

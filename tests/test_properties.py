@@ -1,5 +1,6 @@
 """Property tests: whatever text or HTML a feed carries, sanitised output has no
-control characters, and sanitised HTML has no active content."""
+control or bidi control characters, and sanitised HTML has no active content
+and loads images from the feed's own host only."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from hypothesis import strategies as st
 from aggregator.errors import ParseError
 from aggregator.models import ParseJob
 from aggregator.parsing.parse import parse_feed
-from aggregator.parsing.sanitize import clean_html, html_to_text, text_of
+from aggregator.parsing.sanitize import clean_html, html_to_text, text_of, text_of_clean_html
 
 BASE = "https://blog.example/posts/"
+HOST = "blog.example"  # the feed's host: the one images may load from
 CONTROL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+BIDI_CHARACTERS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+BIDI = re.compile(f"[{BIDI_CHARACTERS}]")
 # The same needles the hostile suite searches stored HTML for.
 ACTIVE = ("<script", "javascript:", "data:", " on", "<svg", "<form", "<iframe", "<style")
 FORBIDDEN_TAGS = {
@@ -30,19 +34,26 @@ TAGS = [
     "p", "a", "img", "b", "div", "span", "table", "td", "blockquote", "q", "script",
     "style", "svg", "math", "iframe", "object", "embed", "form", "input", "button",
     "textarea", "template", "base", "link", "meta", "noscript", "xmp", "plaintext",
-    "title", "details", "select", "option",
+    "title", "details", "select", "option", "picture", "source", "video", "audio", "bdo",
 ]  # fmt: skip
 URL_VALUES = [
     "javascript:alert(1)", " JaVaScRiPt:alert(1)", "java\tscript:alert(1)",
     "&#106;avascript:alert(1)", "data:text/html;base64,PHNjcmlwdD4=", "vbscript:x",
     "https://ok.example/", "/relative", "mailto:a@b.example", "//evil.example/",
+    "http://10.0.0.5/x.png", "http://intranet/x.png", "https://blog.example/ok.png",
+    "http://BLOG.EXAMPLE:8080/ok.png", "https://blog.example@evil.example/",
+    "https://blog.example\\@evil.example/", "https://blog.example.evil.example/",
+    "https://cdn.blog.example/", "/a.png 1x, https://evil.example/b.png 2x",
 ]  # fmt: skip
 DANGEROUS_ATTRIBUTES = [
     "onclick", "onerror", "onload", "ONMOUSEOVER", "style", "formaction", "xlink:href",
-    "srcdoc", "action", "background", "srcset", "ontoggle",
+    "srcdoc", "action", "background", "srcset", "ontoggle", "poster",
 ]  # fmt: skip
 # Text that cannot itself spell a needle: no letters run into "on", "script" or "data".
-WORDS = ["hello", "42", "&amp;", "&lt;", "&#1;", "&#x9f;", "\x00", "\x07", "\u0085", "é", "<", ">"]
+WORDS = [
+    "hello", "42", "&amp;", "&lt;", "&#1;", "&#x9f;", "\x00", "\x07", "\u0085", "é", "<", ">",
+    "\u202e", "&#x202E;", "&#8207;", "&lrm;", "\u2067", "\u061c", "\u05e9\u05dc\u05d5\u05dd",
+]  # fmt: skip
 
 
 def attribute() -> st.SearchStrategy[str]:
@@ -93,11 +104,34 @@ def assert_no_active_content(cleaned: str) -> None:
                 assert (value or "").startswith(("https://", "http://", "mailto:")), cleaned
 
 
+def browser_host(url: str) -> str:
+    """The host a browser contacts for an absolute http(s) URL: the authority
+    ends at "/", "\\", "?" or "#", and the host follows its last "@"."""
+    match = re.match(r"(?i)https?:[/\\]*([^/\\?#]*)", url)
+    assert match, url
+    return re.sub(r":[0-9]*$", "", match.group(1).rpartition("@")[2]).lower()
+
+
+def assert_images_only_from(host: str, cleaned: str) -> None:
+    """Every <img> that loads anything names `host`; nothing else loads at all."""
+    parser = _Tags()
+    parser.feed(cleaned)
+    for tag, attrs in parser.tags:
+        assert tag not in ("picture", "source", "video", "audio", "bdo"), cleaned
+        names = {name for name, _ in attrs}
+        assert not names & {"srcset", "background", "poster"}, cleaned
+        src = dict(attrs).get("src")
+        if tag == "img" and src:
+            assert browser_host(src) == host, cleaned
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.text())
+# A list joined, not st.text: st.text over this alphabet drew none of the sampled ones.
+@given(st.lists(st.characters() | st.sampled_from(BIDI_CHARACTERS)).map("".join))
 def test_any_text_comes_out_without_control_characters(value: str) -> None:
     for out in (clean_html(value, BASE), html_to_text(value), text_of(value)):
         assert not CONTROL.search(out), repr(out)
+        assert not BIDI.search(out), repr(out)
     assert "\n" not in text_of(value)
 
 
@@ -111,6 +145,21 @@ def test_any_html_comes_out_without_active_content_or_controls(fragment: str) ->
     # "&amp;lt;script&amp;gt;" legitimately yields the characters "<script" as text.
     for out in (html_to_text(fragment), text_of(fragment)):
         assert not CONTROL.search(out), repr(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(html_fragments)
+def test_any_html_loads_images_only_from_the_feed_host_and_has_no_bidi_controls(
+    fragment: str,
+) -> None:
+    cleaned = clean_html(fragment, BASE, image_host=HOST)
+    assert_images_only_from(HOST, cleaned)
+    assert_no_active_content(cleaned)
+    # Which images load must not change the text that search and dedupe read.
+    elsewhere = clean_html(fragment, BASE, image_host="evil.example")
+    assert text_of_clean_html(cleaned) == text_of_clean_html(elsewhere)
+    for out in (cleaned, html_to_text(fragment), text_of(fragment)):
+        assert not BIDI.search(out), repr(out)
 
 
 def _feed_with(fragment: str) -> bytes:
@@ -140,7 +189,10 @@ def test_any_fragment_through_parse_is_stored_without_controls_or_active_content
     for entry in data.entries:
         for value in (entry.title, entry.text, entry.author or ""):
             assert not CONTROL.search(value), value
+            assert not BIDI.search(value), value
         for html in (entry.content_html, entry.summary_html):
             if html:
                 assert not CONTROL.search(html), html
+                assert not BIDI.search(html), html
                 assert_no_active_content(html)
+                assert_images_only_from(HOST, html)

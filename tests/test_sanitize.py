@@ -6,10 +6,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.parsing.sanitize import clean_html, html_to_text, safe_url, strip_controls, text_of
+from aggregator.parsing.sanitize import (
+    clean_html,
+    html_to_text,
+    safe_url,
+    strip_controls,
+    text_of,
+    text_of_clean_html,
+)
 
 BASE = "https://blog.example/2024/post"
+HOST = "blog.example"  # the host the feed was fetched from: images may load from it
 REL = 'rel="noopener noreferrer nofollow"'
+REMOTE = 'class="remote-image"'
+# Every bidi control Voice strips: embeddings and overrides, isolates, LRM, RLM, ALM.
+BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+RLO = "\u202e"
 
 
 @pytest.mark.parametrize(
@@ -118,7 +130,143 @@ def test_safe_url(href: str, expected: str | None) -> None:
     ],
 )
 def test_clean_html(html: str, expected: str) -> None:
-    assert clean_html(html, BASE) == expected
+    assert clean_html(html, BASE, image_host=HOST) == expected
+
+
+def remote(url: str, label: str) -> str:
+    return f'<a {REMOTE} href="{url}" {REL}>{label}</a>'
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        pytest.param(
+            '<img src="/a.png" alt="A">',
+            '<img src="https://blog.example/a.png" alt="A">',
+            id="own-host-relative-kept",
+        ),
+        pytest.param(
+            '<img src="http://BLOG.example:8080/a.png">',
+            '<img src="http://BLOG.example:8080/a.png">',
+            id="own-host-any-scheme-case-or-port-kept",
+        ),
+        pytest.param(
+            '<img src="https://evil.example/t.png" alt="Chart" width="1" title="t">',
+            remote("https://evil.example/t.png", "image: Chart"),
+            id="other-host-linked",
+        ),
+        pytest.param(
+            '<img src="http://10.0.0.5/x.png">',
+            remote("http://10.0.0.5/x.png", "image"),
+            id="internal-address-linked",
+        ),
+        pytest.param(
+            '<img src="http://intranet/x.png" alt="">',
+            remote("http://intranet/x.png", "image"),
+            id="internal-name-linked",
+        ),
+        pytest.param(
+            '<img src="//evil.example/x.png" alt="x">',
+            remote("https://evil.example/x.png", "image: x"),
+            id="protocol-relative-linked",
+        ),
+        pytest.param(
+            '<img src="https://cdn.blog.example/x.png">',
+            remote("https://cdn.blog.example/x.png", "image"),
+            id="subdomain-linked",
+        ),
+        pytest.param(
+            '<img src="https://blog.example.evil.example/x.png">',
+            remote("https://blog.example.evil.example/x.png", "image"),
+            id="own-host-as-prefix-linked",
+        ),
+        pytest.param(
+            '<img src="https://blog.example@evil.example/x.png">',
+            remote("https://blog.example@evil.example/x.png", "image"),
+            id="own-host-as-userinfo-linked",
+        ),
+        pytest.param(
+            '<img src="https://blog.example\\@evil.example/x.png">',
+            remote("https://blog.example\\@evil.example/x.png", "image"),
+            id="backslash-userinfo-linked",  # a browser reads the host as evil.example
+        ),
+        pytest.param(
+            '<img src="https://evil.example/a.png" alt="a &lt;b&gt; &amp; &quot;c&quot;">',
+            remote("https://evil.example/a.png", 'image: a &lt;b&gt; &amp; "c"'),
+            id="alt-text-escaped",
+        ),
+        pytest.param(
+            '<img src="https://evil.example/a.png?x=1&amp;y=&quot;2">',
+            remote("https://evil.example/a.png?x=1&amp;y=&quot;2", "image"),
+            id="url-escaped",
+        ),
+        pytest.param(
+            '<a href="/big.png"><img src="https://evil.example/t.png" alt="T"></a>',
+            f'<a href="https://blog.example/big.png" {REL}><span {REMOTE}>image: T</span></a>',
+            id="inside-a-link-labelled-not-nested",
+        ),
+        pytest.param(
+            '<img src="/a.png" srcset="https://evil.example/a.png 2x, /b.png 3x" alt="A">',
+            '<img src="https://blog.example/a.png" alt="A">',
+            id="srcset-dropped",
+        ),
+        pytest.param(
+            '<img src="https://evil.example/a.png" srcset="/a.png 2x" alt="A">',
+            remote("https://evil.example/a.png", "image: A"),
+            id="srcset-does-not-save-a-remote-src",
+        ),
+        pytest.param(
+            '<picture><source srcset="https://evil.example/a.webp" type="image/webp">'
+            '<img src="/a.png" alt="A"></picture>',
+            '<img src="https://blog.example/a.png" alt="A">',
+            id="picture-source-dropped",
+        ),
+        pytest.param('<img src="data:image/png;base64,AAAA" alt="d">', '<img alt="d">', id="data"),
+    ],
+)
+def test_images_load_only_from_the_feed_host(html: str, expected: str) -> None:
+    assert clean_html(html, BASE, image_host=HOST) == expected
+
+
+def test_without_an_image_host_no_image_loads() -> None:
+    assert clean_html('<img src="/a.png">', BASE) == remote("https://blog.example/a.png", "image")
+
+
+def test_a_linked_image_adds_nothing_to_the_plain_text() -> None:
+    """Search text, and so duplicate detection, must not depend on where a copy was fetched."""
+    html = '<p>Before <img src="https://evil.example/x.png" alt="A chart"> after</p>'
+    assert text_of_clean_html(clean_html(html, BASE, image_host=HOST)) == "Before after"
+    assert text_of_clean_html(clean_html(html, BASE, image_host="evil.example")) == "Before after"
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        pytest.param(f"<p>Title four {RLO}gnp.exe</p>", "<p>Title four gnp.exe</p>", id="body"),
+        pytest.param(
+            f'<a href="/f">Invoice {RLO}fdp.exe</a>',
+            f'<a href="https://blog.example/f" {REL}>Invoice fdp.exe</a>',
+            id="link-text",
+        ),
+        pytest.param("<p>a&#x202E;b&#8207;c&#x2067;d</p>", "<p>abcd</p>", id="entities"),
+        pytest.param(f"<p>a{BIDI}b</p>", "<p>ab</p>", id="every-bidi-control"),
+        pytest.param(
+            f'<abbr title="x{RLO}y">z</abbr>', '<abbr title="xy">z</abbr>', id="attribute"
+        ),
+        pytest.param(
+            '<a href="/f">Title four <bdo dir="rtl">exe.gnp</bdo></a>',
+            f'<a href="https://blog.example/f" {REL}>Title four exe.gnp</a>',
+            id="bdo-element-unwrapped",
+        ),
+        pytest.param(
+            '<p dir="rtl">\u0645\u0631\u062d\u0628\u0627 \u05e9\u05dc\u05d5\u05dd</p>',
+            '<p dir="rtl">\u0645\u0631\u062d\u0628\u0627 \u05e9\u05dc\u05d5\u05dd</p>',
+            id="arabic-and-hebrew-kept",
+        ),
+    ],
+)
+def test_bidi_controls_are_removed_from_html(html: str, expected: str) -> None:
+    assert clean_html(html, BASE, image_host=HOST) == expected
 
 
 @pytest.mark.parametrize(
@@ -136,6 +284,7 @@ def test_clean_html(html: str, expected: str) -> None:
         pytest.param("<style>p {}</style>text", "text", id="style-text-dropped"),
         pytest.param("<b>bold</b> <i>it</i>", "bold it", id="inline-unwrapped"),
         pytest.param("a&#1;b", "ab", id="control-chars"),
+        pytest.param(f"<p>x{BIDI}y</p>", "xy", id="bidi-controls"),
         pytest.param("", "", id="empty"),
     ],
 )
@@ -153,6 +302,9 @@ def test_html_to_text(html: str, expected: str) -> None:
         pytest.param("1 < 2 and 3 > 2", "1 < 2 and 3 > 2", id="bare-angle-brackets"),
         pytest.param("<script>alert(1)</script>Safe", "Safe", id="script"),
         pytest.param("tab\there\x00", "tab here", id="controls"),
+        pytest.param(f"Title four {RLO}gnp.exe", "Title four gnp.exe", id="bidi-override"),
+        pytest.param("a&#x202e;b&#x2066;c&lrm;d", "abcd", id="bidi-entities"),
+        pytest.param("\u05e9\u05dc\u05d5\u05dd", "\u05e9\u05dc\u05d5\u05dd", id="hebrew-kept"),
     ],
 )
 def test_text_of(fragment: str, expected: str) -> None:

@@ -6,6 +6,14 @@ dates, caps and sanitises them, so the per-entry rules sit in one place.
 Entry identity, in order: the guid/id; the absolute link; "sha256:" + a hash
 of title and content. The raw hash covers what feedparser read, so an entry
 whose hash is the one already held is skipped before any sanitising.
+
+Images in content load only from the host of the feed URL itself (`job.url`,
+after redirects): the one host Voice has connected to, through the guard that
+refuses private addresses unless allow_private_hosts is set, and the blog's
+own. The entry's link and the feed's site link are only what the document
+says, so a hostile feed could name an internal host there; they grant
+nothing. Text people read (titles, authors, categories) loses bidi controls;
+identities (guid, link) keep them.
 """
 
 from __future__ import annotations
@@ -178,12 +186,13 @@ def _clean(detail: Mapping[str, Any], job: ParseJob) -> tuple[str, bool]:
         value = html.escape(value)
     # feedparser reports the xml:base in scope, relative when the document's is
     base = http_url(detail.get("base") or "", job.url) or job.url
-    return sanitize.clean_html(value, base), truncated
+    return sanitize.clean_html(value, base, image_host=sanitize.url_host(job.url)), truncated
 
 
 def _categories(tags: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
     terms = (
-        _SPACE.sub(" ", sanitize.strip_controls(tag.get("term") or "")).strip() for tag in tags
+        _SPACE.sub(" ", sanitize.strip_controls_and_bidi(tag.get("term") or "")).strip()
+        for tag in tags
     )
     return tuple(dict.fromkeys(term for term in terms if term))
 
@@ -214,7 +223,7 @@ def _plain(value: Mapping[str, Any] | str | None, literal: bool = True) -> str |
     # it; titles are stored without tags, so tag-like text is taken as markup.
     if kind in HTML_TYPES or not literal or _TAG_START.search(text):
         return sanitize.text_of(text) or None
-    return _SPACE.sub(" ", sanitize.strip_controls(text)).strip() or None
+    return _SPACE.sub(" ", sanitize.strip_controls_and_bidi(text)).strip() or None
 
 
 def title_of(value: Mapping[str, Any] | str | None, literal: bool) -> str | None:

@@ -3,10 +3,17 @@
 Everything a feed says is hostile until it has been through here. `clean_html`
 keeps an explicit set of harmless tags and attributes, resolves relative links
 against the entry's base URL and drops any link that does not resolve to
-http, https or mailto. `html_to_text` and `text_of` give plain text for search
-and for titles. All three strip control characters (C0 except tab, newline and
-carriage return; DEL; C1; lone surrogates; U+FFFE and U+FFFF) from their input
-and output: nh3 passes `&#1;` through, and refuses strings holding surrogates.
+http, https or mailto. An image loads only from the one host the caller names
+(the host the feed was fetched from); any other becomes a link to it, so a
+reader's browser tells no other host that the post is being read.
+`html_to_text` and `text_of` give plain text for search and for titles.
+
+All of them strip control characters (C0 except tab, newline and carriage
+return; DEL; C1; lone surrogates; U+FFFE and U+FFFF) from their input and
+output: nh3 passes `&#1;` through, and refuses strings holding surrogates.
+They strip bidi controls too (embeddings, overrides, isolates, LRM, RLM, ALM):
+invisible, an override makes "Title four [RLO]gnp.exe" read "Title four exe.png".
+`strip_controls` alone, without bidi, is for identities (guids, links).
 """
 
 from __future__ import annotations
@@ -19,11 +26,14 @@ import nh3
 
 ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
 
-# ammonia's default tags without image maps (area carries links of its own);
-# tfoot added. Nothing scriptable, nothing that submits, nothing that embeds.
+# ammonia's default tags without image maps (area carries links of its own)
+# and without bdo (<bdo dir="rtl"> is the markup for a bidi override); tfoot
+# added. Nothing scriptable, nothing that submits, nothing that embeds.
+# <picture> and <source> are unwrapped and srcset never kept, so an image's one
+# URL is its src, and an <img> is the only element here that loads anything.
 ALLOWED_TAGS = frozenset(
     {
-        "a", "abbr", "acronym", "article", "aside", "b", "bdi", "bdo", "blockquote", "br",
+        "a", "abbr", "acronym", "article", "aside", "b", "bdi", "blockquote", "br",
         "caption", "center", "cite", "code", "col", "colgroup", "data", "dd", "del",
         "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "footer",
         "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "i", "img", "ins",
@@ -61,6 +71,9 @@ ALLOWED_ATTRIBUTES = {
 }
 URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
 LINK_REL = "noopener noreferrer nofollow"
+# The class of the link (or, inside a link, the span) an image not loaded
+# becomes. nh3 keeps no class attribute, so a feed cannot forge one.
+REMOTE_IMAGE = "remote-image"
 
 # Tags that end a line of text in html_to_text; table cells become spaces.
 _BLOCK_TAGS = frozenset(
@@ -73,7 +86,11 @@ _BLOCK_TAGS = frozenset(
 )  # fmt: skip
 _CELL_TAGS = frozenset({"td", "th"})
 
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff"
+# LRE RLE PDF LRO RLO, LRI RLI FSI PDI, LRM RLM, ALM.
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+_CONTROL = re.compile(f"[{_CONTROLS}]")
+_CONTROL_OR_BIDI = re.compile(f"[{_CONTROLS}{BIDI_CONTROLS}]")
 _TAG = re.compile(r"<(/?)([a-z0-9]+)[^>]*>")
 _SPACES = re.compile(r"[^\S\n]+")
 _LINES = re.compile(r"\s*\n\s*")
@@ -90,6 +107,17 @@ _TEXT_CLEANER = nh3.Cleaner(
 def strip_controls(text: str) -> str:
     """Remove control characters, lone surrogates and noncharacters U+FFFE/U+FFFF."""
     return _CONTROL.sub("", text)
+
+
+def strip_controls_and_bidi(text: str) -> str:
+    """`strip_controls`, and bidi controls too: for any text a person reads.
+
+    Their legitimate use (placing punctuation in mixed Arabic or Hebrew and
+    English text) is cosmetic; without them the letters are the same and
+    in the same order, while with them a title or a link can show a name
+    that is not the one it holds.
+    """
+    return _CONTROL_OR_BIDI.sub("", text)
 
 
 def safe_url(value: str, base_url: str) -> str | None:
@@ -129,41 +157,120 @@ _MAYBE_RELATIVE = re.compile(
 )
 
 
-def clean_html(html: str, base_url: str) -> str:
-    """Sanitise an HTML fragment from a feed; relative links become absolute."""
-    html = strip_controls(html)
+def clean_html(html: str, base_url: str, image_host: str | None = None) -> str:
+    """Sanitise an HTML fragment from a feed; relative links become absolute.
+
+    Images load only from `image_host` (see `on_host`); without one, none do.
+    """
+    html = strip_controls_and_bidi(html)
     if not _MAYBE_RELATIVE.search(html):
-        return strip_controls(_CLEANER.clean(html)).strip()
+        cleaned = _CLEANER.clean(html)
+    else:
 
-    def filter_attribute(tag: str, attribute: str, value: str) -> str | None:
-        if attribute in URL_ATTRIBUTES:
-            return safe_url(value, base_url)
-        return value
+        def filter_attribute(tag: str, attribute: str, value: str) -> str | None:
+            if attribute in URL_ATTRIBUTES:
+                return safe_url(value, base_url)
+            return value
 
-    cleaned = nh3.clean(
-        html,
-        attribute_filter=filter_attribute,
-        **_CLEANER_OPTIONS,  # type: ignore[arg-type]
-    )
-    return strip_controls(cleaned).strip()
+        cleaned = nh3.clean(
+            html,
+            attribute_filter=filter_attribute,
+            **_CLEANER_OPTIONS,  # type: ignore[arg-type]
+        )
+    if "<img" in cleaned:
+        cleaned = _link_remote_images(cleaned, image_host)
+    return strip_controls_and_bidi(cleaned).strip()
+
+
+def url_host(url: str) -> str | None:
+    """The host of an http(s) URL as URLs spell it (lower case, IPv6 in brackets)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    return f"[{host}]" if ":" in host else host
+
+
+# What may follow the host in a URL on it: a port, then the path, query or fragment.
+_AFTER_HOST = re.compile(r"(?::[0-9]*)?(?:[/?#]|\Z)")
+
+
+def on_host(url: str, host: str | None) -> bool:
+    """Whether the absolute http(s) `url` names exactly `host`, as a browser reads it.
+
+    A textual match, not urlsplit: for "https://blog.example\\@evil.example/"
+    urlsplit says blog.example where a browser goes to evil.example. Anything
+    after the host but a port, "/", "?" or "#" (userinfo, a backslash, a longer
+    name) counts as another host; so do a subdomain and a different spelling.
+    """
+    if not host:
+        return False
+    lowered, host = url.lower(), host.lower()
+    for prefix in ("https://" + host, "http://" + host):
+        if lowered.startswith(prefix):
+            return _AFTER_HOST.match(lowered, len(prefix)) is not None
+    return False
 
 
 # In nh3's output every "<" opens a tag (a "<" in text is escaped as &lt;) and
 # attribute values are double-quoted, so these patterns find exactly the tags.
 _TAG_BODY = r"""[^>"]*(?:"[^"]*"[^>"]*)*>"""
+_LINK_OR_IMAGE = re.compile(r"<(/?)(a|img)\b(" + _TAG_BODY[:-1] + ")>")
+_ATTRIBUTE = re.compile(r'([a-z-]+)="([^"]*)"')
+
+
+def _link_remote_images(cleaned: str, image_host: str | None) -> str:
+    """Each <img> not on `image_host` as a link to it labelled with its alt text.
+
+    Inside a link, where a link cannot go, it becomes the label alone.
+    """
+    depth = 0  # how many links the tag is inside
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal depth
+        closing, tag, attributes = match.groups()
+        if tag == "a":
+            depth = max(depth - 1, 0) if closing else depth + 1
+            return match.group(0)
+        values = {name: html_lib.unescape(value) for name, value in _ATTRIBUTE.findall(attributes)}
+        src = values.get("src")
+        if not src or on_host(src, image_host):
+            return match.group(0)  # without a src an image loads nothing
+        alt = " ".join(values.get("alt", "").split())
+        label = html_lib.escape(f"image: {alt}" if alt else "image", quote=False)
+        if depth:
+            return f'<span class="{REMOTE_IMAGE}">{label}</span>'
+        href = html_lib.escape(src, quote=False).replace('"', "&quot;")
+        return f'<a class="{REMOTE_IMAGE}" href="{href}" rel="{LINK_REL}">{label}</a>'
+
+    return _LINK_OR_IMAGE.sub(replace, cleaned)
+
+
 _CLEAN_BLOCK_TAG = re.compile(
     r"</?(?:" + "|".join(sorted(_BLOCK_TAGS, key=len, reverse=True)) + r")\b" + _TAG_BODY
 )
 _CLEAN_CELL_TAG = re.compile(r"</?t[dh]\b" + _TAG_BODY)
 _CLEAN_ANY_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*\b" + _TAG_BODY)
+# Exactly what _link_remote_images writes: its href is escaped, its label has no tags.
+_REMOTE_IMAGE_LABEL = re.compile(r'<(a|span) class="' + REMOTE_IMAGE + r'"[^>]*>[^<]*</\1>')
 
 
 def text_of_clean_html(cleaned: str) -> str:
-    """Plain text of `clean_html` output, without parsing it a second time."""
+    """Plain text of `clean_html` output, without parsing it a second time.
+
+    An image's label is left out, as the image itself would be: the text of a
+    post (and so its fingerprint for finding copies) must not depend on
+    whether it was fetched from the host its images are on.
+    """
+    if REMOTE_IMAGE in cleaned:
+        cleaned = _REMOTE_IMAGE_LABEL.sub("", cleaned)
     text = _CLEAN_BLOCK_TAG.sub("\n", cleaned)
     text = _CLEAN_CELL_TAG.sub(" ", text)
     text = html_lib.unescape(_CLEAN_ANY_TAG.sub("", text))
-    return _tidy_lines(strip_controls(text))  # entities such as &#1; decode to controls
+    return _tidy_lines(strip_controls_and_bidi(text))  # entities such as &#1; decode to them
 
 
 def _tidy_lines(text: str) -> str:
@@ -177,13 +284,13 @@ def html_to_text(html: str) -> str:
     # nh3 parses the way a browser does and leaves only block tags without
     # attributes, so a regex can turn those into line breaks safely: any "<"
     # left in the text is escaped as "&lt;".
-    skeleton = _TEXT_CLEANER.clean(strip_controls(html))
+    skeleton = _TEXT_CLEANER.clean(strip_controls_and_bidi(html))
 
     def replace(match: re.Match[str]) -> str:
         return " " if match.group(2) in _CELL_TAGS else "\n"
 
     text = html_lib.unescape(_TAG.sub(replace, skeleton))
-    text = _SPACES.sub(" ", strip_controls(text))
+    text = _SPACES.sub(" ", strip_controls_and_bidi(text))
     return _LINES.sub("\n", text).strip()
 
 
