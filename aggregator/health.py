@@ -1,7 +1,10 @@
 """Feed health in words a member understands; pure, no I/O.
 
 Each explanation says what happened and what the member (or their web team)
-can do about it. The technical one-liner stays in `feeds.last_error`.
+can do about it. What the public database says of an error is one of a fixed
+set of sentences (`public_error`): messages built from what a server said or
+where a name resolved can name internal hosts and addresses, so those stay
+in the private file for operators (`voice status`).
 """
 
 from __future__ import annotations
@@ -93,3 +96,31 @@ def explain(status: str, error_kind: str | None, http_status: int | None = None)
         )
     text = _BY_KIND.get(error_kind or "", "Voice could not read this feed.")
     return Health(True, text)
+
+
+PUBLIC_ERRORS = {
+    "timeout": "the server took too long to answer",
+    "network": "the connection to the server failed",
+    "dns": "the server name could not be found",
+    "tls": "the secure connection to the server failed",
+    "http_status": "the server answered with an error",
+    "too_large": "the feed is larger than Voice accepts",
+    "blocked_address": "the feed, or a redirect from it, points to a private address",
+    "bad_scheme": "the feed, or a redirect from it, is not an http or https address",
+    "too_many_redirects": "the feed redirects too many times",
+    "bad_encoding": "the feed's compression could not be decoded",
+    "gone": "the server says the feed has been removed",
+    "not_a_feed": "the address does not give a feed",
+    "entities": "the document declares entities, which feeds do not need",
+    "worker_limit": "parsing the feed needed more memory or time than allowed",
+    "worker_timeout": "parsing the feed took too long",
+    "worker_crash": "parsing the feed stopped unexpectedly",
+    "malformed": "the feed is not well-formed",
+    "internal": "Voice had a problem of its own",
+}
+
+
+def public_error(kind: str, http_status: int | None = None) -> str:
+    """The one line the public database keeps for an error: never data from the network."""
+    text = PUBLIC_ERRORS.get(kind, "the check failed")
+    return f"{text} ({http_status})" if kind in ("http_status", "gone") and http_status else text

@@ -211,7 +211,8 @@ class FeedUpdateRecord:
     feed_title: str | None = None
     site_url: str | None = None
     error_kind: str | None = None
-    error: str | None = None
+    error: str | None = None  # public: a fixed sentence per kind (health.public_error)
+    error_detail: str | None = None  # private: the technical message, for operators
     note: str | None = None
     entries: tuple[EntryData, ...] = ()
     known_keys: frozenset[str] = frozenset()  # entry keys stored before this fetch

@@ -13,6 +13,7 @@ import pytest
 
 from aggregator.models import FeedSource, Registry, Settings
 from aggregator.parsing.pool import ParsePool
+from aggregator.storage.connection import private_path
 from aggregator.update.worker import prepare_feed
 from tests.support.feedserver import FeedServer
 
@@ -79,6 +80,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def error_detail(db: Path, url_like: str) -> str | None:
+    """The technical message of a feed's last error: kept in the private file only."""
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("ATTACH DATABASE ? AS private", [str(private_path(db))])
+        found = conn.execute(
+            "SELECT error FROM private.feed_errors JOIN feeds ON feeds.id = feed_id"
+            " WHERE feeds.url LIKE ?",
+            [url_like],
+        ).fetchone()
+        return found[0] if found else None
+    finally:
+        conn.close()
 
 
 def rows(db: Path, sql: str, *params: object) -> list[tuple]:

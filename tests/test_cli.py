@@ -183,13 +183,21 @@ def test_remove_takes_a_blog_down_with_an_audit_row(server: FeedServer, tmp_path
         "--db",
         str(db),
     )
-    assert code == 0 and "7 posts hidden" in out
+    assert code == 0 and "7 posts removed from public pages" in out
     assert gone not in config.read_text() and keep in config.read_text()
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT count(*), sum(hidden) FROM posts").fetchone() == (8, 7)
+    assert conn.execute(  # tombstones: nothing of the posts is left in the public file
+        "SELECT count(*) FROM posts WHERE removed_at IS NOT NULL AND title = '' AND text = ''"
+        " AND url IS NULL AND content_html IS NULL AND author IS NULL"
+    ).fetchone() == (7,)
+    assert [tuple(r) for r in conn.execute("SELECT posts_hidden FROM removals")] == [(7,)]
+    assert "reason" not in [r[1] for r in conn.execute("PRAGMA table_info(removals)")]
+    conn.execute("ATTACH DATABASE ? AS private", [str(tmp_path / "voice-private.db")])
     assert conn.execute(
-        "SELECT url, reason, removed_by, posts_hidden FROM removals"
+        "SELECT target, reason, removed_by, posts_removed FROM private.removals"
     ).fetchall() == [(gone, "member asked", "admin", 7)]
+    assert conn.execute("SELECT count(*) FROM private.removed_posts").fetchone() == (7,)
     code, _, err = invoke(
         "remove",
         "https://nowhere.example/feed",
@@ -200,7 +208,7 @@ def test_remove_takes_a_blog_down_with_an_audit_row(server: FeedServer, tmp_path
         "--db",
         str(db),
     )
-    assert code == 1 and "not in" in err
+    assert code == 1 and "no feed in" in err
 
 
 def test_redirects_apply_moves_the_feed_without_duplicating_posts(
@@ -338,3 +346,51 @@ def test_check_reads_a_demo_registry_and_names_the_file_it_was_given(tmp_path: P
     code, _, err = invoke("check", "--config", str(broken))
     assert code == 1
     assert err.startswith(f"{broken}:3:")  # the path as given, with the line
+
+
+def _remove(config: Path, db: Path, *args: str) -> tuple[int, str, str]:
+    return invoke("remove", *args, "--reason", "member asked", "--config", str(config),
+                  "--db", str(db))  # fmt: skip
+
+
+def test_remove_matches_the_feed_however_its_url_is_written(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    url = server.url("philrumens.atom")
+    config = write_registry(tmp_path / "feeds.yaml", url)
+    db = tmp_path / "voice.db"
+    invoke("fetch", "--allow-private-hosts", "--config", str(config), "--db", str(db))
+    spelled = "HTTPS://" + url.removeprefix("http://") + "/"  # scheme, case, slash
+    code, out, err = _remove(config, db, spelled)
+    assert code == 0, err
+    assert "7 posts removed" in out and url not in config.read_text()
+    public = sqlite3.connect(db).execute("SELECT count(*) FROM posts WHERE title != ''")
+    assert public.fetchone() == (0,)
+
+
+def test_remove_takes_one_post_down_by_url_or_id_and_purge_forgets_it(
+    server: FeedServer, tmp_path: Path
+) -> None:
+    config = write_registry(tmp_path / "feeds.yaml", server.url("philrumens.atom"))
+    db = tmp_path / "voice.db"
+    invoke("fetch", "--allow-private-hosts", "--config", str(config), "--db", str(db))
+    conn = sqlite3.connect(db)
+    (first_id, first_url), (second_id, _) = conn.execute(
+        "SELECT id, url FROM posts ORDER BY id LIMIT 2"
+    ).fetchall()
+    code, out, _ = _remove(config, db, first_url)
+    assert code == 0 and "1 post(s) removed" in out
+    code, out, _ = _remove(config, db, str(second_id), "--purge")
+    assert code == 0 and "private copy of 1 posts deleted" in out
+    assert server.url("philrumens.atom") in config.read_text()  # the blog stays
+    titles = {r[0]: r[1] for r in conn.execute("SELECT id, title FROM posts")}
+    assert titles[first_id] == "" and titles[second_id] == "" and len(titles) == 7
+    conn.execute("ATTACH DATABASE ? AS private", [str(tmp_path / "voice-private.db")])
+    kept = [r[0] for r in conn.execute("SELECT post_id FROM private.removed_posts")]
+    assert kept == [first_id]  # the purged one is gone from the private file too
+    conn.close()
+    server.clear_requests()
+    (tmp_path / "voice.db").touch()
+    invoke("fetch", "--all", "--allow-private-hosts", "--config", str(config), "--db", str(db))
+    again = sqlite3.connect(db).execute("SELECT count(*), sum(title = '') FROM posts")
+    assert again.fetchone() == (7, 2)  # the feed still lists them; they never come back

@@ -21,7 +21,7 @@ from aggregator.parsing.pool import ParsePool
 from aggregator.update import FeedResult, update_feeds
 from tests.support.feedserver import Drip, FeedServer, Raw, Redirect, Status, gzip_bomb
 
-from .conftest import registry_for, rows
+from .conftest import error_detail, registry_for, rows
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -135,7 +135,9 @@ def test_not_a_feed_is_an_error_and_old_posts_are_kept(
         db_path, "SELECT status, error_kind, last_error, error_count FROM feeds"
     )[0]
     assert (status, kind, count) == ("error", "not_a_feed", 1)
-    assert "\n" not in error and "HTML" in error
+    assert error == "the address does not give a feed"  # public: fixed words
+    detail = error_detail(db_path, "%")
+    assert detail is not None and "\n" not in detail and "HTML" in detail  # private
     assert len(posts_snapshot(db_path)) == 3
 
 
@@ -168,8 +170,10 @@ def test_hostile_and_broken_feeds_affect_only_themselves(
         "philrumens.atom": ("ok", None),
     }
     assert rows(db_path, "SELECT count(*) FROM posts") == [(7,)]
-    errors = rows(db_path, "SELECT last_error FROM feeds WHERE status = 'error'")
-    assert len(errors) == 4 and all(e[0] and "\n" not in e[0] for e in errors)
+    errors = rows(db_path, "SELECT url, last_error FROM feeds WHERE status = 'error'")
+    assert len(errors) == 4 and all(e[1] and "\n" not in e[1] for e in errors)
+    details = [error_detail(db_path, url) for url, _ in errors]
+    assert all(d and "\n" not in d for d in details)
 
 
 def test_private_addresses_refused_unless_allowed(
@@ -331,8 +335,7 @@ def test_a_document_that_exhausts_its_worker_affects_only_its_feed(
         "blog.rss": ("ok", None),
     }
     assert after.feeds[0].outcome == "ok"
-    (error,) = rows(db_path, "SELECT last_error FROM feeds WHERE url LIKE '%bomb.atom'")[0]
-    assert error == "parsing needed more than 256 MB of memory"
+    assert error_detail(db_path, "%bomb.atom") == "parsing needed more than 256 MB of memory"
 
 
 def test_not_modified_answers_reuse_connections(
@@ -389,7 +392,8 @@ def test_a_bug_while_checking_one_feed_is_recorded_and_the_cycle_goes_on(
     ]
     assert "a bug in a transport" in caplog.text  # the traceback stays in the log
     (error,) = rows(db_path, "SELECT last_error FROM feeds WHERE url LIKE '%broken'")[0]
-    assert "internal error" in error
+    assert error == "Voice had a problem of its own"
+    assert "internal error" in (error_detail(db_path, "%broken") or "")
 
 
 def test_a_failed_write_rolls_back_the_whole_feed_and_is_a_store_error(

@@ -2,7 +2,7 @@
 
 Every expected error becomes one line and an exit code (see options);
 the commands live in `running` (check, fetch, serve, run, demo) and
-`archive` (status, retag, dedupe, remove, redirects).
+`archive` (status, retag, dedupe, redirects) and `takedowns` (remove).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 import click
 
 from aggregator import __version__
-from aggregator.cli import archive, running
+from aggregator.cli import archive, running, takedowns
 from aggregator.cli.options import EXIT_CONFIG
 from aggregator.errors import AggregatorError
 
@@ -36,7 +36,7 @@ for _command in (
     archive.status,
     archive.retag,
     archive.dedupe,
-    archive.remove,
+    takedowns.remove,
     archive.redirects,
     running.demo,
 ):

@@ -1,4 +1,4 @@
-"""Commands over the archive and the registry: status, retag, dedupe, remove, redirects.
+"""Commands over the archive and the registry: status, retag, dedupe, redirects.
 
 Each reads an existing database: a missing one is an error, never a new
 empty archive that answers "0 posts".
@@ -155,37 +155,6 @@ def dedupe(config: Path, db: Path, rebuild: bool) -> None:
     finally:
         conn.close()
     click.echo(f"{total} posts checked, {copies} are copies of another post")
-
-
-@click.command()
-@config_option
-@db_option
-@click.argument("url")
-@click.option("--reason", required=True, help="Why, for the audit (e.g. 'member asked').")
-@click.option("--by", "removed_by", default=None, help="Who asks  [default: your login name]")
-@one_line_errors
-def remove(config: Path, db: Path, url: str, reason: str, removed_by: str | None) -> None:
-    """Take a blog down: out of feeds.yaml, posts hidden from public views, audit kept."""
-    import getpass
-
-    from aggregator.registry.edit import remove_feed
-
-    in_registry = remove_feed(config, url)
-    conn = storage.connect(db)
-    try:
-        result = admin.remove_feed(
-            conn,
-            url,
-            reason=reason,
-            removed_by=removed_by or getpass.getuser(),
-            now=to_iso(datetime.now(UTC)),
-        )
-    finally:
-        conn.close()
-    if not in_registry and not result.feed_found:
-        raise ConfigError(f"{url}: not in {config} nor in the database")
-    where = f"removed from {config}" if in_registry else f"was not in {config}"
-    click.echo(f"{url}: {where}; {result.posts_hidden} posts hidden; audit row written")
 
 
 @click.command()

@@ -3,12 +3,13 @@
     schema       the numbered schema steps (DDL only, no Voice code)
     migrations   applies them with sqlite-utils (its only user)
     keys         columns derived by today's rules, filled after migrating
-    connection   connect (WAL, migrate when behind) and BEGIN IMMEDIATE transactions
+    connection   connect (WAL, the private file attached, migrate when behind), transactions
     posts        a fetch's entries: new posts, edits, moved GUIDs, topic rows
     updates      one fetch in one transaction: entries, feed state, fetch log
     duplicates   cross-feed copy links, inside the caller's transaction
     feeds        the feeds table: registry sync, due feeds, `voice status`
-    admin        whole-archive and member commands: retag, dedupe, redirects, takedowns
+    admin        whole-archive commands: retag, dedupe rebuild, redirects
+    takedown     a blog or a post out of the public file, kept privately for undo
 
 `schema` is imported by `connection` and `migrations`, never the reverse.
 """

@@ -1,5 +1,5 @@
 """Whole-archive and member-facing changes: retagging, rebuilding duplicate links,
-redirects and takedowns (`voice retag`, `dedupe`, `redirects`, `remove`).
+and redirects (`voice retag`, `dedupe`, `redirects`); takedowns are in `takedown`.
 
 Part of the store stage; each change is one or more short transactions.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from aggregator.analysis import sketch
 from aggregator.analysis.evidence import evidence_url
@@ -116,39 +115,3 @@ def apply_redirect(conn: sqlite3.Connection, feed_id: int, target: str, now: str
             "UPDATE redirects SET applied_at = ? WHERE feed_id = ? AND target = ?",
             [now, feed_id, target],
         )
-
-
-@dataclass(frozen=True)
-class RemovalResult:
-    feed_found: bool
-    posts_hidden: int
-
-
-def remove_feed(
-    conn: sqlite3.Connection, url: str, *, reason: str, removed_by: str, now: str
-) -> RemovalResult:
-    """A takedown: stop polling, hide the posts from public views, keep an audit row.
-
-    Nothing is deleted: the posts stay (hidden = 1) so the decision can be
-    reviewed or reversed, and `removals` says who did it, when and why.
-    """
-    with transaction(conn):
-        feed = conn.execute("SELECT id FROM feeds WHERE url = ?", [url]).fetchone()
-        feed_id = feed["id"] if feed else None
-        hidden = 0
-        if feed_id is not None:
-            conn.execute(
-                "UPDATE feeds SET status = 'removed', next_check_at = NULL WHERE id = ?",
-                [feed_id],
-            )
-            hidden = conn.execute(
-                "UPDATE posts SET hidden = 1 WHERE feed_id = ? AND hidden = 0", [feed_id]
-            ).rowcount
-        conn.execute(
-            """
-            INSERT INTO removals (feed_id, url, reason, removed_by, removed_at, posts_hidden)
-            VALUES (?, ?, ?, ?, ?, ?)
-            """,
-            [feed_id, url, reason, removed_by, now, hidden],
-        )
-    return RemovalResult(feed_id is not None, hidden)

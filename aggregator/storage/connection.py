@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aggregator.errors import StoreError
 from aggregator.storage.keys import fill_missing_keys
-from aggregator.storage.schema import MIGRATION_SET, MIGRATIONS
+from aggregator.storage.schema import MIGRATION_SET, MIGRATIONS, PRIVATE_SCHEMA
 
 BUSY_TIMEOUT_MS = 15_000
 SCHEDULABLE = "status NOT IN ('gone', 'removed')"
@@ -39,6 +39,10 @@ def connect(path: Path) -> sqlite3.Connection:
         # dozens of times (about a tenth less CPU on a cold cycle).
         conn.execute("PRAGMA wal_autocheckpoint = 10000")
         conn.execute("PRAGMA foreign_keys = ON")
+        # Deleted and overwritten content is zeroed in the file, so a takedown
+        # leaves nothing behind in free space that a page of SQL could reach.
+        conn.execute("PRAGMA secure_delete = ON")
+        attach_private(conn, path)
         if not _up_to_date(conn):
             from aggregator.storage.migrations import apply_migrations
 
@@ -48,6 +52,24 @@ def connect(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot open the database: {exc}") from exc
     return conn
+
+
+def private_path(path: Path) -> Path:
+    """The private file beside a public database: voice.db -> voice-private.db."""
+    return path.with_name(f"{path.stem}-private.db")
+
+
+def attach_private(conn: sqlite3.Connection, path: Path) -> None:
+    """Attach the private file as `private` (created with its tables when absent).
+
+    Datasette is only ever given the public file; everything the public may
+    not see (takedown audit and content, member details of removed blogs,
+    the technical detail of errors) is written here, by the same connection.
+    """
+    conn.execute("ATTACH DATABASE ? AS private", [str(private_path(path))])
+    conn.execute("PRAGMA private.journal_mode = WAL")
+    conn.execute("PRAGMA private.secure_delete = ON")
+    conn.executescript(PRIVATE_SCHEMA)
 
 
 def _up_to_date(conn: sqlite3.Connection) -> bool:

@@ -179,14 +179,16 @@ PROBLEM = "(status IN ('error', 'failing', 'gone') OR pending_redirect IS NOT NU
 
 
 def feed_rows(conn: sqlite3.Connection, *, problems_only: bool = False) -> list[sqlite3.Row]:
-    """Feeds for `voice status`, problems first."""
+    """Feeds for `voice status`, problems first, with the private detail of errors."""
     where = f"WHERE {PROBLEM}" if problems_only else ""
     return conn.execute(
         f"""
-        SELECT url, title, region, status, error_kind, last_error, explanation,
+        SELECT url, title, region, status, error_kind,
+               coalesce(detail.error, last_error) AS last_error, explanation,
                last_success_at, next_check_at, error_count, pending_redirect,
                (SELECT count(*) FROM posts WHERE posts.feed_id = feeds.id) AS posts
-        FROM feeds {where}
+        FROM feeds LEFT JOIN private.feed_errors AS detail ON detail.feed_id = feeds.id
+        {where}
         ORDER BY NOT {PROBLEM}, status = 'removed', url
         """
     ).fetchall()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aggregator.analysis import identity, sketch
 from aggregator.models import EntryData
 from aggregator.storage.duplicates import link_duplicates
+from aggregator.storage.takedown import removed_keys
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,10 @@ def save_entries(
     platform): if identity.find_moved_entry recognises it, that row takes the new
     key instead of a second copy being stored.
     """
+    if not entries:
+        return SaveResult(0, 0)
+    gone = removed_keys(conn, feed_id)  # taken down at the member's request: never again
+    entries = [e for e in entries if e.entry_key not in gone]
     if not entries:
         return SaveResult(0, 0)
     feed = conn.execute(

@@ -209,10 +209,181 @@ def _m0004_fts_on_text_changes(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m0005_public_by_construction(db: sqlite_utils.Database) -> None:
+    """Only what may be public stays in this file (issue 9).
+
+    The takedown audit (who asked, why, which operator), taken-down posts'
+    content and removed blogs' member details move to the private file
+    (attached as `private`, see PRIVATE_SCHEMA); taken-down posts become
+    tombstones with no content; the technical detail of fetch errors, which
+    can name internal addresses, moves there too and the public rows keep a
+    fixed sentence per error kind. posts_public lists its columns (no BLOB).
+    """
+    quoted = [(kind, text.replace("'", "''")) for kind, text in _PUBLIC_ERRORS_0005]
+    cases = " ".join(f"WHEN '{kind}' THEN '{text}'" for kind, text in quoted)
+    public_error = f"CASE error_kind {cases} ELSE 'the check failed' END"
+    db.executescript(
+        f"""
+        ALTER TABLE posts ADD COLUMN removed_at TEXT;
+        ALTER TABLE feeds ADD COLUMN removed_at TEXT;
+        ALTER TABLE removals ADD COLUMN post_id INTEGER REFERENCES posts(id);
+
+        INSERT OR IGNORE INTO private.removals
+            (id, feed_id, post_id, target, reason, removed_by, removed_at, posts_removed)
+        SELECT id, feed_id, NULL, url, reason, removed_by, removed_at, posts_hidden
+        FROM main.removals;
+
+        UPDATE main.posts SET removed_at = coalesce(
+            (SELECT max(removed_at) FROM main.removals r WHERE r.feed_id = posts.feed_id),
+            first_seen_at)
+        WHERE hidden = 1;
+        INSERT OR IGNORE INTO private.removed_posts
+            (post_id, feed_id, entry_key, guid, url, title, author, summary_html,
+             content_html, text, categories, topics, removed_at)
+        SELECT id, feed_id, entry_key, guid, url, title, author, summary_html,
+               content_html, text, categories, topics, removed_at
+        FROM main.posts WHERE hidden = 1;
+        INSERT OR IGNORE INTO private.removed_keys (feed_id, entry_key)
+        SELECT feed_id, entry_key FROM main.posts WHERE hidden = 1;
+        DELETE FROM post_topics WHERE post_id IN (SELECT id FROM posts WHERE hidden = 1);
+        DELETE FROM post_lsh WHERE post_id IN (SELECT id FROM posts WHERE hidden = 1);
+        UPDATE main.posts SET entry_key = 'removed:' || id, guid = NULL, url = NULL,
+            title = '', author = NULL, summary_html = NULL, content_html = NULL, text = '',
+            region = NULL, organisation = NULL,
+            categories = '[]', topics = '[]', raw_hash = '', url_key = NULL,
+            content_key = NULL, evidence_key = NULL, minhash = NULL, duplicate_reason = NULL
+        WHERE hidden = 1;
+        INSERT INTO posts_fts (posts_fts) VALUES ('optimize');
+
+        UPDATE main.feeds SET removed_at = (
+            SELECT max(removed_at) FROM main.removals r WHERE r.feed_id = feeds.id)
+        WHERE status = 'removed' AND id IN (SELECT feed_id FROM main.removals);
+        INSERT OR IGNORE INTO private.removed_feeds
+            (feed_id, url, title, site_url, author, organisation, region, topics, removed_at)
+        SELECT id, url, title, site_url, author, organisation, region, topics, removed_at
+        FROM main.feeds WHERE removed_at IS NOT NULL;
+        UPDATE main.feeds SET url = 'removed:' || id, title = NULL, site_url = NULL,
+            author = NULL, organisation = NULL, region = NULL, topics = '[]',
+            last_error = NULL, pending_redirect = NULL
+        WHERE removed_at IS NOT NULL;
+
+        ALTER TABLE removals DROP COLUMN url;
+        ALTER TABLE removals DROP COLUMN reason;
+        ALTER TABLE removals DROP COLUMN removed_by;
+
+        INSERT OR IGNORE INTO private.feed_errors (feed_id, error, at)
+        SELECT id, last_error, coalesce(last_checked_at, added_at)
+        FROM main.feeds WHERE last_error IS NOT NULL;
+        INSERT OR IGNORE INTO private.fetch_errors (fetch_id, feed_id, started_at, error)
+        SELECT id, feed_id, started_at, error FROM main.fetches WHERE error IS NOT NULL;
+        UPDATE main.feeds SET last_error = CASE WHEN last_error IS NULL THEN NULL
+            ELSE {public_error} END;
+        UPDATE main.fetches SET error = CASE WHEN error IS NULL THEN NULL
+            ELSE {public_error} END;
+
+        DROP VIEW posts_public;
+        CREATE VIEW posts_public AS
+        SELECT id, feed_id, entry_key, guid, url, title, author, published, updated,
+               first_seen_at, summary_html, content_html, text, region, organisation,
+               categories, topics, is_backfill, duplicate_reason
+        FROM posts WHERE hidden = 0 AND duplicate_of IS NULL AND removed_at IS NULL;
+        DROP VIEW river;
+        CREATE VIEW river AS
+        SELECT id, published, title, url, author, organisation, region, topics, summary_html,
+               content_html, feed_id
+        FROM posts WHERE hidden = 0 AND is_backfill = 0 AND duplicate_of IS NULL
+          AND removed_at IS NULL
+        ORDER BY published DESC;
+        """
+    )
+
+
+# The public sentence per error kind as it was at 0005 (health.PUBLIC_ERRORS now).
+_PUBLIC_ERRORS_0005 = (
+    ("timeout", "the server took too long to answer"),
+    ("network", "the connection to the server failed"),
+    ("dns", "the server name could not be found"),
+    ("tls", "the secure connection to the server failed"),
+    ("http_status", "the server answered with an error"),
+    ("too_large", "the feed is larger than Voice accepts"),
+    ("blocked_address", "the feed, or a redirect from it, points to a private address"),
+    ("bad_scheme", "the feed, or a redirect from it, is not an http or https address"),
+    ("too_many_redirects", "the feed redirects too many times"),
+    ("bad_encoding", "the feed's compression could not be decoded"),
+    ("gone", "the server says the feed has been removed"),
+    ("not_a_feed", "the address does not give a feed"),
+    ("entities", "the document declares entities, which feeds do not need"),
+    ("worker_limit", "parsing the feed needed more memory or time than allowed"),
+    ("worker_timeout", "parsing the feed took too long"),
+    ("worker_crash", "parsing the feed stopped unexpectedly"),
+    ("malformed", "the feed is not well-formed"),
+    ("internal", "Voice had a problem of its own"),
+)
+
+
+# What Datasette never serves: a second file beside the public one, attached to
+# every writer connection as `private` and created, table by table, if absent.
+PRIVATE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS private.removals (
+    id INTEGER PRIMARY KEY,
+    feed_id INTEGER,
+    post_id INTEGER,
+    target TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    removed_by TEXT NOT NULL,
+    removed_at TEXT NOT NULL,
+    posts_removed INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS private.removed_posts (
+    post_id INTEGER PRIMARY KEY,
+    feed_id INTEGER NOT NULL,
+    entry_key TEXT,
+    guid TEXT,
+    url TEXT,
+    title TEXT,
+    author TEXT,
+    summary_html TEXT,
+    content_html TEXT,
+    text TEXT,
+    categories TEXT,
+    topics TEXT,
+    removed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS private.removed_keys (
+    feed_id INTEGER NOT NULL,
+    entry_key TEXT NOT NULL,
+    PRIMARY KEY (feed_id, entry_key)
+);
+CREATE TABLE IF NOT EXISTS private.removed_feeds (
+    feed_id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL,
+    title TEXT,
+    site_url TEXT,
+    author TEXT,
+    organisation TEXT,
+    region TEXT,
+    topics TEXT,
+    removed_at TEXT
+);
+CREATE TABLE IF NOT EXISTS private.feed_errors (
+    feed_id INTEGER PRIMARY KEY,
+    error TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS private.fetch_errors (
+    fetch_id INTEGER PRIMARY KEY,
+    feed_id INTEGER NOT NULL,
+    started_at TEXT NOT NULL,
+    error TEXT NOT NULL
+);
+"""
+
+
 STEPS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("0001_initial", _m0001_initial),
     ("0002_feed_lifecycle", _m0002_feed_lifecycle),
     ("0003_topics_and_duplicates", _m0003_topics_and_duplicates),
     ("0004_fts_on_text_changes", _m0004_fts_on_text_changes),
+    ("0005_public_by_construction", _m0005_public_by_construction),
 )
 MIGRATIONS = tuple(name for name, _ in STEPS)

@@ -12,6 +12,7 @@ from dataclasses import replace
 from aggregator.models import FeedUpdateRecord
 from aggregator.storage.connection import transaction
 from aggregator.storage.posts import SaveResult, save_entries
+from aggregator.storage.takedown import REMOVED_EXPLANATION
 
 SUCCEEDED = ("ok", "not_modified", "unchanged")
 
@@ -19,6 +20,7 @@ SUCCEEDED = ("ok", "not_modified", "unchanged")
 def save_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult:
     """Write one fetch's outcome: posts, feed state and the fetch log, all or nothing."""
     with transaction(conn):
+        rec = _keep_removed(conn, rec)
         result = save_entries(
             conn,
             rec.feed_id,
@@ -32,27 +34,51 @@ def save_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult:
             _mark_backfill(conn, rec.feed_id, rec.backfill_keep)
         if rec.outcome in SUCCEEDED:
             _track_redirect(conn, rec)
-        rec = _keep_removed(conn, rec)
         _write_feed_state(conn, rec)
-        _log_fetch(conn, rec, result)
+        fetch_id = _log_fetch(conn, rec, result)
+        _keep_detail(conn, rec, fetch_id)
     return result
 
 
-def _keep_removed(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> FeedUpdateRecord:
-    """A feed taken down while this fetch was in flight stays down, new posts hidden too."""
-    removed = conn.execute(
-        "SELECT status = 'removed' FROM feeds WHERE id = ?", [rec.feed_id]
-    ).fetchone()[0]
-    if not removed:
-        return rec
+def _keep_detail(conn: sqlite3.Connection, rec: FeedUpdateRecord, fetch_id: int) -> None:
+    """The technical message goes to the private file only; a success clears it."""
+    if rec.error_detail is None:
+        if rec.outcome in SUCCEEDED:
+            conn.execute("DELETE FROM private.feed_errors WHERE feed_id = ?", [rec.feed_id])
+        return
     conn.execute(
-        """
-        UPDATE posts SET hidden = 1 WHERE feed_id = :id AND hidden = 0
-          AND EXISTS (SELECT 1 FROM removals WHERE feed_id = :id)
-        """,
-        {"id": rec.feed_id},
+        "INSERT OR REPLACE INTO private.feed_errors (feed_id, error, at) VALUES (?, ?, ?)",
+        [rec.feed_id, rec.error_detail, rec.started_at],
     )
-    return replace(rec, status="removed", next_check_at=None)
+    conn.execute(
+        "INSERT INTO private.fetch_errors (fetch_id, feed_id, started_at, error)"
+        " VALUES (?, ?, ?, ?)",
+        [fetch_id, rec.feed_id, rec.started_at, rec.error_detail],
+    )
+
+
+def _keep_removed(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> FeedUpdateRecord:
+    """A feed removed while this fetch was in flight stays removed.
+
+    One taken down (`voice remove`) stores nothing more: the fetch's entries
+    are dropped before anything is written, so nothing of it turns public.
+    """
+    status, taken_down = conn.execute(
+        "SELECT status, removed_at IS NOT NULL FROM feeds WHERE id = ?", [rec.feed_id]
+    ).fetchone()
+    if status != "removed":
+        return rec
+    rec = replace(rec, status="removed", next_check_at=None)
+    if not taken_down:
+        return rec
+    return replace(
+        rec,
+        entries=(),
+        backfill_keep=None,
+        feed_title=None,  # the blog's details left the public file with it
+        site_url=None,
+        explanation=REMOVED_EXPLANATION,
+    )
 
 
 def _write_feed_state(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> None:
@@ -99,9 +125,9 @@ def _write_feed_state(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> None:
     )
 
 
-def _log_fetch(conn: sqlite3.Connection, rec: FeedUpdateRecord, result: SaveResult) -> None:
-    """One row of the fetch log per attempt, with what it stored."""
-    conn.execute(
+def _log_fetch(conn: sqlite3.Connection, rec: FeedUpdateRecord, result: SaveResult) -> int:
+    """One row of the fetch log per attempt, with what it stored; its id."""
+    cursor = conn.execute(
         """
         INSERT INTO fetches (feed_id, started_at, duration_ms, http_status, outcome,
             error_kind, error, bytes, new_posts, updated_posts, note)
@@ -121,6 +147,7 @@ def _log_fetch(conn: sqlite3.Connection, rec: FeedUpdateRecord, result: SaveResu
             rec.note,
         ],
     )
+    return int(cursor.lastrowid or 0)
 
 
 def _track_redirect(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> None:

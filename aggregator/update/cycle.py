@@ -211,7 +211,7 @@ async def _update_one(cycle: Cycle, feed: FeedState) -> FeedResult:
             saved.new_posts,
             saved.updated_posts,
             record.error_kind,
-            record.error,
+            record.error_detail or record.error,  # the operator sees the detail
         )
     cycle.on_result(result)
     return result

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from aggregator.errors import FetchError, ParseError
-from aggregator.health import explain
+from aggregator.health import explain, public_error
 from aggregator.models import FeedData, FeedState, FeedUpdateRecord, ResponseData, Settings
 from aggregator.schedule import ScheduleInputs, from_iso, next_check, to_iso
 
@@ -86,7 +86,8 @@ def failure_record(attempt: Attempt, failure: Failure, settings: Settings) -> Fe
         error_count=errors,
         http_status=failure.http_status,
         error_kind=failure.kind,
-        error=failure.message,
+        error=public_error(failure.kind, failure.http_status),
+        error_detail=failure.message,
     )
 
 
@@ -164,7 +165,8 @@ def internal_record(feed: FeedState, started: datetime, settings: Settings) -> F
         error_count=feed.error_count + 1,
         failing_since=feed.failing_since or to_iso(started),
         error_kind="internal",
-        error="Voice hit an internal error checking this feed; the log has the details",
+        error=public_error("internal"),
+        error_detail="Voice hit an internal error checking this feed; the log has the details",
         explanation=explain("error", "internal").explanation,
     )
 
