@@ -147,3 +147,17 @@ def test_a_broken_topic_facet_query_is_an_error_not_a_time_out(tmp_path: Path) -
     status, text = asyncio.run(go())
     assert status >= 400, text
     assert "post_topics" in text
+
+
+def test_posts_public_and_river_pages_answer(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    """posts_public was a SELECT * view with a BLOB column: its HTML page answered 500."""
+    build(server, db_path, pool)
+    ds = datasette_for(db_path)
+
+    async def go() -> list[int]:
+        pages = ("/voice/posts_public", "/voice/river", "/voice/posts_public.json")
+        return [(await ds.client.get(page)).status_code for page in pages]
+
+    assert asyncio.run(go()) == [200, 200, 200]
