@@ -55,3 +55,58 @@ def test_a_file_over_two_megabytes_is_not_even_read(tmp_path: Path, name: str, l
         file.write("\n")  # sparse: the size is there, the bytes need not be read
     with pytest.raises(ConfigError, match=r"too large.*2 MB"):
         load(path)
+
+
+# --- anchors and aliases --------------------------------------------------------
+
+
+def laughs(levels: int = 9) -> str:
+    """The "billion laughs": each level a list of nine aliases of the one before."""
+    nine = ", ".join(["lol"] * 9)
+    parts = [f"&a0 [{nine}]"]
+    for i in range(1, levels + 1):
+        parts.append(f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return "[" + ", ".join(parts) + "]"
+
+
+ALIASES = {
+    "alias-of-text": (
+        "feeds:\n  - url: https://a.example/feed/\n    region: &r London\n"
+        "  - url: https://b.example/feed/\n    region: *r\n",
+        3,
+    ),
+    "anchor-alone": (FEED + "    title: &t Phil\n", 4),
+    "merge-key": (
+        "settings: &s\n  cycle_minutes: 5\nfeeds:\n  - url: https://a.example/feed/\n"
+        "    region: London\n    <<: *s\n",
+        1,
+    ),
+    "billion-laughs-in-a-title": (FEED + "    title: " + laughs() + "\n", 4),
+    "billion-laughs-in-a-setting": ("settings:\n  cycle_minutes: " + laughs() + "\n" + FEED, 2),
+    "billion-laughs-as-a-key": (FEED + "    colour: " + laughs() + "\n    *a9 : x\n", 4),
+    "billion-laughs-at-the-top": ("lol: " + laughs() + "\n" + FEED, 1),
+}
+
+
+@pytest.mark.parametrize(("text", "line"), ALIASES.values(), ids=ALIASES.keys())
+def test_anchors_and_aliases_are_refused_with_their_line(text: str, line: int) -> None:
+    found = problems(text)
+    assert found == [
+        f"feeds.yaml:{line}: anchors and aliases (&name, *name) are not allowed;"
+        " write each value out in full"
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        TOPIC.replace("[dataset]", "&w [dataset]") + "    phrases: *w\n",
+        TOPIC + "    categories: " + laughs() + "\n",
+        "threshold: " + laughs() + "\n" + TOPIC,
+    ],
+    ids=["alias", "billion-laughs-in-a-topic", "billion-laughs-at-the-top"],
+)
+def test_anchors_and_aliases_are_refused_in_topics_yaml(text: str) -> None:
+    found = problems(text, parse_topics)
+    assert len(found) == 1 and found[0].startswith("topics.yaml:"), found
+    assert "anchors and aliases (&name, *name) are not allowed" in found[0]

@@ -1,21 +1,28 @@
 """YAML as members write it, loaded within limits a hostile file cannot get round.
 
 feeds.yaml and topics.yaml are small hand-written trees of text, numbers,
-lists and mappings. Anything far from that (megabytes of text) is refused
-before ruamel builds a value, with one line a member can act on, because an
-error message or a loader that follows the file where it leads can hang
-`voice run` or end in a traceback.
+lists and mappings. Anything far from that (megabytes of text, anchors and
+aliases) is refused before ruamel builds a value, with one line a member can
+act on, because an error message or a loader that follows the file where it
+leads can hang `voice run` or end in a traceback. Nine lines of aliases make
+a value of a billion items that any `repr` or walk over it never finishes.
+
+The shapes are checked on the parser's event stream, which is flat: one pass
+that stops at the first problem, before any value (or node tree) exists.
 """
 
 from __future__ import annotations
 
+from contextlib import closing
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.events import NodeEvent
 
 MAX_BYTES = 2_000_000  # the committed registry is 3 kB, the vocabulary 25 kB
 TOO_LARGE = f"too large: the limit is 2 MB ({MAX_BYTES:,} bytes)"
+NO_ALIASES = "anchors and aliases (&name, *name) are not allowed; write each value out in full"
 
 
 class YAMLProblem(Exception):
@@ -36,6 +43,7 @@ def load_yaml(text: str, typ: str) -> Any:
     """`text` loaded by ruamel (`typ` "safe" or "rt"); YAMLProblem if it cannot be."""
     if too_large(text):
         raise YAMLProblem(TOO_LARGE)
+    check_shape(text, typ)
     try:
         return YAML(typ=typ).load(text)
     except YAMLError as exc:
@@ -43,3 +51,27 @@ def load_yaml(text: str, typ: str) -> Any:
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise YAMLProblem(f"not valid YAML: {reason}", line) from exc
+
+
+def check_shape(text: str, typ: str) -> None:
+    """Raise YAMLProblem at the first anchor or alias.
+
+    libyaml's events are read first: a few milliseconds for a real registry,
+    about a second for a megabyte of one-item lines. Where libyaml finds the
+    YAML invalid, the loader's own parser is asked, since it may read further.
+    Invalid YAML then ends the check quietly: the load reports it, with its
+    line, and stops at the same place.
+    """
+    for parser in dict.fromkeys(("safe", typ)):
+        try:
+            _scan(text, parser)
+            return
+        except YAMLError:
+            continue
+
+
+def _scan(text: str, typ: str) -> None:
+    with closing(YAML(typ=typ).parse(text)) as events:
+        for event in events:
+            if isinstance(event, NodeEvent) and event.anchor is not None:  # &a or *a
+                raise YAMLProblem(NO_ALIASES, event.start_mark.line + 1)
