@@ -174,3 +174,23 @@ def test_a_fetch_error_naming_an_address_stays_private(tmp_path: Path) -> None:
     conn.close()
     assert "127.0.0.1" in detail and "blocked_address" not in detail
     assert "127.0.0.1" not in public and "points to a private address" in public
+
+
+def test_no_route_tells_where_the_database_is_on_disk(tmp_path: Path) -> None:
+    db = tmp_path / "voice.db"
+    invoke("check", "--config", str(ROOT / "feeds.yaml"))  # a command that needs no database
+    sqlite3.connect(db).execute("CREATE TABLE t (x)").connection.close()
+    ds = Datasette([str(db)], plugins_dir=str(ROOT / "plugins"))
+    paths = (
+        "/-/databases.json",
+        "/-/databases",
+        "/voice.json?sql=" + quote("select * from pragma_database_list"),
+        "/voice.csv?sql=" + quote("select file from pragma_database_list"),
+    )
+
+    async def go() -> list[tuple[int, str]]:
+        return [((r := await ds.client.get(p)).status_code, r.text) for p in paths]
+
+    answers = asyncio.run(go())
+    assert [status for status, _ in answers] == [200, 200, 200, 200]
+    assert not [text for _, text in answers if str(tmp_path) in text]
