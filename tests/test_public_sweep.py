@@ -54,7 +54,7 @@ def taken_down(server: FeedServer, tmp_path: Path) -> tuple[Path, list[str]]:
         "settings:\n  host_gap_seconds: 0\nfeeds:\n"
         f"  - url: {blog}\n    region: South East\n    author: {SECRET_AUTHOR}\n"
         f"    organisation: {SECRET_ORG}\n"
-        f"  - url: {other}\n    region: London\n",
+        f"  - url: {other}\n    region: London\n    topics: [open-data]\n",
         encoding="utf-8",
     )
     db = tmp_path / "voice.db"
@@ -194,3 +194,15 @@ def test_no_route_tells_where_the_database_is_on_disk(tmp_path: Path) -> None:
     answers = asyncio.run(go())
     assert [status for status, _ in answers] == [200, 200, 200, 200]
     assert not [text for _, text in answers if str(tmp_path) in text]
+
+
+def test_retag_gives_a_tombstone_no_topics(taken_down: tuple[Path, list[str]]) -> None:
+    db, _ = taken_down
+    invoke("retag", "--db", str(db), "--topics", str(ROOT / "topics.yaml"))
+    conn = sqlite3.connect(db)
+    tagged = conn.execute(
+        "SELECT count(*) FROM post_topics JOIN posts ON posts.id = post_id"
+        " WHERE posts.removed_at IS NOT NULL"
+    ).fetchone()
+    conn.close()
+    assert tagged == (0,)

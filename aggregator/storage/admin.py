@@ -36,7 +36,7 @@ def retag_posts(
             """
             SELECT posts.id, posts.title, posts.text, posts.categories, feeds.topics
             FROM posts JOIN feeds ON feeds.id = posts.feed_id
-            WHERE posts.id > ? ORDER BY posts.id LIMIT ?
+            WHERE posts.id > ? AND posts.removed_at IS NULL ORDER BY posts.id LIMIT ?
             """,
             [last, batch],
         ).fetchall()
