@@ -1,8 +1,10 @@
 """One fetch cycle: due feeds → fetch in parallel → parse in workers → one write per feed.
 
 Every per-feed failure is a value recorded on that feed; only configuration
-and database problems escape to the caller. What each outcome writes is
-decided in `records`; this module only orders the work.
+and database problems escape to the caller. The first failed write ends the
+cycle early: a full disk fails every write alike, so fetching on would only
+download what cannot be kept. What each outcome writes is decided in
+`records`; this module only orders the work.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,6 +50,7 @@ from aggregator.update.worker import prepare_feed
 log = logging.getLogger("voice")
 Clock = Callable[[], datetime]
 VoicePool = ParsePool[Vocabulary]
+SaveUpdate = Callable[[sqlite3.Connection, FeedUpdateRecord], storage.SaveResult]
 
 
 def utc_now() -> datetime:
@@ -112,11 +115,17 @@ class Cycle:
     client: fetching.Client
     pool: VoicePool
     writer: Writer
+    save: SaveUpdate  # storage.save_update; a test's may fail on cue, as a full disk does
     hosts: HostGates
     slots: asyncio.Semaphore  # bodies in memory at once: held from fetch to end of parse
     clock: Clock
-    stop: threading.Event
+    stop: threading.Event  # the caller's (a signal, the end of `voice run`); never set here
     on_result: Callable[[FeedResult], None]
+    write_failed: threading.Event = field(default_factory=threading.Event)
+
+    def stopping(self) -> bool:
+        """No new fetch starts once a stop is asked for or a write has failed."""
+        return self.stop.is_set() or self.write_failed.is_set()
 
 
 async def _check_feed(cycle: Cycle, feed: FeedState) -> FeedUpdateRecord | None:
@@ -126,12 +135,12 @@ async def _check_feed(cycle: Cycle, feed: FeedState) -> FeedUpdateRecord | None:
     global slot; it is released once fetched. The global slot is held to the
     end of parsing, so at most `concurrency` bodies wait in memory.
     """
-    if cycle.stop.is_set():
+    if cycle.stopping():
         return None
     async with cycle.hosts.enter(feed.url):
         await cycle.slots.acquire()
         try:
-            if cycle.stop.is_set():
+            if cycle.stopping():
                 cycle.slots.release()
                 return None
             started, t0 = cycle.clock(), time.monotonic()
@@ -204,7 +213,7 @@ async def _update_one(cycle: Cycle, feed: FeedState) -> FeedResult:
     if record is None:
         result = FeedResult(feed.url, "skipped")
     else:
-        saved = await cycle.writer.run(storage.save_update, cycle.writer.conn, record)
+        saved = await _save(cycle, record)
         result = FeedResult(
             feed.url,
             record.outcome,
@@ -217,12 +226,32 @@ async def _update_one(cycle: Cycle, feed: FeedState) -> FeedResult:
     return result
 
 
+async def _save(cycle: Cycle, record: FeedUpdateRecord) -> storage.SaveResult:
+    """Write one feed; a failed write stops the cycle's fetching (issue 9, a full disk).
+
+    The flag is set as this task resumes, before any other runs, so no fetch
+    starts after it; `_run_cycle` then abandons the fetches in flight.
+    """
+    try:
+        return await cycle.writer.run(cycle.save, cycle.writer.conn, record)
+    except StoreError as exc:
+        cycle.write_failed.set()
+        raise StoreError(
+            f"{exc} (the cycle stopped there; feeds not saved are checked next time)"
+        ) from exc
+
+
 async def _run_cycle(cycle: Cycle, feeds: list[FeedState]) -> list[FeedResult]:
     async with cycle.client:
         tasks = [asyncio.ensure_future(_update_one(cycle, f)) for f in feeds]
         watcher = asyncio.ensure_future(_cancel_on_stop(cycle.stop, tasks))
         try:
             if tasks:
+                # Back early only when a task raised (a failed write): the fetches
+                # still in flight are abandoned and stay due, as on a stop.
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+                for task in tasks:
+                    task.cancel()
                 await asyncio.wait(tasks)
         finally:
             watcher.cancel()
@@ -266,8 +295,13 @@ def update_feeds(
     on_start: Callable[[int], None] = lambda total: None,
     on_result: Callable[[FeedResult], None] = lambda result: None,
     vocabulary: Vocabulary | None = None,
+    save: SaveUpdate = storage.save_update,
 ) -> UpdateResult:
-    """Run one cycle. Raises only ConfigError/StoreError; feed failures are in the result."""
+    """Run one cycle. Raises only ConfigError/StoreError; feed failures are in the result.
+
+    `save` writes one feed's outcome: storage.save_update, or a test's that
+    fails on cue as a full disk would.
+    """
     settings = registry.settings
     if allow_private_hosts is not None:
         settings = replace(settings, allow_private_hosts=allow_private_hosts)
@@ -291,6 +325,7 @@ def update_feeds(
             client=fetching.make_client(limits, transport=transport),
             pool=pool,
             writer=Writer(conn),
+            save=save,
             hosts=HostGates(settings.per_host, settings.host_gap_seconds),
             slots=asyncio.Semaphore(settings.concurrency),
             clock=clock,

@@ -7,6 +7,7 @@ in `records`, and these only decide when.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import time
 from collections import defaultdict
@@ -15,10 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import ParamSpec, TypeVar
 
+from aggregator.errors import StoreError
 from aggregator.fetching import host_key
 
 P = ParamSpec("P")
 T = TypeVar("T")
+log = logging.getLogger("voice")
 
 
 class HostGates:
@@ -70,9 +73,26 @@ class Writer:
     def run(
         self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs
     ) -> asyncio.Future[T]:
+        """Queue `func`; cancelling the returned future leaves the call to run."""
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._thread, lambda: func(*args, **kwargs))
-        return asyncio.shield(future)
+        call = loop.run_in_executor(self._thread, lambda: func(*args, **kwargs))
+        awaited = asyncio.shield(call)
+        call.add_done_callback(lambda done: _abandoned_error(done, awaited))
+        return awaited
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
+
+
+def _abandoned_error(call: asyncio.Future[T], awaited: asyncio.Future[T]) -> None:
+    """The error of a call whose feed was abandoned has no one waiting for it.
+
+    After a failed write (a full disk) the writes still queued fail alike:
+    that StoreError is already the cycle's, so it is dropped here instead of
+    logged as "never retrieved". Any other error is a bug and is logged.
+    """
+    if call.cancelled() or not awaited.cancelled():
+        return  # the awaiting feed receives the outcome through the shield
+    error = call.exception()
+    if error is not None and not isinstance(error, StoreError):
+        log.error("a write abandoned with its feed failed", exc_info=error)
