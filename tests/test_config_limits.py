@@ -13,6 +13,7 @@ import pytest
 from aggregator.errors import ConfigError
 from aggregator.registry.feeds import ConfigErrors, load_registry, parse_registry
 from aggregator.registry.topics import load_topics, parse_topics
+from aggregator.registry.yamlsafe import check_shape
 
 FEED = "feeds:\n  - url: https://a.example/feed/\n    region: London\n"
 TOPIC = (
@@ -110,3 +111,58 @@ def test_anchors_and_aliases_are_refused_in_topics_yaml(text: str) -> None:
     found = problems(text, parse_topics)
     assert len(found) == 1 and found[0].startswith("topics.yaml:"), found
     assert "anchors and aliases (&name, *name) are not allowed" in found[0]
+
+
+# --- nesting and size in values ---------------------------------------------------
+
+NESTED = {
+    "lists-in-a-title": (FEED + "    title: " + "[" * 20_000 + "]" * 20_000 + "\n", 4),
+    "lists-in-an-unknown-key": (FEED + "    colour: " + "[" * 20_000 + "]" * 20_000 + "\n", 4),
+    "mappings-in-a-setting": (
+        "settings:\n  cycle_minutes: " + "{a: " * 20_000 + "1" + "}" * 20_000 + "\n" + FEED,
+        2,
+    ),
+    "block-lists": ("lol:\n" + "- " * 25 + "x\n" + FEED, 2),
+    "one-too-many": ("lol: " + "[" * 20 + "]" * 20 + "\n" + FEED, 1),
+}
+
+
+@pytest.mark.parametrize(("text", "line"), NESTED.values(), ids=NESTED.keys())
+def test_nesting_deeper_than_twenty_is_refused_with_its_line(text: str, line: int) -> None:
+    assert problems(text) == [
+        f"feeds.yaml:{line}: lists and mappings nested more than 20 deep;"
+        " a registry needs no more than 4"
+    ]
+
+
+def test_twenty_levels_are_still_read() -> None:
+    found = problems("lol: " + "[" * 19 + "]" * 19 + "\n" + FEED)  # with the top mapping, 20
+    assert found == ["feeds.yaml:1: unknown top-level key 'lol'"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        TOPIC + "    categories: " + "[" * 20_000 + "]" * 20_000 + "\n",
+        "threshold: " + "{a: " * 20_000 + "1" + "}" * 20_000 + "\n" + TOPIC,
+    ],
+    ids=["in-a-topic", "at-the-top"],
+)
+def test_nesting_deeper_than_twenty_is_refused_in_topics_yaml(text: str) -> None:
+    found = problems(text, parse_topics)
+    assert len(found) == 1 and found[0].startswith("topics.yaml:"), found
+    assert "nested more than 20 deep" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("valid", "parse"), [(FEED, parse_registry), (TOPIC, parse_topics)], ids=["feeds", "topics"]
+)
+def test_more_than_fifty_thousand_values_are_refused(valid: str, parse) -> None:
+    """Values, not bytes, are what ruamel is slow on: 100,000 took 8 s to read."""
+
+    def many(count: int) -> str:
+        return "lol: [" + ", ".join(["1"] * count) + "]\n" + valid
+
+    check_shape(many(49_000), "rt")  # no YAMLProblem
+    found = problems(many(50_000), parse)
+    assert len(found) == 1 and "more than 50,000 values" in found[0], found
