@@ -166,3 +166,37 @@ def test_more_than_fifty_thousand_values_are_refused(valid: str, parse) -> None:
     check_shape(many(49_000), "rt")  # no YAMLProblem
     found = problems(many(50_000), parse)
     assert len(found) == 1 and "more than 50,000 values" in found[0], found
+
+
+# --- values ruamel cannot build ---------------------------------------------------
+
+UNREADABLE = {
+    "impossible-date": (
+        "    title: 2020-13-45\n",
+        "cannot read this value: month must be in 1..12",
+    ),
+    "impossible-time": ("    title: 2020-01-01 25:00:00\n", "cannot read this value: hour must"),
+    "number-of-5000-digits": (
+        "    interval_minutes: " + "9" * 5000 + "\n",
+        "cannot read this value: Exceeds the limit (4300 digits)",
+    ),
+    "bool-tag": ("    title: !!bool maybe\n", "tags (!name) are not allowed"),
+    "int-tag": ("    interval_minutes: !!int sixty\n", "tags (!name) are not allowed"),
+    "omap-tag": ("    title: !!omap [{a: 1}, {a: 2}]\n", "tags (!name) are not allowed"),
+    "python-tag": ("    title: !!python/name:os.system\n", "tags (!name) are not allowed"),
+    "local-tag": ("    title: !text Phil\n", "tags (!name) are not allowed"),
+}
+
+
+@pytest.mark.parametrize(("lines", "expected"), UNREADABLE.values(), ids=UNREADABLE.keys())
+def test_a_value_ruamel_cannot_build_is_one_line_with_its_line(lines: str, expected: str) -> None:
+    found = problems(FEED + lines)
+    assert len(found) == 1 and found[0].startswith("feeds.yaml:4: "), found
+    assert expected in found[0]
+
+
+def test_a_vocabulary_value_ruamel_cannot_build_is_one_line() -> None:
+    found = problems("threshold: 2020-13-45\n" + TOPIC, parse_topics)
+    assert found == [
+        "topics.yaml:1: not valid YAML: cannot read this value: month must be in 1..12"
+    ]

@@ -2,7 +2,7 @@
 
 feeds.yaml and topics.yaml are small hand-written trees of text, numbers,
 lists and mappings. Anything far from that (megabytes of text, anchors and
-aliases, lists in lists twenty deep, tens of thousands of values) is refused
+aliases, tags, lists in lists twenty deep, tens of thousands of values) is refused
 before ruamel builds a value, with one line a member can act on, because an
 error message or a loader that follows the file where it leads can hang
 `voice run` or end in a traceback. Nine lines of aliases make a value of a
@@ -20,6 +20,7 @@ from contextlib import closing
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor, SafeConstructor
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent, NodeEvent
 
@@ -30,6 +31,7 @@ MAX_VALUES = 50_000  # a registry of 5,000 blogs; the committed one has about 15
 NO_ALIASES = "anchors and aliases (&name, *name) are not allowed; write each value out in full"
 TOO_DEEP = f"lists and mappings nested more than {MAX_DEPTH} deep; a registry needs no more than 4"
 TOO_MANY = f"more than {MAX_VALUES:,} values; far more than a registry needs"
+NO_TAGS = "tags (!name) are not allowed; put a value in quotes to keep it as text"
 
 
 class YAMLProblem(Exception):
@@ -51,8 +53,10 @@ def load_yaml(text: str, typ: str) -> Any:
     if too_large(text):
         raise YAMLProblem(TOO_LARGE)
     check_shape(text, typ)
+    yaml = YAML(typ=typ)
+    yaml.Constructor = _SafeConstructor if typ == "safe" else _RoundTripConstructor
     try:
-        return YAML(typ=typ).load(text)
+        return yaml.load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -61,7 +65,7 @@ def load_yaml(text: str, typ: str) -> Any:
 
 
 def check_shape(text: str, typ: str) -> None:
-    """Raise YAMLProblem at the first anchor or alias, level too deep or value too many.
+    """Raise YAMLProblem at the first anchor, alias or tag, level too deep or value too many.
 
     libyaml's events are read first: a few milliseconds for a real registry,
     0.1 s at most (the limits stop it). Where libyaml finds the YAML invalid,
@@ -89,6 +93,8 @@ def _scan(text: str, typ: str) -> None:
             line = event.start_mark.line + 1
             if event.anchor is not None:  # &a, or *a
                 raise YAMLProblem(NO_ALIASES, line)
+            if getattr(event, "tag", None) is not None:  # !!str, !x; None when implicit
+                raise YAMLProblem(NO_TAGS, line)
             values += 1
             if values > MAX_VALUES:
                 raise YAMLProblem(TOO_MANY, line)
@@ -96,3 +102,28 @@ def _scan(text: str, typ: str) -> None:
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise YAMLProblem(TOO_DEEP, line)
+
+
+class _Readable:
+    """A constructor whose failures on one value are YAML errors with the value's line.
+
+    Plain values resolve to numbers and dates by their look, and Python then
+    refuses some: an integer of 5,000 digits, the date 2020-13-45.
+    """
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)  # type: ignore[misc]
+        except ValueError as exc:  # a YAMLError from a value inside is not one
+            reason = str(exc).split(";")[0]
+            raise ConstructorError(
+                problem=f"cannot read this value: {reason}", problem_mark=node.start_mark
+            ) from exc
+
+
+class _SafeConstructor(_Readable, SafeConstructor):
+    pass
+
+
+class _RoundTripConstructor(_Readable, RoundTripConstructor):
+    pass
