@@ -200,3 +200,70 @@ def test_a_vocabulary_value_ruamel_cannot_build_is_one_line() -> None:
     assert found == [
         "topics.yaml:1: not valid YAML: cannot read this value: month must be in 1..12"
     ]
+
+
+# --- values shown in messages -------------------------------------------------------
+
+LONG = "x" * 100_000
+KEY = "k" * 1000  # YAML allows keys of up to 1,024 characters
+LONG_TEXT = {
+    "url-scheme": f"  - url: ftp://{LONG}\n    region: London\n",
+    "url-host": f"  - url: https://{LONG}/\n    region: London\n",
+    "url-no-host": f"  - url: https:///{LONG}\n    region: London\n",
+    "region": f"  - url: https://a.example/\n    region: {LONG}\n",
+    "unknown-key": f"  - url: https://a.example/\n    region: London\n    {KEY}: 1\n",
+    "label-of-a-list-url": f"  - url: [{', '.join(['1'] * 20_000)}]\n    region: London\n",
+    "duplicate-key": f"  - url: https://a.example/\n    url: {LONG}\n    region: London\n",
+}
+SETTINGS_TEXT = {
+    "setting-unknown-key": f"settings:\n  {KEY}: 1\n",
+    "setting-value": f"settings:\n  cycle_minutes: {LONG}\n",
+    "setting-list-value": f"settings:\n  cycle_minutes: [{', '.join(['1'] * 20_000)}]\n",
+    "top-level-key": f"{KEY}: 1\n",
+}
+
+
+def assert_short(found: list[str], *kept: str) -> None:
+    assert found, "no problem found"
+    for problem in found:
+        assert len(problem) < 1000 and "…" in problem, problem[:1000]
+    for text in kept:
+        assert any(text in p for p in found), (text, found)
+
+
+@pytest.mark.parametrize("entry", LONG_TEXT.values(), ids=LONG_TEXT.keys())
+def test_a_long_value_in_a_feed_is_cut_short_in_its_message(entry: str) -> None:
+    assert_short(problems("feeds:\n" + entry))
+
+
+def test_a_url_with_a_newline_keeps_its_problem_on_one_line() -> None:
+    found = problems('feeds:\n  - url: "https://a.example/\\nfeed"\n    region: Mars\n')
+    assert found and found[0].startswith("feeds.yaml:3: feeds[0] (https://a.example/\\nfeed):")
+
+
+@pytest.mark.parametrize("text", SETTINGS_TEXT.values(), ids=SETTINGS_TEXT.keys())
+def test_a_long_value_elsewhere_in_feeds_yaml_is_cut_short(text: str) -> None:
+    assert_short(problems(text + FEED))
+
+
+def test_long_default_topics_and_a_long_vocabulary_are_cut_short() -> None:
+    topics = ", ".join(f"{LONG[:1000]}-{i}" for i in range(200))
+    known = [f"{LONG[:1000]}-known-{i}" for i in range(200)]
+    found = problems(
+        FEED + f"    topics: [{topics}]\n", lambda text: parse_registry(text, topics=known)
+    )
+    assert_short(found, "not in topics.yaml (known topics: ")
+
+
+VOCABULARY = {
+    "slug": (TOPIC.replace("open-data", "Open " + LONG), "must be lower-case"),
+    "unknown-key": (TOPIC + f"    {KEY}: 1\n", "unknown key"),
+    "word": (TOPIC.replace("[dataset]", f"['{LONG} {LONG}']"), "is more than one word"),
+    "phrase": (TOPIC + f"    phrases: [{LONG}]\n", "is a single word"),
+    "top-level-key": (f"{KEY}: 1\n" + TOPIC, "unknown top-level key"),
+}
+
+
+@pytest.mark.parametrize(("text", "kept"), VOCABULARY.values(), ids=VOCABULARY.keys())
+def test_a_long_value_in_topics_yaml_is_cut_short_in_its_message(text: str, kept: str) -> None:
+    assert_short(problems(text, parse_topics), kept)

@@ -5,5 +5,6 @@
 - `topics`: topics.yaml, the topic vocabulary, with the same kind of errors.
 - `edit`: atomic, comment-preserving edits of feeds.yaml (remove, redirects).
 - `site`: where metadata.yml, plugins/, topics.yaml and demo/ are found.
-- `yamlsafe`: those files' YAML loaded within limits, or a one-line reason.
+- `yamlsafe`: those files' YAML loaded within limits, or a one-line reason;
+  members' values cut short in messages.
 """

@@ -1,7 +1,8 @@
 """Load and validate feeds.yaml, the member registry.
 
 Errors name the entry (index and url), the key, what is wrong and the line,
-because the people fixing them are members editing a YAML file by hand.
+because the people fixing them are members editing a YAML file by hand. A
+value of theirs is shown cut short (`show`), so each problem is one line.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from urllib.parse import urlsplit
 
 from aggregator.errors import ConfigError
 from aggregator.models import REGIONS, FeedSource, Registry, Settings
-from aggregator.registry.yamlsafe import MAX_BYTES, TOO_LARGE, YAMLProblem, load_yaml
+from aggregator.registry.yamlsafe import (
+    MAX_BYTES,
+    SHOWN,
+    TOO_LARGE,
+    YAMLProblem,
+    cut,
+    load_yaml,
+    show,
+)
 
 FEED_KEYS = (
     "url",
@@ -77,13 +86,13 @@ def _check_url(value: Any) -> str | None:
         return "must be a web address such as https://example.org/feed/"
     parts = urlsplit(value.strip())
     if parts.scheme.lower() not in ("http", "https"):
-        return f"{value!r} must start with http:// or https://"
+        return f"{show(value)} must start with http:// or https://"
     if not parts.hostname:
-        return f"{value!r} has no host name"
+        return f"{show(value)} has no host name"
     try:
         parts.hostname.encode("idna")
     except UnicodeError:
-        return f"{parts.hostname!r} is not a valid host name"
+        return f"{show(parts.hostname)} is not a valid host name"
     return None
 
 
@@ -101,7 +110,8 @@ def _check_feed(
     values: dict[str, Any] = {}
     for key in item:
         if key not in FEED_KEYS:
-            problems.append((key, f"unknown key {key!r} (known keys: {', '.join(FEED_KEYS)})"))
+            known_keys = ", ".join(FEED_KEYS)
+            problems.append((key, f"unknown key {show(key)} (known keys: {known_keys})"))
     for key in REQUIRED_KEYS:
         if key not in item or item[key] in (None, ""):
             problems.append((None, f"{key} is required"))
@@ -117,7 +127,7 @@ def _check_feed(
             values["region"] = region
         else:
             problems.append(
-                ("region", f"{region!r} is not a region; use one of: " + ", ".join(REGIONS))
+                ("region", f"{show(region)} is not a region; use one of: " + ", ".join(REGIONS))
             )
     for key in ("title", "author", "organisation"):
         value = item.get(key)
@@ -147,11 +157,12 @@ def _check_feed(
         else:
             values["topics"] = tuple(t.strip() for t in topics)
             if known is not None:
-                unknown = ", ".join(repr(t) for t in values["topics"] if t.lower() not in known)
-                if unknown:
-                    listed = ", ".join(sorted(known))
+                missing = [t for t in values["topics"] if t.lower() not in known]
+                if missing:
+                    named = cut(", ".join(show(t) for t in missing[:10]), 2 * SHOWN)
+                    listed = cut(", ".join(sorted(known)), 8 * SHOWN)
                     problems.append(
-                        ("topics", f"{unknown} not in topics.yaml (known topics: {listed})")
+                        ("topics", f"{named} not in topics.yaml (known topics: {listed})")
                     )
     return values, problems
 
@@ -167,13 +178,14 @@ def _check_settings(raw: Any, path: Path, problems: list[str]) -> Settings:
     for key, value in raw.items():
         where = _where(path, _line(raw, key))
         if key not in SETTING_KEYS:
-            problems.append(f"{where}: settings: unknown key {key!r}")
+            problems.append(f"{where}: settings: unknown key {show(key)}")
             continue
         expected = type(getattr(defaults, key))
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            problems.append(f"{where}: settings: {key} must be {expected.__name__}, got {value!r}")
+            got = show(value)
+            problems.append(f"{where}: settings: {key} must be {expected.__name__}, got {got}")
             continue
         if expected in (int, float) and (value < 0 or (value == 0 and key not in ZERO_ALLOWED)):
             least = "0 or more" if key in ZERO_ALLOWED else "greater than 0"
@@ -212,7 +224,7 @@ def _validate(data: Any, path: Path, known: Collection[str] | None = None) -> Re
     problems: list[str] = []
     for key in data:
         if key not in ("settings", "feeds"):
-            problems.append(f"{_where(path, _line(data, key))}: unknown top-level key {key!r}")
+            problems.append(f"{_where(path, _line(data, key))}: unknown top-level key {show(key)}")
     settings = _check_settings(data.get("settings"), path, problems)
     raw_feeds = data.get("feeds") or []
     if not isinstance(raw_feeds, list):
@@ -222,12 +234,13 @@ def _validate(data: Any, path: Path, known: Collection[str] | None = None) -> Re
     for index, item in enumerate(raw_feeds):
         line = _line(item)
         url = item.get("url") if isinstance(item, dict) else None
-        label = f"feeds[{index}]" + (f" ({url})" if url else "")
+        label = f"feeds[{index}]" + (f" ({show(url, quotes=False)})" if url else "")
         values, item_problems = _check_feed(item, known)
         for key, problem in item_problems:
             key_line = _line(item, key) if key else line
             prefix = f"{_where(path, key_line or line)}: {label}"
-            problems.append(f"{prefix}: {key}: {problem}" if key else f"{prefix}: {problem}")
+            shown = f"{prefix}: {show(key, quotes=False)}" if key else prefix
+            problems.append(f"{shown}: {problem}")
         if "url" in values:
             norm = normalise_feed_url(values["url"])
             if norm in seen:

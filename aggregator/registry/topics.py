@@ -3,11 +3,13 @@
 The checks themselves live in `vocabulary.vocabulary_problems` (pure, no YAML);
 this module reads the file with ruamel's round-trip loader, which keeps line
 numbers, and turns each problem into one line a member editing the file can act
-on: "topics.yaml:12: topic 'open-data': phrases: must be a list of text".
+on: "topics.yaml:12: topic 'open-data': phrases: must be a list of text", with
+any value of theirs in it cut short.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from aggregator.analysis.vocabulary import (
 )
 from aggregator.registry.feeds import ConfigErrors, read_config_text
 from aggregator.registry.site import Site, optional_site
-from aggregator.registry.yamlsafe import YAMLProblem, load_yaml
+from aggregator.registry.yamlsafe import YAMLProblem, cut, cut_quoted, load_yaml, show
 
 
 def _line(node: Any, key: Any = None, item: int | None = None) -> int | None:
@@ -52,6 +54,16 @@ def _problem_line(data: Any, problem: VocabularyProblem) -> int | None:
     return _line(topics, item=problem.topic) or _line(topic)
 
 
+def _shown(problem: VocabularyProblem) -> VocabularyProblem:
+    """The problem with the member's values in it cut short, so it stays one line."""
+    return dataclasses.replace(
+        problem,
+        message=cut_quoted(problem.message),
+        key=None if problem.key is None else show(problem.key, quotes=False),
+        slug=None if problem.slug is None else cut(problem.slug),
+    )
+
+
 def parse_topics(text: str, path: Path = Path("topics.yaml")) -> Vocabulary:
     """Validate vocabulary text; raise ConfigErrors listing every problem with its line.
 
@@ -75,7 +87,7 @@ def parse_topics(text: str, path: Path = Path("topics.yaml")) -> Vocabulary:
         for problem in exc.problems:
             line = _problem_line(data, problem)
             where = f"{path.name}:{line}" if line else path.name
-            lines.append(f"{where}: {problem}")
+            lines.append(f"{where}: {_shown(problem)}")
         raise ConfigErrors(path, lines) from exc
 
 

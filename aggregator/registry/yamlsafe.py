@@ -12,10 +12,14 @@ on problems, reads about 15,000 values a second.
 
 The shapes are checked on the parser's event stream, which is flat: one pass
 that stops at the first problem, before any value (or node tree) exists.
+
+A member's value shown in a message is cut short (`show`, `cut`,
+`cut_quoted`): one line each, whatever the file holds.
 """
 
 from __future__ import annotations
 
+import re
 from contextlib import closing
 from typing import Any
 
@@ -32,6 +36,8 @@ NO_ALIASES = "anchors and aliases (&name, *name) are not allowed; write each val
 TOO_DEEP = f"lists and mappings nested more than {MAX_DEPTH} deep; a registry needs no more than 4"
 TOO_MANY = f"more than {MAX_VALUES:,} values; far more than a registry needs"
 NO_TAGS = "tags (!name) are not allowed; put a value in quotes to keep it as text"
+SHOWN = 80  # characters of a member's value shown in a message
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")  # 'a\'b' or "a"
 
 
 class YAMLProblem(Exception):
@@ -60,8 +66,33 @@ def load_yaml(text: str, typ: str) -> Any:
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise YAMLProblem(f"not valid YAML: {reason}", line) from exc
+        reason = getattr(exc, "problem", None) or (str(exc).splitlines() or ["?"])[0]
+        raise YAMLProblem(f"not valid YAML: {cut_quoted(reason)}", line) from exc
+
+
+def cut(text: str, limit: int = SHOWN) -> str:
+    """`text` at most `limit` characters long, with "…" where it was cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def show(value: Any, quotes: bool = True) -> str:
+    """A member's value in a message: as Python writes it (so on one line), cut short.
+
+    Text is quoted unless `quotes` is false; other values are never quoted.
+    """
+    if not isinstance(value, str):
+        return cut(repr(value))
+    shown = repr(cut(value))
+    return shown if quotes else shown[1:-1]
+
+
+def cut_quoted(message: str) -> str:
+    """A message made elsewhere (ruamel, the vocabulary checks) with its quoted values cut.
+
+    Those quote a member's value whole, with repr or in double quotes.
+    """
+    shorter = _QUOTED.sub(lambda m: m[0] if len(m[0]) <= SHOWN else cut(m[0]) + m[0][0], message)
+    return cut(shorter.replace("\n", "\\n").replace("\r", "\\r"), 4 * SHOWN)
 
 
 def check_shape(text: str, typ: str) -> None:
