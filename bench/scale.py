@@ -39,6 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from aggregator import storage as store  # noqa: E402
 from aggregator.analysis import identity as dedupe  # noqa: E402
 from aggregator.analysis import sketch  # noqa: E402
 from aggregator.analysis.tagging import topics_for  # noqa: E402
@@ -47,7 +48,6 @@ from aggregator.models import FeedSource  # noqa: E402
 from aggregator.registry.topics import load_topics  # noqa: E402
 from aggregator.storage import duplicates as store_duplicates  # noqa: E402
 from aggregator.storage import feeds as store_feeds  # noqa: E402
-from aggregator.storage import posts as store  # noqa: E402
 
 WORK = ROOT / "bench" / "output"
 VOICE = ROOT / ".venv" / "bin" / "voice"
