@@ -6,12 +6,20 @@ Each case is a shape a hand-written feeds.yaml or topics.yaml never needs
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from aggregator.cli import cli
 from aggregator.errors import ConfigError
-from aggregator.registry.feeds import ConfigErrors, load_registry, parse_registry
+from aggregator.registry.feeds import (
+    ConfigErrors,
+    load_registry,
+    normalise_feed_url,
+    parse_registry,
+)
 from aggregator.registry.topics import load_topics, parse_topics
 from aggregator.registry.yamlsafe import check_shape
 
@@ -238,7 +246,7 @@ def test_a_long_value_in_a_feed_is_cut_short_in_its_message(entry: str) -> None:
 
 def test_a_url_with_a_newline_keeps_its_problem_on_one_line() -> None:
     found = problems('feeds:\n  - url: "https://a.example/\\nfeed"\n    region: Mars\n')
-    assert found and found[0].startswith("feeds.yaml:3: feeds[0] (https://a.example/\\nfeed):")
+    assert any(p.startswith("feeds.yaml:3: feeds[0] (https://a.example/\\nfeed):") for p in found)
 
 
 @pytest.mark.parametrize("text", SETTINGS_TEXT.values(), ids=SETTINGS_TEXT.keys())
@@ -267,3 +275,91 @@ VOCABULARY = {
 @pytest.mark.parametrize(("text", "kept"), VOCABULARY.values(), ids=VOCABULARY.keys())
 def test_a_long_value_in_topics_yaml_is_cut_short_in_its_message(text: str, kept: str) -> None:
     assert_short(problems(text, parse_topics), kept)
+
+
+# --- web addresses ------------------------------------------------------------------
+
+BAD_URLS = {
+    "ipv6-unclosed": ("http://[::1/feed", "is not a valid web address"),
+    "ipv6-not-an-address": ("http://[not-an-ip]/feed", "is not a valid"),  # urlsplit's, or ours
+    "ipv6-future": ("http://[v1.x]/feed", "is not a valid IPv6 address"),
+    "ipv6-junk-after": ("http://[::1]x/feed", "is not a valid web address"),
+    "ipv6-port-too-big": ("http://[::1]:99999/feed", "port must be a number from 1 to 65535"),
+    "bracket-in-host": ("http://a]b.example/feed", "is not a valid web address"),
+    "port-too-big": ("http://example.org:99999/feed", "port must be a number from 1 to 65535"),
+    "port-65536": ("http://example.org:65536/feed", "port must be a number from 1 to 65535"),
+    "port-negative": ("http://example.org:-1/feed", "port must be a number from 1 to 65535"),
+    "port-zero": ("http://example.org:0/feed", "port must be a number from 1 to 65535"),
+    "port-word": ("http://example.org:http/feed", "port must be a number from 1 to 65535"),
+    "port-plus": ("http://example.org:+80/feed", "port must be a number from 1 to 65535"),
+    "port-twice": ("http://example.org:80:80/feed", "port must be a number from 1 to 65535"),
+    "port-wide-digits": ("http://example.org:\uff18\uff10/feed", "port must be a number"),
+    "space-in-host": ("http://exa mple.org/feed", "has a space or an invisible character"),
+    "space-in-path": ("http://example.org/my feed", "has a space or an invisible character"),
+    "newline": ("http://example.org/\nfeed", "has a space or an invisible character"),
+    "nul": ("http://exa\u0000mple.org/feed", "has a space or an invisible character"),
+    "zero-width-space": ("http://example.org/feed\u200b", "has a space or an invisible character"),
+    "empty-label": ("http://example..org/feed", "'example..org' is not a valid host name"),
+    "hyphen-first": ("http://-example.org/feed", "is not a valid host name"),
+    "percent-in-host": ("http://exam%70le.org/feed", "is not a valid host name"),
+    "label-too-long": ("http://" + "a" * 64 + ".org/feed", "is not a valid host name"),
+    "name-too-long": ("http://" + "a." * 130 + "org/feed", "is not a valid host name"),
+    "number-not-an-ip": ("http://256.1.1.1/feed", "is not a valid host name"),
+    "decimal-ip": ("http://2130706433/feed", "is not a valid host name"),
+    "hex-ip": ("http://0x7f.0.0.1/feed", "is not a valid host name"),
+    "no-host": ("http:///feed", "has no host name"),
+    "only-scheme": ("http://", "has no host name"),
+    "user-no-host": ("http://user@/feed", "has no host name"),
+    "no-slashes": ("https:example.org/feed", "has no host name"),
+    "backslashes": ("http:\\\\example.org\\feed", "has no host name"),
+    "no-scheme": ("//example.org/feed", "must start with http:// or https://"),
+    "javascript": ("javascript:alert(1)", "must start with http:// or https://"),
+    "too-long": ("https://example.org/" + "a" * 2000, "is longer than 2,000 characters"),
+}
+GOOD_URLS = [
+    "HTTPS://EXAMPLE.ORG/FEED",
+    "https://example.org:8443/feed?format=rss#top",
+    "https://example.org./feed",
+    "http://[::1]:8080/feed",
+    "http://[fe80::1%25eth0]/feed",
+    "http://192.168.1.10/feed",
+    "https://xn--bcher-kva.example/feed",
+    "https://bücher.example/feed",
+    "https://my_blog.example.org/feed",
+    "https://example.org:/feed",
+]
+
+
+def feed_entry(url: str) -> str:
+    return f"  - url: {json.dumps(url)}\n    region: London\n"
+
+
+@pytest.mark.parametrize(("url", "expected"), BAD_URLS.values(), ids=BAD_URLS.keys())
+def test_a_malformed_web_address_is_one_line_naming_the_feed(url: str, expected: str) -> None:
+    found = problems(f"feeds:\n{feed_entry(url)}    site_url: {json.dumps(url)}\n")
+    assert len(found) == 2, found
+    assert found[0].startswith("feeds.yaml:2: feeds[0] (") and ": url: " in found[0], found
+    assert found[1].startswith("feeds.yaml:4: feeds[0] (") and ": site_url: " in found[1], found
+    assert expected in found[0] and expected in found[1], found
+
+
+@pytest.mark.parametrize("url", GOOD_URLS)
+def test_unusual_but_valid_web_addresses_are_accepted(url: str) -> None:
+    assert problems("feeds:\n" + feed_entry(url)) == []
+
+
+def test_voice_check_lists_every_malformed_address_without_a_traceback(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text("feeds:\n" + "".join(feed_entry(u) for u, _ in BAD_URLS.values()))
+    result = CliRunner().invoke(cli, ["check", "--config", str(config)])
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 1, result.exception
+    lines = result.stderr.splitlines()
+    assert len(lines) == len(BAD_URLS) + 1 and "Traceback" not in result.stderr
+    for index, (_, expected) in enumerate(BAD_URLS.values()):
+        assert f"feeds[{index}] (" in lines[index] and expected in lines[index], lines[index]
+
+
+@pytest.mark.parametrize("url", [u for u, _ in BAD_URLS.values()], ids=BAD_URLS.keys())
+def test_any_address_has_a_key_for_spotting_duplicates(url: str) -> None:
+    """`voice remove` and redirects compare every entry's address, valid or not."""
+    assert isinstance(normalise_feed_url(url), str)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import ipaddress
+import re
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -56,9 +58,12 @@ def normalise_feed_url(url: str) -> str:
     Scheme and host case, default ports, http vs https and a trailing slash do
     not make a different feed.
     """
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:  # not a valid address: it can only be the same as itself
+        return url.strip()
     host = (parts.hostname or "").lower()
-    port = parts.port
     netloc = host if port in (None, 80, 443) else f"{host}:{port}"
     path = parts.path.rstrip("/")
     query = f"?{parts.query}" if parts.query else ""
@@ -81,19 +86,69 @@ def _where(path: Path, line: int | None) -> str:
     return f"{path}:{line}" if line else str(path)
 
 
+MAX_URL = 2000  # characters; what browsers and servers reliably accept
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")  # underscores: real blogs use them
+PORT = "port must be a number from 1 to 65535"
+
+
 def _check_url(value: Any) -> str | None:
+    """Why `value` is not a web address Voice can fetch, or None.
+
+    The stdlib splits almost anything and raises on some of it (an unclosed
+    `[`, port 99999) only when the pieces are read, so each piece is checked
+    here to be what a fetch needs.
+    """
     if not isinstance(value, str) or not value.strip():
         return "must be a web address such as https://example.org/feed/"
-    parts = urlsplit(value.strip())
-    if parts.scheme.lower() not in ("http", "https"):
-        return f"{show(value)} must start with http:// or https://"
-    if not parts.hostname:
-        return f"{show(value)} has no host name"
+    url = value.strip()
+    if len(url) > MAX_URL:
+        return f"{show(url)} is longer than {MAX_URL:,} characters"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return f"{show(url)} has a space or an invisible character in it (a space is %20)"
     try:
-        parts.hostname.encode("idna")
-    except UnicodeError:
-        return f"{show(parts.hostname)} is not a valid host name"
+        parts = urlsplit(url)
+    except ValueError:  # "[" or "]" that do not enclose the host
+        return f"{show(url)} is not a valid web address"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"{show(url)} must start with http:// or https://"
+    host_port = parts.netloc.rpartition("@")[2]
+    if host_port.startswith("["):
+        host, _, after = host_port[1:].partition("]")
+        if after and not after.startswith(":"):
+            return f"{show(url)} is not a valid web address"
+        port = after[1:]
+        if not _is_ip(host, ipaddress.IPv6Address):
+            return f"{show(host)} is not a valid IPv6 address"
+    else:
+        host, _, port = host_port.partition(":")
+        if not host:
+            return f"{show(url)} has no host name"
+        if not _is_host_name(host.lower()):
+            return f"{show(host)} is not a valid host name"
+    if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        return f"{show(url)}: {PORT}"
     return None
+
+
+def _is_ip(text: str, kind: type[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> bool:
+    try:
+        kind(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_host_name(host: str) -> bool:
+    """A name DNS can hold, or a dotted IPv4 address; not 2130706433 or 0x7f.1."""
+    name = host[:-1] if host.endswith(".") else host
+    try:
+        ascii_name = name.encode("idna").decode("ascii")
+    except UnicodeError:  # an empty or over-long label
+        return False
+    labels = ascii_name.split(".")
+    if labels[-1].isdigit():  # a numeric top-level domain does not exist
+        return _is_ip(name, ipaddress.IPv4Address)
+    return len(ascii_name) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
 
 
 def _check_feed(
