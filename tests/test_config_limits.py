@@ -6,7 +6,9 @@ Each case is a shape a hand-written feeds.yaml or topics.yaml never needs
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,9 @@ from click.testing import CliRunner
 
 from aggregator.cli import cli
 from aggregator.errors import ConfigError
+from aggregator.models import Settings
 from aggregator.registry.feeds import (
+    SETTING_RANGES,
     ConfigErrors,
     load_registry,
     normalise_feed_url,
@@ -23,6 +27,7 @@ from aggregator.registry.feeds import (
 from aggregator.registry.topics import load_topics, parse_topics
 from aggregator.registry.yamlsafe import check_shape
 
+ROOT = Path(__file__).resolve().parents[1]
 FEED = "feeds:\n  - url: https://a.example/feed/\n    region: London\n"
 TOPIC = (
     "topics:\n  - slug: open-data\n    label: Open data\n"
@@ -363,3 +368,68 @@ def test_voice_check_lists_every_malformed_address_without_a_traceback(tmp_path:
 def test_any_address_has_a_key_for_spotting_duplicates(url: str) -> None:
     """`voice remove` and redirects compare every entry's address, valid or not."""
     assert isinstance(normalise_feed_url(url), str)
+
+
+# --- settings ranges ----------------------------------------------------------------
+
+NUMERIC = [f.name for f in dataclasses.fields(Settings) if type(f.default) in (int, float)]
+
+
+def setting(key: str, value: object) -> list[str]:
+    return problems(f"settings:\n  {key}: {value}\n" + FEED)
+
+
+@pytest.mark.parametrize("key", NUMERIC)
+def test_each_number_setting_is_refused_outside_its_range(key: str) -> None:
+    low, high = SETTING_RANGES[key]
+    assert setting(key, low) == [] and setting(key, high) == []
+    for value in (low - 1, high + 1):
+        assert setting(key, value) == [
+            f"feeds.yaml:2: settings: {key} must be from {low:,} to {high:,}, got {value}"
+        ]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("cycle_minutes", 100_000_000_000),  # passed voice check, then OverflowError in voice run
+        ("parse_workers", 1000),
+        ("concurrency", 100_000_000),
+        ("connect_timeout", ".nan"),
+        ("read_timeout", ".inf"),
+        ("host_gap_seconds", -0.5),
+    ],
+)
+def test_settings_from_the_review_are_refused(key: str, value: object) -> None:
+    found = setting(key, value)
+    assert len(found) == 1 and f"settings: {key} must be from " in found[0], found
+
+
+def test_zero_is_still_allowed_only_where_it_switches_something_off() -> None:
+    assert setting("host_gap_seconds", 0) == []
+    assert "must be from 1" in setting("per_host", 0)[0]
+
+
+def test_a_feeds_own_interval_has_the_settings_range() -> None:
+    low, high = SETTING_RANGES["interval_minutes"]
+    assert problems(FEED + f"    interval_minutes: {high}\n") == []
+    found = problems(FEED + "    interval_minutes: 100000000000\n")
+    assert found == [
+        "feeds.yaml:4: feeds[0] (https://a.example/feed/): interval_minutes:"
+        f" must be a whole number of minutes from {low:,} to {high:,}"
+    ]
+
+
+def test_every_setting_has_a_range_and_the_readme_gives_it() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = readme.split("### Settings keys", 1)[1].split("\n#", 1)[0]
+    defaults = Settings()
+    for field in dataclasses.fields(Settings):
+        row = re.search(rf"^\| `{field.name}` \| ([^|]*) \| ([^|]*) \|", readme, re.MULTILINE)
+        assert row, f"{field.name}: no row in README's Settings keys"
+        if field.name not in NUMERIC:  # booleans and text: their kind is their range
+            assert field.name not in SETTING_RANGES and row[2].strip(), field.name
+            continue
+        low, high = SETTING_RANGES[field.name]
+        assert low <= getattr(defaults, field.name) <= high, field.name
+        assert row[2] == f"{low:,}–{high:,}", (field.name, row[2])

@@ -40,7 +40,33 @@ FEED_KEYS = (
 )
 REQUIRED_KEYS = ("url", "region")
 SETTING_KEYS = tuple(f.name for f in dataclasses.fields(Settings))
-ZERO_ALLOWED = frozenset({"host_gap_seconds"})  # 0 switches the gap off
+# The inclusive range of each number under `settings:`, as README's table gives
+# it: wide enough for any real deployment, narrow enough that none of them can
+# overflow a timer or take the machine (cycle_minutes 10**11 did, in voice run).
+SETTING_RANGES: dict[str, tuple[int, int]] = {
+    "interval_minutes": (1, 10_080),  # a week
+    "min_interval_minutes": (1, 1_440),
+    "max_interval_hours": (1, 720),  # 30 days
+    "failing_after_days": (1, 365),
+    "redirect_confirm_times": (1, 100),
+    "redirect_confirm_days": (1, 365),
+    "backfill_keep": (1, 1_000),
+    "cycle_minutes": (1, 1_440),
+    "connect_timeout": (1, 60),
+    "read_timeout": (1, 300),
+    "fetch_deadline": (1, 600),
+    "max_redirects": (1, 20),
+    "max_body_bytes": (10_000, 100_000_000),
+    "max_entries": (1, 10_000),
+    "max_entry_bytes": (1_000, 10_000_000),
+    "concurrency": (1, 256),
+    "per_host": (1, 16),
+    "host_gap_seconds": (0, 60),  # 0 switches the gap off
+    "parse_workers": (1, 16),
+    "parse_memory_mb": (128, 16_384),
+    "parse_cpu_seconds": (1, 600),
+    "parse_wall_seconds": (1, 600),
+}
 
 
 class ConfigErrors(ConfigError):
@@ -199,8 +225,14 @@ def _check_feed(
             values["site_url"] = site_url.strip()
     interval = item.get("interval_minutes")
     if interval is not None:
-        if isinstance(interval, bool) or not isinstance(interval, int) or interval <= 0:
-            problems.append(("interval_minutes", "must be a whole number of minutes above 0"))
+        low, high = SETTING_RANGES["interval_minutes"]
+        if (
+            isinstance(interval, bool)
+            or not isinstance(interval, int)
+            or not low <= interval <= high
+        ):
+            minutes = f"must be a whole number of minutes from {low:,} to {high:,}"
+            problems.append(("interval_minutes", minutes))
         else:
             values["interval_minutes"] = interval
     topics = item.get("topics")
@@ -236,15 +268,15 @@ def _check_settings(raw: Any, path: Path, problems: list[str]) -> Settings:
             problems.append(f"{where}: settings: unknown key {show(key)}")
             continue
         expected = type(getattr(defaults, key))
+        got = show(value)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            got = show(value)
             problems.append(f"{where}: settings: {key} must be {expected.__name__}, got {got}")
             continue
-        if expected in (int, float) and (value < 0 or (value == 0 and key not in ZERO_ALLOWED)):
-            least = "0 or more" if key in ZERO_ALLOWED else "greater than 0"
-            problems.append(f"{where}: settings: {key} must be {least}")
+        low, high = SETTING_RANGES.get(key, (0, 0))  # booleans and text have none
+        if key in SETTING_RANGES and not low <= value <= high:  # NaN is outside every range
+            problems.append(f"{where}: settings: {key} must be from {low:,} to {high:,}, got {got}")
             continue
         values[key] = value
     return dataclasses.replace(defaults, **values)
