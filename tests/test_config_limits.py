@@ -181,6 +181,23 @@ def test_more_than_fifty_thousand_values_are_refused(valid: str, parse) -> None:
     assert len(found) == 1 and "more than 50,000 values" in found[0], found
 
 
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("[[lol]]: 1\n" + FEED, 1),
+        ("{a: [b]}: 1\n" + FEED, 1),
+        (FEED + "    ? [title]\n    : x\n", 4),
+        ("settings:\n  {cycle_minutes: 5}: 1\n" + FEED, 2),
+    ],
+    ids=["list-of-lists", "mapping", "explicit-list", "in-settings"],
+)
+def test_a_list_or_mapping_as_a_key_is_refused_with_its_line(text: str, line: int) -> None:
+    """ruamel turned some into tuples and raised TypeError on others."""
+    assert problems(text) == [
+        f"feeds.yaml:{line}: a key must be text or a number, not a list or mapping"
+    ]
+
+
 # --- values ruamel cannot build ---------------------------------------------------
 
 UNREADABLE = {

@@ -2,7 +2,8 @@
 
 feeds.yaml and topics.yaml are small hand-written trees of text, numbers,
 lists and mappings. Anything far from that (megabytes of text, anchors and
-aliases, tags, lists in lists twenty deep, tens of thousands of values) is refused
+aliases, tags, lists as keys, lists in lists twenty deep, tens of thousands
+of values) is refused
 before ruamel builds a value, with one line a member can act on, because an
 error message or a loader that follows the file where it leads can hang
 `voice run` or end in a traceback. Nine lines of aliases make a value of a
@@ -26,7 +27,12 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor, SafeConstructor
 from ruamel.yaml.error import YAMLError
-from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent, NodeEvent
+from ruamel.yaml.events import (
+    CollectionEndEvent,
+    CollectionStartEvent,
+    MappingStartEvent,
+    NodeEvent,
+)
 
 MAX_BYTES = 2_000_000  # the committed registry is 3 kB, the vocabulary 25 kB
 TOO_LARGE = f"too large: the limit is 2 MB ({MAX_BYTES:,} bytes)"
@@ -36,6 +42,7 @@ NO_ALIASES = "anchors and aliases (&name, *name) are not allowed; write each val
 TOO_DEEP = f"lists and mappings nested more than {MAX_DEPTH} deep; a registry needs no more than 4"
 TOO_MANY = f"more than {MAX_VALUES:,} values; far more than a registry needs"
 NO_TAGS = "tags (!name) are not allowed; put a value in quotes to keep it as text"
+NO_COMPLEX_KEYS = "a key must be text or a number, not a list or mapping"
 SHOWN = 80  # characters of a member's value shown in a message
 _QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")  # 'a\'b' or "a"
 
@@ -96,7 +103,8 @@ def cut_quoted(message: str) -> str:
 
 
 def check_shape(text: str, typ: str) -> None:
-    """Raise YAMLProblem at the first anchor, alias or tag, level too deep or value too many.
+    """Raise YAMLProblem at the first anchor, alias, tag, list or mapping as a key,
+    level too deep or value too many.
 
     libyaml's events are read first: a few milliseconds for a real registry,
     0.1 s at most (the limits stop it). Where libyaml finds the YAML invalid,
@@ -113,11 +121,13 @@ def check_shape(text: str, typ: str) -> None:
 
 
 def _scan(text: str, typ: str) -> None:
-    depth = values = 0
+    # Per open collection: None for a list; for a mapping, whether its next node is a key.
+    open_: list[bool | None] = []
+    values = 0
     with closing(YAML(typ=typ).parse(text)) as events:
         for event in events:
             if isinstance(event, CollectionEndEvent):
-                depth -= 1
+                open_.pop()
                 continue
             if not isinstance(event, NodeEvent):
                 continue
@@ -129,9 +139,14 @@ def _scan(text: str, typ: str) -> None:
             values += 1
             if values > MAX_VALUES:
                 raise YAMLProblem(TOO_MANY, line)
+            is_key = bool(open_) and open_[-1] is True
+            if open_ and open_[-1] is not None:
+                open_[-1] = not open_[-1]  # key, value, key...
             if isinstance(event, CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
+                if is_key:  # ruamel makes some tuples, and raises TypeError on others
+                    raise YAMLProblem(NO_COMPLEX_KEYS, line)
+                open_.append(True if isinstance(event, MappingStartEvent) else None)
+                if len(open_) > MAX_DEPTH:
                     raise YAMLProblem(TOO_DEEP, line)
 
 
