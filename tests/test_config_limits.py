@@ -9,10 +9,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aggregator.cli import cli
 from aggregator.errors import ConfigError
@@ -450,3 +454,87 @@ def test_every_setting_has_a_range_and_the_readme_gives_it() -> None:
         low, high = SETTING_RANGES[field.name]
         assert low <= getattr(defaults, field.name) <= high, field.name
         assert row[2] == f"{low:,}–{high:,}", (field.name, row[2])
+
+
+# --- property: whatever the YAML, a result or a ConfigError, soon -------------------
+
+HANG_SECONDS = 10.0  # only a hang reaches it: each example takes milliseconds
+NAMES = st.sampled_from(["a", "b", "c"])
+SCALARS = st.sampled_from(
+    ["lol", "1", "-1", "0", "1e999", ".nan", "2020-13-45", "'q'", '"x"', "~", "true", "[]", "{}"]
+    + ["99999999999999999999", "https://a.example/", "London", "http://[::1/", "!!str s"]
+)
+KEYS = st.sampled_from(["url", "region", "title", "topics", "slug", "words", "k", "1", "*a"])
+
+
+def nest(args: tuple[int, bool, str]) -> str:
+    depth, lists, inner = args
+    return ("[" * depth + inner + "]" * depth) if lists else ("{a: " * depth + inner + "}" * depth)
+
+
+def nodes() -> st.SearchStrategy[str]:
+    """Flow YAML: lists, mappings, anchors, aliases, and lists or mappings thousands deep."""
+    return st.recursive(
+        SCALARS | NAMES.map(lambda name: f"*{name}"),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=9).map(lambda items: "[" + ", ".join(items) + "]"),
+            st.lists(st.tuples(KEYS, inner), max_size=4).map(
+                lambda pairs: "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
+            ),
+            st.tuples(NAMES, inner).map(lambda pair: f"&{pair[0]} {pair[1]}"),
+            st.tuples(st.integers(1, 3000), st.booleans(), inner).map(nest),
+        ),
+        max_leaves=40,
+    )
+
+
+FEEDS_TEMPLATES = [
+    "feeds:\n  - url: https://a.example/feed/\n    region: London\n    title: {0}\n    {1}: 1\n",
+    "settings:\n  cycle_minutes: {0}\n  concurrency: {1}\nfeeds:\n  - url: {1}\n    region: {0}\n",
+    "{0}: {1}\nfeeds: {1}\n",
+    "feeds: [{0}, {1}]\n",
+]
+TOPICS_TEMPLATES = [
+    "topics:\n  - slug: {0}\n    label: L\n    description: D.\n    words: {1}\n",
+    "threshold: {0}\ntopics: [{1}]\n",
+    "{0}: {1}\n",
+]
+
+
+def outcome(parse: Callable[[str], object], text: str) -> list[str]:
+    """The problems `parse` finds in `text` ([] if valid); any other exception is raised."""
+    ended: list[list[str] | BaseException] = []
+
+    def run() -> None:
+        try:
+            parse(text)
+            ended.append([])
+        except ConfigError as exc:
+            ended.append(getattr(exc, "problems", [str(exc)]))
+        except BaseException as exc:  # raised again by the test, below
+            ended.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(HANG_SECONDS)
+    assert ended, f"still running after {HANG_SECONDS} s: {text[:300]!r}"
+    if isinstance(ended[0], BaseException):
+        raise ended[0]
+    assert all("\n" not in p and len(p) < 1000 for p in ended[0]), ended[0]
+    return ended[0]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(FEEDS_TEMPLATES), nodes(), nodes())
+def test_any_feeds_yaml_gives_a_registry_or_config_errors(
+    template: str, first: str, second: str
+) -> None:
+    outcome(parse_registry, template.format(first, second))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(TOPICS_TEMPLATES), nodes(), nodes())
+def test_any_topics_yaml_gives_a_vocabulary_or_config_errors(
+    template: str, first: str, second: str
+) -> None:
+    outcome(parse_topics, template.format(first, second))
