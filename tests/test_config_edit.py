@@ -290,3 +290,19 @@ def test_killed_editor_leaves_old_or_new_file(tmp_path: Path) -> None:
             assert written in (original, moved) and written != path.read_text()
     assert remove_feed(path, "https://sarahlay.com/feed/")
     assert not list(tmp_path.glob(".feeds.yaml.*.tmp"))
+
+
+def test_an_edit_refuses_a_registry_nested_too_deep(tmp_path: Path) -> None:
+    """voice remove read feeds.yaml without the shape limits: deep nesting was a traceback."""
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        "feeds:\n  - url: https://a.example/feed\n    region: Wales\nx: "
+        + "[" * 20000
+        + "]" * 20000
+        + "\n"
+    )
+    before = path.read_bytes()
+    with pytest.raises(ConfigError) as caught:
+        remove_feed(path, "https://a.example/feed")
+    assert "not editing it" in str(caught.value) and "\n" not in str(caught.value)
+    assert path.read_bytes() == before

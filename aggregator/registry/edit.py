@@ -59,6 +59,7 @@ from aggregator.registry.feeds import (
     parse_registry,
     read_config_text,
 )
+from aggregator.registry.yamlsafe import YAMLProblem, check_shape
 
 Change = Callable[[CommentedMap], bool]
 
@@ -116,6 +117,11 @@ def edit_registry(path: Path, change: Change) -> bool:
     path = path.resolve()
     with _locked(path):
         text = read_config_text(path, " (pass --config PATH)")
+        try:  # the same shape limits as every read: no alias bomb, no deep nesting
+            check_shape(text, "rt")
+        except YAMLProblem as exc:
+            where = f"{path}:{exc.line}" if exc.line else str(path)
+            raise ConfigError(f"{where}: {exc.reason}, not editing it") from exc
         yaml = _make_yaml(text)
         try:
             doc = yaml.load(text)
