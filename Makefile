@@ -39,6 +39,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/load.py
 
 eval: install
 	$(BIN)/python bench/eval.py
