@@ -5,6 +5,9 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import select
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +20,8 @@ from aggregator.errors import InternalError, ParseError
 from aggregator.models import FeedData, ParseJob
 from aggregator.parsing.parse import parse_feed
 from aggregator.parsing.pool import ParsePool
+
+from .conftest import ROOT
 
 JOB = ParseJob(
     body=(Path(__file__).parent / "data" / "parse" / "rss2.xml").read_bytes(),
@@ -228,3 +233,52 @@ def test_the_shared_context_reaches_each_worker_once_not_with_every_job() -> Non
         pool.share("v2", CountedContext("second"))
         assert [pool.parse(JOB).title for _ in range(3)] == ["second"] * 3
         assert CountedContext.pickled == 2
+
+
+def held_until_released(job: ParseJob, context: object = None) -> FeedData:
+    """Says it is busy, then waits until the file the job's URL names exists."""
+    release = Path(job.url.removeprefix("file://"))
+    print(f"busy {os.getpid()}", flush=True)
+    deadline = time.monotonic() + HANG_SECONDS
+    while not release.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return parse_feed(JOB)
+
+
+def parent_of_a_held_job(release: str) -> None:
+    """Run by a child Python that the test kills while its only worker is busy."""
+    with ParsePool(workers=1, memory_mb=256, wall_seconds=HANG_SECONDS,
+                   target=held_until_released) as pool:  # fmt: skip
+        pool.parse(dataclasses.replace(JOB, url=f"file://{release}"))
+
+
+def test_a_worker_whose_parent_was_killed_mid_job_ends_quietly(tmp_path: Path) -> None:
+    """Its answer has nowhere to go: no BrokenPipeError traceback on the shared stderr."""
+    release = tmp_path / "release"
+    code = f"from tests.test_parsepool import parent_of_a_held_job as p; p({str(release)!r})"
+    parent = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        assert parent.stdout is not None
+        assert select.select([parent.stdout], [], [], HANG_SECONDS)[0], "the job never started"
+        worker = int(parent.stdout.readline().split()[1])
+        parent.kill()
+        parent.wait()
+        release.touch()  # the worker finishes its job for a parent that is gone
+        _, err = parent.communicate(timeout=HANG_SECONDS)  # until the worker closes stderr
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    deadline = time.monotonic() + HANG_SECONDS
+    while Path(f"/proc/{worker}").exists() and "Z" not in _state(worker):
+        assert time.monotonic() < deadline, "the worker never exited"
+        time.sleep(0.1)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"  # gone while we looked

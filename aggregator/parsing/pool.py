@@ -254,7 +254,12 @@ def _serve(
     memory_mb: int,
     cpu_seconds: int,
 ) -> None:
-    """The worker loop: one job in, one reply out, until None or end-of-file."""
+    """The worker loop: one job in, one reply out, until None or end-of-file.
+
+    A parent that is gone (end-of-file, or a broken pipe for the answer to a
+    job it was killed waiting for) ends the worker quietly: nobody is left to
+    read a traceback, and it would land on the terminal the parent shared.
+    """
     parent_end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -274,7 +279,11 @@ def _serve(
             continue
         used = resource.getrusage(resource.RUSAGE_SELF)
         _limit(resource.RLIMIT_CPU, math.ceil(used.ru_utime + used.ru_stime) + cpu_seconds)
-        conn.send(_answer(target, value, context))
+        answer = _answer(target, value, context)
+        try:
+            conn.send(answer)
+        except OSError:  # BrokenPipeError, ConnectionResetError: the parent is gone
+            return
 
 
 def _answer(target: Target[Any], job: ParseJob, context: object) -> tuple[str, Any]:
