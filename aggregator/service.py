@@ -4,18 +4,27 @@ APScheduler runs fetch cycles in this process (one at a time, coalesced, so a
 slow cycle never piles up); Datasette runs as a child process, reading the
 same WAL database. SIGTERM or Ctrl-C stops new feeds from starting, lets the
 write in progress commit, and stops Datasette.
+
+Datasette is supervised: it runs under an address-space limit, the kernel
+sends it SIGTERM when the Voice process that started it dies however it dies
+(SIGKILL included), and `voice run` starts it again, with back-off, whenever
+it exits, so a crashed or memory-starved Datasette never stops the fetcher.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
+import os
+import resource
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -34,6 +43,14 @@ from aggregator.update.cycle import VoicePool
 
 log = logging.getLogger("voice")
 
+# Serving pages takes Datasette about 300 MB of address space (thread stacks and
+# malloc arenas included); the rest is room for big result pages. Past it a
+# query fails with "out of memory", or Datasette dies and is started again.
+DATASETTE_MEMORY_MB = 1536
+FIRST_DELAY_SECONDS = 1.0  # before starting a Datasette that exited, doubling...
+MAX_DELAY_SECONDS = 60.0  # ...up to a minute
+STEADY_SECONDS = 60.0  # a Datasette that ran this long had started fine: start over at 1 s
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 @contextmanager
@@ -66,8 +83,9 @@ def ensure_port_free(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             raise ConfigError(
-                f"cannot serve on {host}:{port} ({exc.strerror}): is Voice or Datasette "
-                "already running there? Stop it or pass --port"
+                f"cannot serve on {host}:{port} ({exc.strerror}): another program listens "
+                "there, perhaps an earlier voice run or voice serve; stop it (ss -ltnp "
+                f"'sport = :{port}' names it) or pass --port"
             ) from exc
 
 
@@ -76,12 +94,114 @@ def prepare_db(db_path: Path) -> None:
     storage.connect(db_path).close()
 
 
+def restart_delay(previous: float | None, ran_for: float) -> float:
+    """Seconds to wait before starting again a Datasette that ran `ran_for` seconds.
+
+    1 s, doubling to a minute, so one that can never start costs a start a
+    minute, not a busy loop; back to 1 s after a run of STEADY_SECONDS.
+    """
+    if previous is None or ran_for >= STEADY_SECONDS:
+        return FIRST_DELAY_SECONDS
+    return min(previous * 2, MAX_DELAY_SECONDS)
+
+
+def start_datasette(cmd: list[str]) -> subprocess.Popen[bytes]:
+    """Datasette in this process group, with a memory limit, to die when this thread dies.
+
+    PR_SET_PDEATHSIG fires when the thread that forked the child ends, so call
+    this from the main thread. A parent gone before the child set it is
+    caught by comparing the parent's PID.
+    """
+    parent, memory = os.getpid(), DATASETTE_MEMORY_MB * 1024 * 1024
+    prctl = _prctl()
+
+    def in_child() -> None:
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = memory if hard == resource.RLIM_INFINITY else min(memory, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return subprocess.Popen(cmd, preexec_fn=in_child)
+
+
+def _prctl() -> Callable[[int, int], int] | None:
+    """Linux's prctl(2), looked up before forking; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl: Callable[[int, int], int] = ctypes.CDLL(None, use_errno=True).prctl
+    return prctl
+
+
+def stop_datasette(child: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s; reaped either way."""
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+class SupervisedDatasette:
+    """Datasette, started again after restart_delay whenever it exits; one log line each time.
+
+    `tend` does all the work and is called from the main thread's loop.
+    """
+
+    def __init__(self, cmd: list[str], clock: Callable[[], float] = time.monotonic) -> None:
+        self._cmd = cmd
+        self._clock = clock
+        self._child: subprocess.Popen[bytes] | None = None
+        self._started = 0.0
+        self._delay: float | None = None
+        self._due = clock()  # when to start it next
+
+    def tend(self) -> None:
+        now = self._clock()
+        if self._child is None:
+            if now >= self._due:
+                try:
+                    self._child, self._started = start_datasette(self._cmd), now
+                except (OSError, subprocess.SubprocessError) as exc:  # e.g. no memory to fork
+                    self._back_off(now, 0.0, f"could not start ({exc})")
+            return
+        code = self._child.poll()
+        if code is not None:
+            self._child = None
+            self._back_off(now, now - self._started, f"exited with code {code}")
+
+    def _back_off(self, now: float, ran: float, what: str) -> None:
+        self._delay = restart_delay(self._delay, ran)
+        self._due = now + self._delay
+        log.error("Datasette %s after %.0f s; starting it again in %g s", what, ran, self._delay)
+
+    def stop(self) -> None:
+        if self._child is not None:
+            stop_datasette(self._child)
+            self._child = None
+
+
 def serve(db_path: Path, *, host: str, port: int) -> int:
+    """Datasette until it exits or this process gets SIGTERM/SIGINT, which it passes on.
+
+    Returns Datasette's exit code, or 0 after a requested stop.
+    """
     site = find_site()
     ensure_port_free(host, port)
     prepare_db(db_path)
-    with datasette_command(db_path, site, host=host, port=port) as cmd:
-        return subprocess.call(cmd)
+    stop = threading.Event()
+    with datasette_command(db_path, site, host=host, port=port) as cmd, _stop_signals(stop):
+        child = start_datasette(cmd)
+        try:
+            while child.poll() is None and not stop.wait(0.5):
+                pass
+        finally:
+            stop_datasette(child)
+    return 0 if stop.is_set() else child.returncode
 
 
 def run_cycle_logged(
@@ -121,9 +241,9 @@ def run(
 ) -> int:
     """Run cycles every `cycle_minutes` beside Datasette until SIGTERM/SIGINT.
 
-    Returns the exit code: 0 after a requested stop, 1 if Datasette died.
-    The main thread only waits for a stop and watches Datasette; cycles run on
-    the scheduler's thread, so a signal at any moment is handled the same way.
+    Returns 0 after a requested stop. The main thread only waits for a stop
+    and tends Datasette; cycles run on the scheduler's thread, so a signal at
+    any moment is handled the same way.
     """
     registry = load_registry(config)  # fail fast on a bad registry
     settings = registry.settings
@@ -132,54 +252,48 @@ def run(
         ensure_port_free(host, port)
     prepare_db(db_path)
     stop = threading.Event()
-    previous = {s: signal.signal(s, _setter(stop)) for s in (signal.SIGINT, signal.SIGTERM)}
     scheduler = BackgroundScheduler(
         timezone=UTC,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
-    child: subprocess.Popen[bytes] | None = None
-    code = 0
-    try:
-        with make_pool(settings) as pool, ExitStack() as stack:
-            if site is not None:
-                cmd = stack.enter_context(datasette_command(db_path, site, host=host, port=port))
-                child = subprocess.Popen(cmd)
-                log.info("Datasette: http://%s:%d/%s", host, port, db_path.stem)
-            scheduler.add_job(
-                run_cycle_logged,
-                "interval",
-                minutes=settings.cycle_minutes,
-                next_run_time=datetime.now(UTC),
-                args=[config, db_path],
-                kwargs={"allow_private_hosts": allow_private_hosts, "pool": pool, "stop": stop},
-                id="fetch-cycle",
-            )
-            scheduler.start()
-            on_ready()
-            while not stop.wait(0.5):
-                if child is not None and child.poll() is not None:
-                    log.error("Datasette stopped (exit code %s); stopping Voice", child.returncode)
-                    code = 1
-                    stop.set()
-            log.info("stopping: finishing the write in progress")
-            scheduler.shutdown(wait=True)  # the running cycle sees `stop` and ends soon
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        if child is not None and child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-    return code
+    datasette: SupervisedDatasette | None = None
+    with _stop_signals(stop), make_pool(settings) as pool, ExitStack() as stack:
+        if site is not None:
+            cmd = stack.enter_context(datasette_command(db_path, site, host=host, port=port))
+            datasette = SupervisedDatasette(cmd)
+            stack.callback(datasette.stop)
+            log.info("Datasette: http://%s:%d/%s", host, port, db_path.stem)
+        scheduler.add_job(
+            run_cycle_logged,
+            "interval",
+            minutes=settings.cycle_minutes,
+            next_run_time=datetime.now(UTC),
+            args=[config, db_path],
+            kwargs={"allow_private_hosts": allow_private_hosts, "pool": pool, "stop": stop},
+            id="fetch-cycle",
+        )
+        scheduler.start()
+        on_ready()
+        while True:
+            if datasette is not None:
+                datasette.tend()
+            if stop.wait(0.5):
+                break
+        log.info("stopping: finishing the write in progress")
+        scheduler.shutdown(wait=True)  # the running cycle sees `stop` and ends soon
+    return 0
 
 
-def _setter(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
-    """A signal handler that only asks for a stop; the main loop does the rest."""
+@contextmanager
+def _stop_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM only set `stop`; the main loop does the rest. Restored after."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    return handler
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
