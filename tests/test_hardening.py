@@ -1,4 +1,4 @@
-"""Serving safely: SQL that cannot outrun its limits.
+"""Serving safely: SQL that cannot outrun its limits, and security headers on every response.
 
 The SQL attacks run against a real `voice serve` on a demo database, so a
 query that would run for minutes fails its test at the hang deadline and is
@@ -7,7 +7,11 @@ ended with the server; nothing here is timed more tightly than that.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -16,9 +20,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from datasette.app import Datasette
+from ruamel.yaml import YAML
 
+from aggregator import storage
 from plugins import voice_limits
 
 from .conftest import ROOT, free_port
@@ -133,3 +141,61 @@ def test_the_linear_functions_give_sqlites_results(expression: str) -> None:
     voice_limits.prepare_connection(linear)
     [expected], [got] = (c.execute(f"select {expression}").fetchone() for c in (builtin, linear))
     assert (type(got), got) == (type(expected), expected)
+
+
+# -- headers ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def datasette(tmp_path: Path) -> Datasette:
+    db = tmp_path / "voice.db"
+    storage.connect(db).close()
+    metadata = YAML(typ="safe").load((ROOT / "metadata.yml").read_text())
+    return Datasette([str(db)], metadata=metadata, plugins_dir=str(ROOT / "plugins"))
+
+
+def fetch(ds: Datasette, path: str) -> tuple[int, dict[str, str], str]:
+    async def go() -> tuple[int, dict[str, str], str]:
+        response = await ds.client.get(path)
+        return response.status_code, dict(response.headers), response.text
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        pytest.param("/voice/posts", 200, id="html"),
+        pytest.param("/voice/posts.json", 200, id="json"),
+        pytest.param("/voice/posts.csv", 200, id="csv"),
+        pytest.param("/voice/no-such-table", 404, id="not-found"),
+        pytest.param("/voice.json?sql=select+nonsense", 400, id="sql-error"),
+        pytest.param("/-/static/app.css", 200, id="static"),
+    ],
+)
+def test_every_response_carries_the_security_headers(
+    datasette: Datasette, path: str, status: int
+) -> None:
+    code, headers, _ = fetch(datasette, path)
+    assert code == status
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    policy = dict(d.strip().split(" ", 1) for d in headers["content-security-policy"].split(";"))
+    assert policy["object-src"] == policy["base-uri"] == policy["frame-ancestors"] == "'none'"
+    assert policy["form-action"] == "'self'"
+    assert policy["script-src"].startswith("'self'") and "unsafe" not in policy["script-src"]
+
+
+@pytest.mark.parametrize("path", ["/voice", "/voice/posts", "/voice?sql=select+1"])
+def test_only_datasettes_own_inline_scripts_may_run(datasette: Datasette, path: str) -> None:
+    """Each inline script on the page is allowed by its hash; no other inline script is."""
+    _, headers, html = fetch(datasette, path)
+    script_src = re.search(r"script-src ([^;]*)", headers["content-security-policy"])
+    assert script_src
+    allowed = set(script_src[1].split()) - {"'self'"}
+    inline = re.findall(r"<script(?![^>]*\ssrc=)[^>]*>(.*?)</script>", html, re.DOTALL)
+    assert inline, "Datasette writes inline scripts on this page"
+    for script in inline:
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in allowed, script[:80]
