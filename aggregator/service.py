@@ -27,14 +27,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from aggregator import storage
-from aggregator.errors import AggregatorError, ConfigError
+from aggregator.errors import AggregatorError, ConfigError, StoreError
 from aggregator.registry.feeds import load_registry
 from aggregator.registry.site import Site, find_site, metadata_for
 from aggregator.registry.topics import topics_for_registry
@@ -154,7 +154,7 @@ class SupervisedDatasette:
 
     def __init__(self, cmd: list[str], clock: Callable[[], float] = time.monotonic) -> None:
         self._cmd = cmd
-        self._clock = clock
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._child: subprocess.Popen[bytes] | None = None
         self._started = 0.0
         self._delay: float | None = None
@@ -204,6 +204,36 @@ def serve(db_path: Path, *, host: str, port: int) -> int:
     return 0 if stop.is_set() else child.returncode
 
 
+class WriteBackoff:
+    """Cycles whose writes fail (a full disk) leave the database alone for longer each time.
+
+    A failed write ends its cycle at once, but every cycle would still fetch a
+    few feeds before failing again; after `n` such cycles in a row the next
+    one waits `cycle_minutes * 2**n` minutes, at most MAX_MINUTES, and one
+    cycle that writes brings the schedule back to normal.
+    """
+
+    MAX_MINUTES = 60
+
+    def __init__(self, cycle_minutes: int, clock: Callable[[], datetime] | None = None) -> None:
+        self.cycle_minutes = cycle_minutes
+        self.failures = 0
+        self.resume_at: datetime | None = None
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def due(self) -> bool:
+        return self.resume_at is None or self._clock() >= self.resume_at
+
+    def failed(self) -> datetime:
+        self.failures += 1
+        wait = min(self.cycle_minutes * 2**self.failures, self.MAX_MINUTES)
+        self.resume_at = self._clock() + timedelta(minutes=wait)
+        return self.resume_at
+
+    def succeeded(self) -> None:
+        self.failures, self.resume_at = 0, None
+
+
 def run_cycle_logged(
     config: Path,
     db_path: Path,
@@ -211,8 +241,11 @@ def run_cycle_logged(
     allow_private_hosts: bool | None,
     pool: VoicePool,
     stop: threading.Event,
+    backoff: WriteBackoff | None = None,
 ) -> None:
     """One scheduled cycle. Re-reads feeds.yaml so edits apply without a restart."""
+    if backoff is not None and not backoff.due():
+        return  # the reason was logged when the writes failed
     try:
         registry = load_registry(config)
         result = update_feeds(
@@ -223,9 +256,16 @@ def run_cycle_logged(
             stop=stop,
             vocabulary=topics_for_registry(config),
         )
+    except StoreError as exc:
+        resume = backoff.failed() if backoff is not None else None
+        when = f"; next cycle at {resume:%H:%M} UTC" if resume else ""
+        log.error("cycle stopped: %s%s", exc, when)
+        return
     except AggregatorError as exc:
         log.error("cycle skipped: %s", exc)
         return
+    if backoff is not None:
+        backoff.succeeded()
     log.info("cycle done: %s", result.summary())
 
 
@@ -269,7 +309,12 @@ def run(
             minutes=settings.cycle_minutes,
             next_run_time=datetime.now(UTC),
             args=[config, db_path],
-            kwargs={"allow_private_hosts": allow_private_hosts, "pool": pool, "stop": stop},
+            kwargs={
+                "allow_private_hosts": allow_private_hosts,
+                "pool": pool,
+                "stop": stop,
+                "backoff": WriteBackoff(settings.cycle_minutes),
+            },
             id="fetch-cycle",
         )
         scheduler.start()

@@ -7,6 +7,7 @@ so they can signal it by PID and, on failure, end everything it started.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -375,3 +376,53 @@ def test_serve_stops_datasette_with_it(tmp_path: Path, signum: int) -> None:
         voice.close()
     assert code == (0 if signum == signal.SIGTERM else -signal.SIGKILL), voice.output
     assert "Traceback" not in voice.output
+
+
+def test_cycles_whose_writes_fail_wait_longer_each_time() -> None:
+    """A full disk: each failed cycle doubles the wait (capped); one that writes resets it."""
+    from datetime import UTC, datetime, timedelta
+
+    from aggregator.service import WriteBackoff
+
+    now = [datetime(2026, 12, 6, 9, 0, tzinfo=UTC)]
+    backoff = WriteBackoff(cycle_minutes=5, clock=lambda: now[0])
+    assert backoff.due()
+    waits = []
+    for _ in range(5):
+        waits.append(backoff.failed() - now[0])
+        assert not backoff.due()
+        now[0] += waits[-1]
+        assert backoff.due()
+    assert waits == [timedelta(minutes=m) for m in (10, 20, 40, 60, 60)]
+    backoff.succeeded()
+    assert backoff.due() and backoff.failed() - now[0] == timedelta(minutes=10)
+
+
+def test_a_cycle_that_cannot_write_leaves_the_database_alone_until_its_time(
+    server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from aggregator import service
+    from aggregator.errors import StoreError
+
+    config = write_registry(tmp_path / "feeds.yaml", server.url("philrumens.atom"))
+    calls = []
+
+    def failing(*args: object, **kwargs: object) -> None:
+        calls.append(1)
+        raise StoreError("cannot write to the database: database or disk is full")
+
+    monkeypatch.setattr(service, "update_feeds", failing)
+    now = [datetime(2026, 12, 6, 9, 0, tzinfo=UTC)]
+    backoff = service.WriteBackoff(cycle_minutes=5, clock=lambda: now[0])
+    run = functools.partial(
+        service.run_cycle_logged, config, tmp_path / "voice.db",
+        allow_private_hosts=True, pool=None, stop=threading.Event(), backoff=backoff,
+    )  # fmt: skip
+    run()
+    run()  # the next scheduled cycle, five minutes on: still waiting
+    assert calls == [1]
+    now[0] = backoff.resume_at
+    run()
+    assert calls == [1, 1]
