@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import getpass
 import sqlite3
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,19 +27,17 @@ from aggregator.storage import takedown
 
 def find_feed(conn: sqlite3.Connection, target: str) -> int | None:
     """The live feed registered at `target`, by the normalised-URL rule."""
-    wanted = normalise_feed_url(target)
-    for feed_id, url in conn.execute("SELECT id, url FROM feeds WHERE removed_at IS NULL"):
-        if normalise_feed_url(url) == wanted:
-            return int(feed_id)
-    return None
+    return _match(conn.execute("SELECT id, url FROM feeds WHERE removed_at IS NULL"), target)
 
 
 def find_taken_down_feed(conn: sqlite3.Connection, target: str) -> int | None:
+    """A blog already taken down at `target` (its URL is kept in the private file only)."""
+    return _match(conn.execute("SELECT feed_id, url FROM private.removed_feeds"), target)
+
+
+def _match(feeds: Iterable[tuple[int, str]], target: str) -> int | None:
     wanted = normalise_feed_url(target)
-    for feed_id, url in conn.execute("SELECT feed_id, url FROM private.removed_feeds"):
-        if normalise_feed_url(url) == wanted:
-            return int(feed_id)
-    return None
+    return next((int(i) for i, url in feeds if normalise_feed_url(url) == wanted), None)
 
 
 def find_posts(conn: sqlite3.Connection, target: str) -> list[int]:
