@@ -25,7 +25,7 @@ from aggregator.cli.options import (
 )
 from aggregator.errors import ConfigError
 from aggregator.registry.topics import topics_for_registry
-from aggregator.schedule import to_iso
+from aggregator.schedule import from_iso, to_iso
 from aggregator.storage import admin
 from aggregator.storage import feeds as stored_feeds
 
@@ -97,7 +97,7 @@ def _when(iso: str | None) -> str:
     """'6 Dec 2026 09:13 UTC' from a stored ISO time; 'never' when there is none."""
     if not iso:
         return "never"
-    moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC)
+    moment = from_iso(iso)
     return f"{moment.day} {moment:%b %Y %H:%M} UTC"
 
 

@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from aggregator.errors import ConfigError
 from aggregator.registry.feeds import read_config_text
+from aggregator.registry.yamlsafe import YAMLProblem, load_yaml
 
 HOME_VARIABLE = "VOICE_HOME"
 CHECKOUT = Path(__file__).resolve().parents[2]
@@ -88,9 +86,10 @@ def metadata_for(site: Site, database: str) -> dict[str, Any]:
     archive.db would otherwise lose every facet, sort and description.
     """
     try:
-        data = YAML(typ="safe").load(read_config_text(site.metadata)) or {}
-    except YAMLError as exc:
-        raise ConfigError(f"{site.metadata}: not valid YAML: {exc}") from exc
+        data = load_yaml(read_config_text(site.metadata), "safe") or {}
+    except YAMLProblem as exc:
+        where = f"{site.metadata}:{exc.line}" if exc.line else str(site.metadata)
+        raise ConfigError(f"{where}: {exc.reason}") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{site.metadata}: must be a mapping of Datasette metadata")
     databases = data.get("databases") or {}
