@@ -206,3 +206,42 @@ def test_retag_gives_a_tombstone_no_topics(taken_down: tuple[Path, list[str]]) -
     ).fetchone()
     conn.close()
     assert tagged == (0,)
+
+
+def test_a_dedupe_rebuild_keeps_copies_of_a_taken_down_post_hidden(
+    server: FeedServer, feed_dir: Path, tmp_path: Path
+) -> None:
+    """A mirror of the blog elsewhere must not come back when links are rebuilt."""
+    (feed_dir / "mirror.atom").write_bytes((feed_dir / "philrumens.atom").read_bytes())
+    blog = server.url("philrumens.atom")
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "settings:\n  host_gap_seconds: 0\nfeeds:\n"
+        f"  - url: {blog}\n    region: South East\n    author: {SECRET_AUTHOR}\n"
+        f"  - url: {server.url('mirror.atom')}\n    region: London\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "voice.db"
+    args = ["--config", str(config), "--db", str(db)]
+    invoke("fetch", "--allow-private-hosts", *args)
+    invoke("remove", blog, "--reason", SECRET_REASON, *args)
+    query = "SELECT count(*) FROM posts_public"
+    assert sqlite3.connect(db).execute(query).fetchone() == (0,)
+    invoke("dedupe", *args)
+    conn = sqlite3.connect(db)
+    public = conn.execute(query).fetchone()
+    held = conn.execute(
+        "SELECT count(*) FROM posts c JOIN posts t ON t.id = c.duplicate_of"
+        " WHERE t.removed_at IS NOT NULL"
+    ).fetchone()
+    conn.close()
+    assert public == (0,) and held == (7,)
+
+
+def test_each_tombstone_has_a_public_notice(taken_down: tuple[Path, list[str]]) -> None:
+    db, _ = taken_down
+    conn = sqlite3.connect(db)
+    notices = conn.execute("SELECT notice, count(*) FROM takedowns GROUP BY notice").fetchall()
+    tombstones = conn.execute("SELECT count(*) FROM posts WHERE removed_at IS NOT NULL")
+    assert notices == [("Removed at the author's request", tombstones.fetchone()[0])]
+    conn.close()

@@ -64,16 +64,24 @@ def rebuild_duplicates(conn: sqlite3.Connection, *, batch: int = 500) -> int:
 
     Processing posts in the order they were stored is what the incremental
     path did, so the clusters come out the same. Sketches missing from posts
-    stored before deduplication existed are computed here.
+    stored before deduplication existed are computed here. Copies of a
+    taken-down post keep their link to its tombstone: the tombstone has no
+    content left to match, and unlinking them would republish what the
+    author asked to remove.
     """
     with transaction(conn):
-        conn.execute("UPDATE posts SET duplicate_of = NULL, duplicate_reason = NULL")
+        conn.execute(
+            "UPDATE posts SET duplicate_of = NULL, duplicate_reason = NULL"
+            " WHERE duplicate_of IS NULL"
+            " OR duplicate_of NOT IN (SELECT id FROM posts WHERE removed_at IS NOT NULL)"
+        )
         conn.execute("DELETE FROM post_lsh")
     linked, last = 0, 0
     while True:
         rows = conn.execute(
             "SELECT id, text, content_html, url, url_key, minhash FROM posts"
-            " WHERE id > ? ORDER BY id LIMIT ?",
+            " WHERE id > ? AND removed_at IS NULL AND duplicate_of IS NULL"
+            " ORDER BY id LIMIT ?",
             [last, batch],
         ).fetchall()
         if not rows:

@@ -298,6 +298,23 @@ def _m0005_public_by_construction(db: sqlite_utils.Database) -> None:
     )
 
 
+
+def _m0006_takedown_notices(db: sqlite_utils.Database) -> None:
+    """Say publicly that a post was removed, and why in general terms only.
+
+    A tombstone row in posts has an empty title and text, which reads as a
+    broken post; researchers need to tell "removed at the author's request"
+    from "never had a title". Who asked and why stay in the private file.
+    """
+    db.execute(
+        """
+        CREATE VIEW takedowns AS
+        SELECT id AS post_id, feed_id, first_seen_at, removed_at,
+               'Removed at the author''s request' AS notice
+        FROM posts WHERE removed_at IS NOT NULL
+        """
+    )
+
 # The public sentence per error kind as it was at 0005 (health.PUBLIC_ERRORS now).
 _PUBLIC_ERRORS_0005 = (
     ("timeout", "the server took too long to answer"),
@@ -385,5 +402,6 @@ STEPS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("0003_topics_and_duplicates", _m0003_topics_and_duplicates),
     ("0004_fts_on_text_changes", _m0004_fts_on_text_changes),
     ("0005_public_by_construction", _m0005_public_by_construction),
+    ("0006_takedown_notices", _m0006_takedown_notices),
 )
 MIGRATIONS = tuple(name for name, _ in STEPS)
