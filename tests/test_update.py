@@ -452,3 +452,33 @@ def test_requests_to_one_host_keep_the_minimum_gap(
     # Starts are spaced by `gap`; arrivals at the server can each be late by a
     # scheduling delay, so allow half a gap. Without the gap two would arrive at once.
     assert min(gaps) >= gap / 2
+
+
+def test_posts_stored_under_older_rules_are_cleaned_again_once(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    """Posts fetched before images were limited to the blog's host lose remote images."""
+    run(db_path, pool, server.url("philrumens.atom"))
+    conn = sqlite3.connect(db_path)
+    conn.execute("ATTACH DATABASE ? AS private", [str(db_path.with_name("voice-private.db"))])
+    old_html = '<p>Hi</p><img src="https://tracker.example/pixel.gif" alt="chart">'
+    (post_id,) = conn.execute("SELECT min(id) FROM posts").fetchone()
+    conn.execute(
+        "UPDATE posts SET content_html = ?, title = 'Title four \u202egnp.exe' WHERE id = ?",
+        [old_html, post_id],
+    )
+    conn.execute("DELETE FROM private.upkeep")  # as a database from before the rules
+    conn.commit()
+    run(db_path, pool, server.url("philrumens.atom"))
+    html, title = conn.execute(
+        "SELECT content_html, title FROM posts WHERE id = ?", [post_id]
+    ).fetchone()
+    assert "<img" not in html and 'href="https://tracker.example/pixel.gif"' in html
+    assert title == "Title four gnp.exe"
+    (version,) = conn.execute("SELECT version FROM private.upkeep").fetchone()
+    conn.execute("UPDATE posts SET content_html = ? WHERE id = ?", [old_html, post_id])
+    conn.commit()
+    run(db_path, pool, server.url("philrumens.atom"))  # done once: not repeated every cycle
+    (html,) = conn.execute("SELECT content_html FROM posts WHERE id = ?", [post_id]).fetchone()
+    conn.close()
+    assert html == old_html and version

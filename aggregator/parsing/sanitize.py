@@ -24,6 +24,11 @@ from urllib.parse import urljoin, urlsplit
 
 import nh3
 
+# Which rules stored posts were cleaned by: bump it when a change must reach
+# posts already stored (update.upkeep re-cleans them once). 2: images only
+# from the feed's own host, bidi controls stripped.
+RULES_VERSION = "2"
+
 ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
 
 # ammonia's default tags without image maps (area carries links of its own)
@@ -180,6 +185,17 @@ def clean_html(html: str, base_url: str, image_host: str | None = None) -> str:
     if "<img" in cleaned:
         cleaned = _link_remote_images(cleaned, image_host)
     return strip_controls_and_bidi(cleaned).strip()
+
+
+def reclean_stored_html(cleaned: str, image_host: str | None) -> str:
+    """Apply today's rules to HTML that `clean_html` cleaned under earlier ones.
+
+    Rules 1 to 2 added only the image and bidi rules, so this applies just
+    those: running nh3 again would strip the class of links made from images.
+    Idempotent, so an interrupted pass can simply run again.
+    """
+    cleaned = strip_controls_and_bidi(cleaned)
+    return _link_remote_images(cleaned, image_host) if "<img" in cleaned else cleaned
 
 
 def url_host(url: str) -> str | None:

@@ -8,7 +8,7 @@
     updates      one fetch in one transaction: entries, feed state, fetch log
     duplicates   cross-feed copy links, inside the caller's transaction
     feeds        the feeds table: registry sync, due feeds, `voice status`
-    admin        whole-archive commands: retag, dedupe rebuild, redirects
+    admin        whole-archive changes: retag, dedupe rebuild, re-cleaning, redirects
     takedown     a blog or a post out of the public file, kept privately for undo
 
 `schema` is imported by `connection` and `migrations`, never the reverse.

@@ -102,6 +102,67 @@ def rebuild_duplicates(conn: sqlite3.Connection, *, batch: int = 500) -> int:
         last = rows[-1]["id"]
 
 
+# A stored post's cleanable parts: (title, author, summary_html, content_html).
+Content = tuple[str, str | None, str | None, str | None]
+
+
+def upkeep_version(conn: sqlite3.Connection, task: str) -> str | None:
+    """Which version of `task` last ran over the whole archive (private file)."""
+    row = conn.execute("SELECT version FROM private.upkeep WHERE task = ?", [task]).fetchone()
+    return row[0] if row else None
+
+
+def rewrite_content(
+    conn: sqlite3.Connection,
+    clean: Callable[[Content, str], Content],
+    *,
+    task: str,
+    version: str,
+    now: str,
+    batch: int = 1000,
+) -> int:
+    """Pass every live post's content through `clean(content, feed_url)`.
+
+    Writes only the posts it changes, one short transaction per batch, and
+    records `version` of `task` when done; an interrupted pass runs again
+    from the start next time (cleaning is idempotent). Returns how many changed.
+    """
+    changed, last = 0, 0
+    while True:
+        rows = conn.execute(
+            """
+            SELECT posts.id, posts.title, posts.author, posts.summary_html,
+                   posts.content_html, feeds.url
+            FROM posts JOIN feeds ON feeds.id = posts.feed_id
+            WHERE posts.id > ? AND posts.removed_at IS NULL ORDER BY posts.id LIMIT ?
+            """,
+            [last, batch],
+        ).fetchall()
+        if not rows:
+            break
+        updates = []
+        for post_id, title, author, summary, content, feed_url in rows:
+            before = (title, author, summary, content)
+            after = clean(before, feed_url)
+            if after != before:
+                updates.append((*after, post_id))
+        if updates:
+            with transaction(conn):
+                conn.executemany(
+                    "UPDATE posts SET title = ?, author = ?, summary_html = ?, content_html = ?"
+                    " WHERE id = ?",
+                    updates,
+                )
+        changed += len(updates)
+        last = rows[-1][0]
+    with transaction(conn):
+        conn.execute(
+            "INSERT OR REPLACE INTO private.upkeep (task, version, done_at) VALUES (?, ?, ?)",
+            [task, version, now],
+        )
+    return changed
+
+
 def redirect_rows(conn: sqlite3.Connection) -> list[sqlite3.Row]:
     """Moves seen, for `voice redirects`: confirmed and not yet applied first."""
     return conn.execute(

@@ -387,6 +387,11 @@ CREATE TABLE IF NOT EXISTS private.feed_errors (
     error TEXT NOT NULL,
     at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS private.upkeep (
+    task TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    done_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS private.fetch_errors (
     fetch_id INTEGER PRIMARY KEY,
     feed_id INTEGER NOT NULL,

@@ -4,6 +4,7 @@
     records  pure: what each outcome writes, and when to check the feed next
     gates    politeness per host, and the one thread every write runs on
     worker   what a parse worker does with a changed document: parse, sketch, tag
+    upkeep   stored posts re-cleaned once when the sanitiser's rules change
 """
 
 from aggregator.update.cycle import FeedResult, UpdateResult, make_pool, update_feeds

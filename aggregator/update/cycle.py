@@ -36,6 +36,7 @@ from aggregator.models import (
 from aggregator.parsing.pool import ParsePool
 from aggregator.schedule import to_iso
 from aggregator.storage import feeds as stored_feeds
+from aggregator.update import upkeep
 from aggregator.update.gates import HostGates, Writer
 from aggregator.update.records import (
     Attempt,
@@ -313,6 +314,7 @@ def update_feeds(
     try:
         now = to_iso(clock())
         stored_feeds.sync_feeds(conn, registry.feeds, now)
+        upkeep.refresh_stored_content(conn, now)
         feeds = stored_feeds.select_feeds(
             conn, now, due_only=due_only and feed_url is None, url=feed_url
         )
