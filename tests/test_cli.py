@@ -382,6 +382,7 @@ def test_remove_takes_one_post_down_by_url_or_id_and_purge_forgets_it(
     assert code == 0 and "1 post(s) removed" in out
     code, out, _ = _remove(config, db, str(second_id), "--purge")
     assert code == 0 and "private copy of 1 posts deleted" in out
+    assert "feeds.yaml" not in out  # a post is not a registry entry
     assert server.url("philrumens.atom") in config.read_text()  # the blog stays
     titles = {r[0]: r[1] for r in conn.execute("SELECT id, title FROM posts")}
     assert titles[first_id] == "" and titles[second_id] == "" and len(titles) == 7

@@ -100,5 +100,8 @@ def remove(
             said += f"; private copy of {purged} posts deleted"
     finally:
         conn.close()
+    if posts:  # a post, not a blog: the registry is not involved
+        click.echo(f"{target}: {said}; audit kept privately")
+        return
     where = f"removed from {config}" if in_registry else f"not in {config}"
     click.echo(f"{target}: {where}; {said}; audit kept privately")
