@@ -50,6 +50,7 @@ DATASETTE_MEMORY_MB = 1536
 FIRST_DELAY_SECONDS = 1.0  # before starting a Datasette that exited, doubling...
 MAX_DELAY_SECONDS = 60.0  # ...up to a minute
 STEADY_SECONDS = 60.0  # a Datasette that ran this long had started fine: start over at 1 s
+STATIC_MOUNT = "voice-static"  # site.static is served at /voice-static/ (templates link it)
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
@@ -72,6 +73,11 @@ def datasette_command(
         # page) cost seconds; the useful facets are configured in metadata.yml.
         cmd += ["--setting", "facet_time_limit_ms", "1000", "--setting", "suggest_facets", "off"]
         cmd += ["--metadata", str(metadata_path), "--plugins-dir", str(site.plugins)]
+        # Templates and static files are optional: a site without them gets Datasette's own.
+        if site.templates.is_dir():
+            cmd += ["--template-dir", str(site.templates)]
+        if site.static.is_dir():
+            cmd += ["--static", f"{STATIC_MOUNT}:{site.static}"]
         yield cmd
 
 

@@ -386,3 +386,28 @@ def find_moved_entry(
     if len(by_content) == 1:
         return by_content[0]
     return None
+
+
+# --- blog slugs ------------------------------------------------------------------
+
+_SLUG_RUN = re.compile(r"[^a-z0-9]+")
+MAX_SLUG = 60
+
+
+def blog_slug(title: str | None, site_url: str | None, feed_url: str) -> str:
+    """A readable address part for a blog's page: its title, else its site's host and path.
+
+    Only lower-case ASCII letters, digits and single hyphens, so it needs no
+    escaping anywhere; storage makes it unique and never changes it.
+    """
+    text = title or ""
+    if not _ascii_slug(text):
+        parts = urlsplit(site_url or feed_url)
+        host = (parts.hostname or "").removeprefix("www.")
+        text = f"{host} {parts.path}" if site_url is None else host
+    return _ascii_slug(text) or "blog"
+
+
+def _ascii_slug(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return _SLUG_RUN.sub("-", folded.lower()).strip("-")[:MAX_SLUG].rstrip("-")

@@ -117,6 +117,7 @@ def retag(config: Path, db: Path, topics_path: Path | None) -> None:
     from aggregator.analysis.tagging import topics_for
     from aggregator.analysis.vocabulary import rules_version
     from aggregator.registry.topics import load_topics
+    from aggregator.storage.feeds import sync_topics
 
     vocabulary = load_topics(topics_path) if topics_path else topics_for_registry(config)
     if vocabulary is None:
@@ -131,6 +132,7 @@ def retag(config: Path, db: Path, topics_path: Path | None) -> None:
 
     conn = storage.connect(existing_db(db))
     try:
+        sync_topics(conn, [(t.slug, t.label, t.description) for t in vocabulary.topics])
         count = admin.retag_posts(conn, tag, version)
     finally:
         conn.close()

@@ -1,4 +1,6 @@
-"""Voice's site files (metadata.yml, plugins/, topics.yaml, demo/): found, never assumed.
+"""Voice's site files (metadata.yml, plugins/, templates/, static/, topics.yaml, demo/).
+
+Found, never assumed.
 
 They belong to a Voice installation, the project directory, not to the
 Python package, so a non-editable install does not carry them. They are
@@ -38,6 +40,16 @@ class Site:
     @property
     def plugins(self) -> Path:
         return self.root / "plugins"
+
+    @property
+    def templates(self) -> Path:
+        """Voice's page templates: its own pages and tidied copies of Datasette's."""
+        return self.root / "templates"
+
+    @property
+    def static(self) -> Path:
+        """CSS and scripts, served by Datasette at /voice-static/."""
+        return self.root / "static"
 
     @property
     def topics(self) -> Path:

@@ -1,6 +1,7 @@
 """The storage stage: SQLite, whose tables and views are Voice's public contract.
 
     schema       the numbered schema steps (DDL only, no Voice code)
+    private_schema  the private file's tables, created when absent
     migrations   applies them with sqlite-utils (its only user)
     keys         columns derived by today's rules, filled after migrating
     connection   connect (WAL, the private file attached, migrate when behind), transactions

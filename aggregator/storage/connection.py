@@ -13,8 +13,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aggregator.errors import StoreError
-from aggregator.storage.keys import fill_missing_keys
-from aggregator.storage.schema import MIGRATION_SET, MIGRATIONS, PRIVATE_SCHEMA
+from aggregator.storage.keys import fill_missing_keys, fill_missing_slugs
+from aggregator.storage.private_schema import PRIVATE_SCHEMA
+from aggregator.storage.schema import MIGRATION_SET, MIGRATIONS
 
 BUSY_TIMEOUT_MS = 15_000
 SCHEDULABLE = "status NOT IN ('gone', 'removed')"
@@ -49,6 +50,7 @@ def connect(path: Path) -> sqlite3.Connection:
             with transaction(conn):
                 apply_migrations(conn)
                 fill_missing_keys(conn)
+                fill_missing_slugs(conn)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot open the database: {exc}") from exc
     return conn

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from aggregator.models import FeedSource, FeedState
 from aggregator.storage.connection import SCHEDULABLE, transaction
+from aggregator.storage.keys import fill_missing_slugs
 
 
 def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str) -> None:
@@ -85,6 +86,22 @@ def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str
             f" WHERE status != 'removed' AND url NOT IN ({placeholders})",
             urls,
         )
+        fill_missing_slugs(conn)
+
+
+def sync_topics(conn: sqlite3.Connection, topics: Sequence[tuple[str, str, str]]) -> None:
+    """Copy topics.yaml's (slug, label, description) into `topics`, in the file's order.
+
+    The reader pages show labels and descriptions from here; a topic dropped
+    from the vocabulary leaves the table (posts keep their rows until retagged).
+    """
+    rows = [(slug, label, description, i) for i, (slug, label, description) in enumerate(topics)]
+    current = [tuple(r) for r in conn.execute("SELECT * FROM topics ORDER BY position")]
+    if current == rows:
+        return
+    with transaction(conn):
+        conn.execute("DELETE FROM topics")
+        conn.executemany("INSERT INTO topics VALUES (?, ?, ?, ?)", rows)
 
 
 def _apply_feed_topics(conn: sqlite3.Connection, urls: list[str]) -> None:

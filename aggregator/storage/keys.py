@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from aggregator.analysis.identity import canonical_url, content_key
+from aggregator.analysis.identity import blog_slug, canonical_url, content_key
 
 
 def fill_missing_keys(conn: sqlite3.Connection) -> int:
@@ -25,3 +25,24 @@ def fill_missing_keys(conn: sqlite3.Connection) -> int:
         ],
     )
     return len(posts)
+
+
+def fill_missing_slugs(conn: sqlite3.Connection) -> int:
+    """Give each live blog without one a unique slug for its page; never change one given.
+
+    A taken-down blog has none: a slug made from its title would still name it.
+    """
+    taken = {r[0] for r in conn.execute("SELECT slug FROM feeds WHERE slug IS NOT NULL")}
+    missing = conn.execute(
+        "SELECT id, title, site_url, url FROM feeds"
+        " WHERE slug IS NULL AND removed_at IS NULL ORDER BY id"
+    ).fetchall()
+    for feed_id, title, site_url, url in missing:
+        base = blog_slug(title, site_url, url)
+        slug, n = base, 1
+        while slug in taken:
+            n += 1
+            slug = f"{base}-{n}"
+        taken.add(slug)
+        conn.execute("UPDATE feeds SET slug = ? WHERE id = ?", [slug, feed_id])
+    return len(missing)

@@ -315,6 +315,36 @@ def _m0006_takedown_notices(db: sqlite_utils.Database) -> None:
         """
     )
 
+
+def _m0007_reader_pages(db: sqlite_utils.Database) -> None:
+    """What the reader pages need from the contract (issue 10).
+
+    Topic labels and descriptions come from topics.yaml, which Datasette's
+    plugins must not read: the fetcher copies them into `topics`. Each blog
+    gets a stable `slug` for its page's address (filled by storage.keys).
+    Lists are in first-seen order, which is id order (a post's id is given
+    when Voice first stores it), so partial indexes over the public posts
+    give each list's next 25 without sorting.
+    """
+    for statement in (
+        """
+        CREATE TABLE topics (
+            slug TEXT PRIMARY KEY,
+            label TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            position INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+        "ALTER TABLE feeds ADD COLUMN slug TEXT",
+        "CREATE UNIQUE INDEX feeds_slug ON feeds(slug)",
+        "CREATE INDEX posts_feed_order ON posts(feed_id, id)",
+        "CREATE INDEX posts_river_order ON posts(id, feed_id)"
+        " WHERE hidden = 0 AND duplicate_of IS NULL AND removed_at IS NULL AND is_backfill = 0",
+        "CREATE INDEX posts_public_region ON posts(region, id)"
+        " WHERE hidden = 0 AND duplicate_of IS NULL AND removed_at IS NULL",
+    ):
+        db.execute(statement)
+
 # The public sentence per error kind as it was at 0005 (health.PUBLIC_ERRORS now).
 _PUBLIC_ERRORS_0005 = (
     ("timeout", "the server took too long to answer"),
@@ -338,69 +368,6 @@ _PUBLIC_ERRORS_0005 = (
 )
 
 
-# What Datasette never serves: a second file beside the public one, attached to
-# every writer connection as `private` and created, table by table, if absent.
-PRIVATE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS private.removals (
-    id INTEGER PRIMARY KEY,
-    feed_id INTEGER,
-    post_id INTEGER,
-    target TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    removed_by TEXT NOT NULL,
-    removed_at TEXT NOT NULL,
-    posts_removed INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS private.removed_posts (
-    post_id INTEGER PRIMARY KEY,
-    feed_id INTEGER NOT NULL,
-    entry_key TEXT,
-    guid TEXT,
-    url TEXT,
-    title TEXT,
-    author TEXT,
-    summary_html TEXT,
-    content_html TEXT,
-    text TEXT,
-    categories TEXT,
-    topics TEXT,
-    removed_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS private.removed_keys (
-    feed_id INTEGER NOT NULL,
-    entry_key TEXT NOT NULL,
-    PRIMARY KEY (feed_id, entry_key)
-);
-CREATE TABLE IF NOT EXISTS private.removed_feeds (
-    feed_id INTEGER PRIMARY KEY,
-    url TEXT NOT NULL,
-    title TEXT,
-    site_url TEXT,
-    author TEXT,
-    organisation TEXT,
-    region TEXT,
-    topics TEXT,
-    removed_at TEXT
-);
-CREATE TABLE IF NOT EXISTS private.feed_errors (
-    feed_id INTEGER PRIMARY KEY,
-    error TEXT NOT NULL,
-    at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS private.upkeep (
-    task TEXT PRIMARY KEY,
-    version TEXT NOT NULL,
-    done_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS private.fetch_errors (
-    fetch_id INTEGER PRIMARY KEY,
-    feed_id INTEGER NOT NULL,
-    started_at TEXT NOT NULL,
-    error TEXT NOT NULL
-);
-"""
-
-
 STEPS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("0001_initial", _m0001_initial),
     ("0002_feed_lifecycle", _m0002_feed_lifecycle),
@@ -408,5 +375,6 @@ STEPS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("0004_fts_on_text_changes", _m0004_fts_on_text_changes),
     ("0005_public_by_construction", _m0005_public_by_construction),
     ("0006_takedown_notices", _m0006_takedown_notices),
+    ("0007_reader_pages", _m0007_reader_pages),
 )
 MIGRATIONS = tuple(name for name, _ in STEPS)

@@ -91,7 +91,7 @@ def remove_blog(
             UPDATE feeds SET status = 'removed', next_check_at = NULL, removed_at = :now,
                 url = 'removed:' || id, title = NULL, site_url = NULL, author = NULL,
                 organisation = NULL, region = NULL, topics = '[]', last_error = NULL,
-                pending_redirect = NULL, explanation = :explanation
+                pending_redirect = NULL, explanation = :explanation, slug = NULL
             WHERE id = :feed_id
             """,
             {**chosen.params, "explanation": REMOVED_EXPLANATION},

@@ -314,6 +314,10 @@ def update_feeds(
     try:
         now = to_iso(clock())
         stored_feeds.sync_feeds(conn, registry.feeds, now)
+        if vocabulary is not None:
+            stored_feeds.sync_topics(
+                conn, [(t.slug, t.label, t.description) for t in vocabulary.topics]
+            )
         upkeep.refresh_stored_content(conn, now)
         feeds = stored_feeds.select_feeds(
             conn, now, due_only=due_only and feed_url is None, url=feed_url
