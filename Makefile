@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/pages.py
 
 eval: install
 	$(BIN)/python bench/eval.py
