@@ -2,7 +2,9 @@
 
 - Content-Security-Policy. Scripts only from this site, plus the few inline
   scripts Datasette's own templates write, each allowed by its hash (read
-  from the installed templates), so a script that gets into a page cannot
+  from the installed templates and from the template folder Datasette was
+  given with --template-dir, so Voice's copies of Datasette's templates
+  cannot silently break a page), so a script that gets into a page cannot
   run and Datasette's menus and SQL editor still work. Styles may be inline:
   Datasette's templates and voice_render use style attributes, and the
   sanitiser keeps none in posts. Images from any web address, since posts
@@ -35,10 +37,19 @@ ASGIApp = Callable[
 ]
 
 
-def datasette_inline_scripts() -> set[str]:
-    """The text of each inline <script> Datasette's templates write, as rendered."""
+DATASETTE_TEMPLATES = Path(datasette.__file__).parent / "templates"
+
+
+def datasette_inline_scripts(*folders: Path) -> set[str]:
+    """The text of each inline <script> the templates write, as rendered.
+
+    Datasette's own templates, then those in `folders` (subfolders included).
+    """
     scripts = set()
-    for template in (Path(datasette.__file__).parent / "templates").glob("*.html"):
+    templates = [*DATASETTE_TEMPLATES.glob("*.html")]
+    for folder in folders:
+        templates += folder.rglob("*.html")
+    for template in templates:
         text = template.read_text(encoding="utf-8")
         for body in re.findall(r"<script>(.*?)</script>", text, re.DOTALL):
             for allow in ("true", "false"):  # the table page's one template value
@@ -53,29 +64,39 @@ def _hash(script: str) -> str:
     return f"'sha256-{base64.b64encode(digest).decode()}'"
 
 
-POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        " ".join(["script-src 'self'", *sorted(map(_hash, datasette_inline_scripts()))]),
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' https: http: data:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-        "form-action 'self'",
+def policy(*template_folders: Path) -> str:
+    scripts = datasette_inline_scripts(*template_folders)
+    return "; ".join(
+        [
+            "default-src 'self'",
+            " ".join(["script-src 'self'", *sorted(map(_hash, scripts))]),
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' https: http: data:",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ]
+    )
+
+
+def headers(*template_folders: Path) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"content-security-policy", policy(*template_folders).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"strict-origin-when-cross-origin"),
     ]
-)
-HEADERS = [
-    (b"content-security-policy", POLICY.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"strict-origin-when-cross-origin"),
-]
-NAMES = {name for name, _ in HEADERS}
+
+
+NAMES = {name for name, _ in headers()}
 
 
 @hookimpl
-def asgi_wrapper() -> Callable[[ASGIApp], ASGIApp]:
+def asgi_wrapper(datasette: Any) -> Callable[[ASGIApp], ASGIApp]:
+    folder = getattr(datasette, "template_dir", None)
+    added = headers(*([Path(folder)] if folder else []))
+
     def wrap(app: ASGIApp) -> ASGIApp:
         async def with_headers(
             scope: Message,
@@ -85,7 +106,7 @@ def asgi_wrapper() -> Callable[[ASGIApp], ASGIApp]:
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in NAMES]
-                    message = {**message, "headers": kept + HEADERS}
+                    message = {**message, "headers": kept + added}
                 await send(message)
 
             await app(scope, receive, send_with_headers if scope["type"] == "http" else send)
