@@ -1,0 +1,149 @@
+"""Every page people read, in headless Chromium: accessible, focus visible, fits a phone.
+
+The demo database (the bundled demo feeds, fetched once offline) is served by
+a real Datasette process started with Voice's own command, and each page in
+PAGES is opened at each width in WIDTHS. For each: HTTP 200, no axe-core
+violations, a visible focus indicator after one Tab, no sideways scroll at
+320 px, and a full-page screenshot in build/screenshots/<page-type>-<width>.png.
+
+Needs /usr/bin/chromium (`apt-get install -y chromium`); without it every
+test here skips with that command. See README, "Browser tests".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+import pytest
+
+from tests.support.browser import (
+    NARROWEST,
+    WIDTHS,
+    axe_violations,
+    chromium_or_skip,
+    describe_violations,
+    focus_after_tab,
+    focus_is_visible,
+    has_horizontal_scroll,
+    launch_browser,
+    no_script_ran,
+    open_page,
+    save_screenshot,
+)
+from tests.support.feedserver import FeedServer
+from tests.support.live import build_demo_db, live_datasette, run_voice
+
+from .conftest import DATA, rows, write_registry
+
+if TYPE_CHECKING:  # Playwright may be missing: then the tests skip, saying so
+    from playwright.sync_api import Browser
+
+
+class PageCase(NamedTuple):
+    """One type of page: its name in screenshots and test ids, and a path on the demo site."""
+
+    page_type: str
+    path: str
+
+
+# One line per type of page. The reader pages (/, /topics/<slug>, /regions/<slug>,
+# /blogs, /blogs/<slug>, /posts/<id>, /search?q=...) are added here as they arrive.
+PAGES = [
+    PageCase("database", "/voice"),  # "data for researchers"
+    PageCase("table", "/voice/posts"),
+    PageCase("row", "/voice/posts/1"),
+    PageCase("river", "/voice/river"),
+    PageCase("feeds", "/voice/feeds"),
+    PageCase("query", "/voice?sql=select+1"),
+]
+HOSTILE_FEEDS = ("/active-content.rss", "/active-content.atom")
+
+
+class LiveSite(NamedTuple):
+    """A database and the Datasette serving it."""
+
+    base: str
+    db: Path
+
+
+def cases() -> list[pytest.ParameterSet]:
+    return [pytest.param(case, id=case.page_type) for case in PAGES]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for this module, closed before the next module's tests.
+
+    Not for the session: while Playwright's sync API is open it keeps an event
+    loop running on the main thread, and every asyncio.run() in later test
+    modules would fail ("cannot be called from a running event loop").
+    """
+    chromium_or_skip()
+    with launch_browser() as b:
+        yield b
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of Datasette serving the demo database, built once per session."""
+    chromium_or_skip()  # before spending seconds on a database no test would open
+    folder = tmp_path_factory.mktemp("demo")
+    db = build_demo_db(folder / "voice.db")
+    with live_datasette(db, log=folder / "datasette.log") as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
+    """Datasette serving the posts of tests/data/hostile's active-content feeds."""
+    chromium_or_skip()
+    folder = tmp_path_factory.mktemp("hostile")
+    db = folder / "voice.db"
+    with FeedServer(DATA / "hostile") as server:
+        config = write_registry(folder / "feeds.yaml", *(server.url(p) for p in HOSTILE_FEEDS))
+        run_voice("fetch", "--config", config, "--db", db, "--allow-private-hosts")
+    with live_datasette(db, log=folder / "datasette.log") as base:
+        yield LiveSite(base, db)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("case", cases())
+def test_page_has_no_axe_violations(
+    browser: Browser, demo_site: str, case: PageCase, width: int
+) -> None:
+    with open_page(browser, demo_site + case.path, width) as visit:
+        assert visit.status == 200
+        save_screenshot(visit.page, f"{case.page_type}-{width}")
+        violations = axe_violations(visit.page)
+    assert not violations, f"{case.path} at {width}px:\n{describe_violations(violations)}"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("case", cases())
+def test_keyboard_focus_is_visible(
+    browser: Browser, demo_site: str, case: PageCase, width: int
+) -> None:
+    with open_page(browser, demo_site + case.path, width) as visit:
+        focus = focus_after_tab(visit.page)
+    assert focus_is_visible(focus), f"{case.path} at {width}px, after Tab: {focus}"
+
+
+@pytest.mark.parametrize("case", cases())
+def test_page_fits_the_narrowest_screen(browser: Browser, demo_site: str, case: PageCase) -> None:
+    with open_page(browser, demo_site + case.path, NARROWEST) as visit:
+        assert visit.status == 200
+        wide = has_horizontal_scroll(visit.page)
+        if wide:
+            save_screenshot(visit.page, f"{case.page_type}-{NARROWEST}")
+    assert not wide, f"{case.path} scrolls sideways at {NARROWEST}px"
+
+
+def test_hostile_posts_run_no_script(browser: Browser, hostile_site: LiveSite) -> None:
+    post_ids = [post_id for (post_id,) in rows(hostile_site.db, "SELECT id FROM posts")]
+    assert post_ids, "the hostile feeds gave no posts"
+    for path in ["/voice/posts"] + [f"/voice/posts/{i}" for i in post_ids]:
+        with open_page(browser, hostile_site.base + path, WIDTHS[0]) as visit:
+            assert visit.status == 200, path
+            no_script_ran(visit.page)
