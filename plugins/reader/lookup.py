@@ -1,0 +1,200 @@
+"""Lookups for the pages around the lists: navigation counts, blogs, one post in full.
+
+Navigation counts and the blogs list are cached in memory for a minute per
+database file: counting topics over 100,000 posts takes ~150 ms, and every
+page shows them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .cards import CARD_COLUMNS, PUBLIC, Card, card_from_row
+from .text import slugify
+
+CACHE_SECONDS = 60.0
+_cache: dict[tuple[str, str], tuple[float, Any]] = {}
+
+
+def clear_cache() -> None:
+    """Forget cached counts (tests, or after a fetch in the same process)."""
+    _cache.clear()
+
+
+async def _cached(db: Any, name: str, compute: Any) -> Any:
+    key = (str(getattr(db, "path", None) or getattr(db, "name", id(db))), name)
+    now = time.monotonic()
+    hit = _cache.get(key)
+    if hit and now - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    value = await compute(db)
+    _cache[key] = (now, value)
+    return value
+
+
+Region = tuple[str, str, int]  # (name, slug, public posts)
+Topic = tuple[str, str, str, int]  # (slug, label, description, public posts)
+
+
+async def nav_counts(db: Any) -> tuple[list[Region], list[Topic]]:
+    """Regions with posts and every topic (in topics.yaml order), with public post counts."""
+    return await _cached(db, "nav", _nav_counts)
+
+
+async def _nav_counts(db: Any) -> tuple[list[Region], list[Topic]]:
+    regions = await db.execute(
+        f"""SELECT p.region, count(*) AS n FROM posts p INDEXED BY posts_public_region
+        WHERE {PUBLIC} AND coalesce(p.region, '') != '' GROUP BY p.region ORDER BY p.region"""
+    )
+    topics = await db.execute(
+        f"""SELECT t.slug, coalesce(nullif(t.label, ''), t.slug) AS label, t.description,
+            (SELECT count(*) FROM post_topics pt CROSS JOIN posts p ON p.id = pt.post_id
+             WHERE pt.topic = t.slug AND {PUBLIC}) AS n
+        FROM topics t ORDER BY t.position, t.slug"""
+    )
+    return (
+        [(r["region"], slugify(r["region"]), r["n"]) for r in regions.rows],
+        [(r["slug"], r["label"], r["description"] or "", r["n"]) for r in topics.rows],
+    )
+
+
+@dataclass(frozen=True)
+class Blog:
+    """A member blog and its health, as the blog pages show it."""
+
+    id: int
+    slug: str
+    title: str
+    site_url: str | None
+    author: str | None
+    organisation: str | None
+    region: str | None
+    region_slug: str | None
+    status: str  # new, ok, error, failing, gone, removed (see docs/schema.md)
+    explanation: str | None
+    last_error: str | None
+    last_checked_at: str | None
+    last_success_at: str | None
+    last_post_at: str | None  # published date of its newest public post
+    posts: int  # public posts
+
+
+BLOG_SQL = f"""
+    SELECT f.id, f.slug, f.title, f.url, f.site_url, f.author, f.organisation, f.region,
+        f.status, f.explanation, f.last_error, f.last_checked_at, f.last_success_at,
+        (SELECT max(p.published) FROM posts p WHERE p.feed_id = f.id AND {PUBLIC}) AS last_post,
+        (SELECT count(*) FROM posts p WHERE p.feed_id = f.id AND {PUBLIC}) AS n
+    FROM feeds f WHERE f.removed_at IS NULL AND f.slug IS NOT NULL
+"""
+
+
+def _blog(row: Any) -> Blog:
+    region = row["region"] or None
+    return Blog(
+        id=row["id"],
+        slug=row["slug"],
+        title=row["title"] or row["site_url"] or row["slug"],
+        site_url=row["site_url"],
+        author=row["author"] or None,
+        organisation=row["organisation"] or None,
+        region=region,
+        region_slug=slugify(region) if region else None,
+        status=row["status"] or "new",
+        explanation=row["explanation"],
+        last_error=row["last_error"],
+        last_checked_at=row["last_checked_at"],
+        last_success_at=row["last_success_at"],
+        last_post_at=row["last_post"],
+        posts=row["n"],
+    )
+
+
+async def blog_info(db: Any, slug: str) -> Blog | None:
+    """The blog with this slug, unless it was taken down (one query)."""
+    rows = await db.execute(BLOG_SQL + " AND f.slug = :slug", {"slug": slug})
+    return _blog(rows.rows[0]) if rows.rows else None
+
+
+async def all_blogs(db: Any) -> list[Blog]:
+    """Every blog not taken down, by region then title (cached for a minute)."""
+    return await _cached(db, "blogs", _all_blogs)
+
+
+async def _all_blogs(db: Any) -> list[Blog]:
+    rows = await db.execute(BLOG_SQL + " ORDER BY f.region, lower(f.title), f.id")
+    return [_blog(r) for r in rows.rows]
+
+
+@dataclass(frozen=True)
+class TopicReason:
+    slug: str
+    label: str
+    source: str  # category, rules or feed
+    score: float | None
+
+
+@dataclass(frozen=True)
+class Copy:
+    """Another blog's copy of a post, and which rule found it."""
+
+    id: int
+    title: str
+    url: str | None
+    blog_title: str
+    blog_slug: str | None
+    reason: str | None  # e.g. "same-url 1.00", "near-duplicate 0.83"
+
+
+@dataclass(frozen=True)
+class PostDetail:
+    card: Card
+    body_html: str | None  # sanitised at storage
+    topics: tuple[TopicReason, ...]
+    copies: tuple[Copy, ...]
+
+
+async def post_detail(db: Any, post_id: int) -> PostDetail | None:
+    """A public post with its body, why each topic was given, and its copies (3 queries)."""
+    rows = await db.execute(
+        f"""SELECT {CARD_COLUMNS} FROM posts p JOIN feeds f ON f.id = p.feed_id
+        WHERE p.id = :id AND {PUBLIC}""",
+        {"id": post_id},
+    )
+    if not rows.rows:
+        return None
+    row = rows.rows[0]
+    topic_rows = await db.execute(
+        """SELECT pt.topic, coalesce(nullif(t.label, ''), pt.topic) AS label, pt.source, pt.score
+        FROM post_topics pt LEFT JOIN topics t ON t.slug = pt.topic
+        WHERE pt.post_id = :id ORDER BY coalesce(t.position, 1000000), pt.topic""",
+        {"id": post_id},
+    )
+    copy_rows = await db.execute(
+        """SELECT c.id, c.title, c.url, c.duplicate_reason, f.title AS blog_title, f.slug
+        FROM posts c JOIN feeds f ON f.id = c.feed_id
+        WHERE c.duplicate_of = :id AND c.hidden = 0 AND c.removed_at IS NULL
+          AND f.removed_at IS NULL ORDER BY c.id""",
+        {"id": post_id},
+    )
+    topics = tuple(
+        TopicReason(r["topic"], r["label"], r["source"] or "", r["score"]) for r in topic_rows.rows
+    )
+    copies = tuple(
+        Copy(
+            r["id"],
+            r["title"] or "Untitled post",
+            r["url"],
+            r["blog_title"] or "A member blog",
+            r["slug"],
+            r["duplicate_reason"],
+        )
+        for r in copy_rows.rows
+    )
+    card = card_from_row(
+        row,
+        tuple((t.slug, t.label) for t in topics),
+        tuple(dict.fromkeys(c.blog_title for c in copies if c.blog_slug != row["blog_slug"])),
+    )
+    return PostDetail(card, row["content_html"] or row["summary_html"], topics, copies)

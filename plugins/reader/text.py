@@ -1,0 +1,71 @@
+"""Text for people: slugs, readable dates, author names, excerpts, snippets."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from datetime import date
+
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+EXCERPT_WORDS = 40
+# Unusual characters marking search hits in FTS5 snippets, replaced after escaping.
+MARK_OPEN, MARK_CLOSE = "\x02", "\x03"
+
+_EMAIL = re.compile(r"\S+@\S+")
+_EMPTY_BRACKETS = re.compile(r"\(\s*\)|<\s*>|\[\s*\]")
+
+
+def slugify(name: str) -> str:
+    """ "South East" -> "south-east": lower-case ASCII letters, digits and hyphens."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")
+
+
+def readable_date(stamp: str | None) -> str:
+    """ "2016-11-21T08:47:00Z" -> "21 November 2016"; "" when there is no date."""
+    if not stamp:
+        return ""
+    try:
+        day = date.fromisoformat(stamp[:10])
+    except ValueError:
+        return stamp
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def display_author(author: str | None) -> str | None:
+    """ "Phil Rumens (noreply@blogger.com)" -> "Phil Rumens"; never an e-mail address."""
+    if not author:
+        return None
+    name = _EMPTY_BRACKETS.sub("", _EMAIL.sub("", author))
+    name = " ".join(name.split()).strip(" ,;-")
+    return name or None
+
+
+def excerpt(text: str | None, words: int = EXCERPT_WORDS) -> str:
+    """About `words` words of plain text, cut at a word with "…"."""
+    found = (text or "").split()
+    if len(found) <= words:
+        return " ".join(found)
+    return " ".join(found[:words]).rstrip(".,;:!?") + "…"
+
+
+def marked_snippet(snippet: str | None) -> str | None:
+    """An FTS5 snippet made with MARK_OPEN/MARK_CLOSE: escaped, hits in <mark>."""
+    if not snippet:
+        return None
+    escaped = html.escape(" ".join(snippet.split()), quote=True)
+    return escaped.replace(MARK_OPEN, "<mark>").replace(MARK_CLOSE, "</mark>")
