@@ -65,8 +65,9 @@ class CardLike(Protocol):
     topics: tuple[tuple[str, str], ...]
 
 
-class BlogLike(Protocol):
-    """What OPML reads of a member blog."""
+@dataclass(frozen=True)
+class MemberFeed:
+    """A member blog's own feed, as OPML lists it."""
 
     title: str
     feed_url: str
@@ -253,7 +254,7 @@ def json_feed(head: FeedHead, cards: Sequence[CardLike]) -> bytes:
 NO_REGION = "No region"
 
 
-def opml(title: str, blogs: Iterable[BlogLike], created: datetime | None) -> bytes:
+def opml(title: str, blogs: Iterable[MemberFeed], created: datetime | None) -> bytes:
     """Member blogs' own feeds, one outline per region (A to Z), blogs A to Z in each."""
     root = ET.Element("opml", {"version": "2.0"})
     head = ET.SubElement(root, "head")
@@ -263,7 +264,7 @@ def opml(title: str, blogs: Iterable[BlogLike], created: datetime | None) -> byt
     ET.SubElement(head, "ownerName").text = PUBLISHER
     ET.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
     body = ET.SubElement(root, "body")
-    regions: dict[str, list[BlogLike]] = {}
+    regions: dict[str, list[MemberFeed]] = {}
     for blog in blogs:
         if web_url(blog.feed_url):
             regions.setdefault(clean(blog.region).strip() or NO_REGION, []).append(blog)
