@@ -142,7 +142,8 @@ async def _feed(datasette: Any, request: Any) -> Response:
         page = await selection.find_posts(db, chosen, limit=LIMIT)
     except selection.BadRequest as exc:
         return _text(exc.message, 400)
-    args = {k: v for k, v in chosen.query_args().items() if k not in fixed}
+    # Feeds are always newest first, so `order` says nothing; the path gives `fixed`.
+    args = {k: v for k, v in chosen.query_args().items() if k not in fixed and k != "order"}
     where = f"/{kind}/{slug}" if fixed else "/search" if name == "search" else ""
     base = f"{request.scheme}://{request.host}"
     head = syndication.FeedHead(
