@@ -384,3 +384,43 @@ def test_text_loses_only_what_xml_forbids(value: str, expected: str) -> None:
 )
 def test_only_absolute_web_links_are_written(url: str | None, kept: bool) -> None:
     assert (syndication.web_url(url) is not None) == kept
+
+
+def test_a_card_holding_anything_still_makes_well_formed_documents() -> None:
+    from reader.cards import Card
+
+    card = Card(
+        id=7,
+        title="<b>Bold</b> \x00\x1b]]>\ufffe &amp; \ud83d",
+        url="javascript:alert(1)",
+        blog_title="Blog \x0b",
+        blog_slug="blog",
+        blog_site_url="data:text/html,x",
+        author=None,
+        organisation=None,
+        region=None,
+        region_slug=None,
+        published="yesterday",
+        updated=None,
+        first_seen_at="2026-11-21T08:47:00Z",
+        excerpt="Plain <text> & more \x07",
+        summary_html='<a href="javascript:alert(1)">x</a>',
+        content_html="<script>never used</script>",
+        topics=(("open-data", "Open \x01data"),),
+        copies=(),
+        snippet_html=None,
+    )
+    head = syndication.FeedHead(
+        "river", "Voice \x02", "https://v.example/feed.atom", "https://v.example/"
+    )
+    atom = syndication.atom_feed(head, [card])
+    urls = check_atom(atom)
+    assert not feedparser.parse(atom).bozo
+    document = syndication.json_feed(head, [card])
+    urls += check_json(document)
+    assert sorted(urls) == ["https://v.example/"] * 2 + ["https://v.example/feed.atom"] * 2
+    for body in (atom, document):
+        assert b"javascript" not in body and b"never used" not in body and b"data:" not in body
+    item = json.loads(document)["items"][0]
+    assert item["date_published"] == "2026-11-21T08:47:00Z"  # a bad date falls back
+    assert item["content_html"] == "<p>Plain &lt;text&gt; &amp; more</p>"
