@@ -20,7 +20,7 @@ from datasette.app import Datasette
 
 from aggregator.parsing.pool import ParsePool
 from aggregator.registry.site import Site, metadata_for
-from aggregator.service import STATIC_MOUNT
+from aggregator.service import STATIC_MOUNT, datasette_command
 from tests.support.feedserver import FeedServer
 
 from .conftest import ROOT
@@ -199,3 +199,17 @@ def test_every_inline_script_is_allowed_by_the_policy(ds: Datasette, path: str) 
     for script in inline:
         digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
         assert f"'sha256-{digest}'" in script_src[1], script[:80]
+
+
+def test_voice_serve_gives_datasette_the_templates_and_static_files(tmp_path: Path) -> None:
+    with datasette_command(tmp_path / "archive.db", SITE) as cmd:
+        pairs = list(zip(cmd, cmd[1:], strict=False))
+    assert ("--template-dir", str(SITE.templates)) in pairs
+    assert ("--static", f"voice-static:{SITE.static}") in pairs
+
+
+def test_a_site_without_templates_gets_datasettes_own_pages(tmp_path: Path) -> None:
+    (tmp_path / "metadata.yml").write_text("title: Voice\n")
+    (tmp_path / "plugins").mkdir()
+    with datasette_command(tmp_path / "voice.db", Site(tmp_path)) as cmd:
+        assert "--template-dir" not in cmd and "--static" not in cmd
