@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .cards import CARD_COLUMNS, PUBLIC, Card, card_from_row
-from .text import slugify
+from .text import shift_headings, slugify
 
 CACHE_SECONDS = 60.0
 _cache: dict[tuple[str, str], tuple[float, Any]] = {}
@@ -150,7 +150,7 @@ class Copy:
 @dataclass(frozen=True)
 class PostDetail:
     card: Card
-    body_html: str | None  # sanitised at storage
+    body_html: str | None  # sanitised at storage; headings renumbered from h3
     topics: tuple[TopicReason, ...]
     copies: tuple[Copy, ...]
 
@@ -197,4 +197,6 @@ async def post_detail(db: Any, post_id: int) -> PostDetail | None:
         tuple((t.slug, t.label) for t in topics),
         tuple(dict.fromkeys(c.blog_title for c in copies if c.blog_slug != row["blog_slug"])),
     )
-    return PostDetail(card, row["content_html"] or row["summary_html"], topics, copies)
+    return PostDetail(
+        card, shift_headings(row["content_html"] or row["summary_html"]), topics, copies
+    )

@@ -69,3 +69,20 @@ def marked_snippet(snippet: str | None) -> str | None:
         return None
     escaped = html.escape(" ".join(snippet.split()), quote=True)
     return escaped.replace(MARK_OPEN, "<mark>").replace(MARK_CLOSE, "</mark>")
+
+
+_HEADING = re.compile(r"<(/?)h([1-6])\b", re.I)
+
+
+def shift_headings(body_html: str | None, start: int = 3) -> str | None:
+    """A post's headings renumbered from `start` without gaps, under the page's own.
+
+    The levels a post uses, in order, become start, start+1, … (at most 6), so
+    "h1, h3" in a post becomes "h3, h4" below the page's h1 and h2. The HTML is
+    sanitised already: a `<` in text is escaped, so only real tags match.
+    """
+    if not body_html:
+        return body_html
+    levels = sorted({int(level) for _, level in _HEADING.findall(body_html)})
+    new = {level: min(start + i, 6) for i, level in enumerate(levels)}
+    return _HEADING.sub(lambda m: f"<{m.group(1)}h{new[int(m.group(2))]}", body_html)
