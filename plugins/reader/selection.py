@@ -177,7 +177,7 @@ async def _filters(db: Any, selection: Selection) -> tuple[list[str], dict[str, 
                 raise BadRequest(
                     f"There is no topic “{selection.topic}”: the topics page lists them all."
                 )
-            where.append("p.id IN (SELECT post_id FROM post_topics WHERE topic = :topic)")
+            where.append(TOPIC_CONDITION)
             params["topic"] = selection.topic
         if selection.region:
             names = [n for n in known["region"] if slugify(n) == selection.region]
@@ -223,7 +223,7 @@ def _index_for(selection: Selection) -> str:
     if selection.blog:
         return "INDEXED BY posts_feed_order"
     if selection.topic:
-        return ""  # the topic's own post ids come from post_topics(topic, post_id)
+        return ""  # _recent reads post_topics(topic, post_id) instead
     if selection.region:
         return "INDEXED BY posts_public_region"
     if selection.river:
@@ -231,18 +231,28 @@ def _index_for(selection: Selection) -> str:
     return ""
 
 
+TOPIC_CONDITION = "p.id IN (SELECT post_id FROM post_topics WHERE topic = :topic)"
+
+
 async def _recent(
     db: Any, selection: Selection, where: list[str], params: dict[str, Any]
 ) -> list[Any]:
     conditions = list(where)
+    source, key = f"posts p {_index_for(selection)}", "p.id"
+    if selection.topic and not selection.blog:  # the topic's posts, newest first, from its index
+        source = (
+            "post_topics pt INDEXED BY post_topics_topic CROSS JOIN posts p ON p.id = pt.post_id"
+        )
+        key = "pt.post_id"
+        conditions = [c for c in conditions if c != TOPIC_CONDITION] + ["pt.topic = :topic"]
     if selection.before is not None:
-        conditions.append("p.id < :before")
+        conditions.append(f"{key} < :before")
         params["before"] = selection.before
     sql = f"""
-        SELECT {CARD_COLUMNS} FROM posts p {_index_for(selection)}
+        SELECT {CARD_COLUMNS} FROM {source}
         CROSS JOIN feeds f ON f.id = p.feed_id
         WHERE {" AND ".join(conditions)}
-        ORDER BY p.id DESC LIMIT :limit
+        ORDER BY {key} DESC LIMIT :limit
     """
     try:
         return list((await db.execute(sql, params)).rows)
