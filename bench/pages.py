@@ -52,9 +52,7 @@ def spread(db: Path) -> dict[str, list[str]]:
     """Give feeds (and their posts) regions and titles as members would; the values to ask for."""
     with closing(sqlite3.connect(db)) as conn:
         for i, region in enumerate(REGIONS):
-            conn.execute(
-                "UPDATE feeds SET region = ? WHERE id % ? = ?", [region, len(REGIONS), i]
-            )
+            conn.execute("UPDATE feeds SET region = ? WHERE id % ? = ?", [region, len(REGIONS), i])
         conn.execute(
             "UPDATE posts SET region = (SELECT region FROM feeds WHERE feeds.id = posts.feed_id)"
         )
@@ -85,12 +83,15 @@ def page_types(values: dict[str, list[str]]) -> dict[str, list[str]]:
         "search (relevance)": [f"/search?q={w}" for w in WORDS],
         "search (recent)": [f"/search?q={w}&order=recent" for w in WORDS],
         "search + region + topic": [
-            f"/search?q={w}&region={r}&topic={t}" for w, r, t in zip(WORDS, regions, topics)
+            f"/search?q={w}&region={r}&topic={t}"
+            for w, r, t in zip(WORDS, regions, topics, strict=False)
         ],
         "Atom, river": ["/feed.atom"],
         "JSON Feed, river": ["/feed.json"],
         "Atom, topic": [f"/topics/{t}.atom" for t in topics],
-        "Atom, region + topic": [f"/regions/{r}.atom?topic={t}" for r, t in zip(regions, topics)],
+        "Atom, region + topic": [
+            f"/regions/{r}.atom?topic={t}" for r, t in zip(regions, topics, strict=False)
+        ],
         "JSON Feed, blog": [f"/blogs/{b}.json" for b in blogs],
         "Atom, search": [f"/search.atom?q={w}" for w in WORDS],
         "OPML, all blogs": ["/blogs.opml"],
