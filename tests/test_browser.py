@@ -176,3 +176,26 @@ def test_hostile_posts_run_no_script(browser: Browser, hostile_site: LiveSite) -
         with open_page(browser, hostile_site.base + path, WIDTHS[0]) as visit:
             assert visit.status == 200, path
             no_script_ran(visit.page)
+
+
+def test_hostile_posts_run_no_script_on_reader_pages_or_feeds(
+    browser: Browser, hostile_site: LiveSite
+) -> None:
+    """Every reader page type and feed format that shows the hostile posts, in Chromium."""
+    public = "hidden = 0 AND duplicate_of IS NULL AND removed_at IS NULL"
+    post_ids = [i for (i,) in rows(hostile_site.db, f"SELECT id FROM posts WHERE {public}")]
+    blogs = [s for (s,) in rows(hostile_site.db, "SELECT slug FROM feeds WHERE slug IS NOT NULL")]
+    regions = {r for (r,) in rows(hostile_site.db, "SELECT region FROM feeds")}
+    assert post_ids and blogs, "the hostile feeds gave no public posts"
+    paths = ["/", "/topics", "/regions", "/blogs", "/blogs.opml", "/feed.atom", "/feed.json"]
+    paths += [f"/posts/{i}" for i in post_ids]
+    paths += [f"/blogs/{b}{suffix}" for b in blogs for suffix in ("", ".atom", ".json")]
+    paths += [f"/regions/{'-'.join(r.lower().split())}" for r in regions]
+    paths += [f"/search?q={w}" for w in ("alert", "script", "javascript", "onerror")]
+    for path in paths:
+        with open_page(browser, hostile_site.base + path, WIDTHS[0]) as visit:
+            assert visit.status == 200, path
+            no_script_ran(visit.page)
+            hrefs = visit.page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+        active = [h for h in hrefs if h.lower().startswith(("javascript:", "data:"))]
+        assert not active, f"{path}: clickable {active}"
