@@ -24,6 +24,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from datasette import hookimpl
+from datasette.app import Datasette
 from markupsafe import Markup
 
 HTML_COLUMNS = {"content_html", "summary_html"}
@@ -68,7 +69,14 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
 
 
 @hookimpl
-def render_cell(value: object, column: str, table: str | None) -> Markup | None:
+def render_cell(
+    row: Any, value: object, column: str, table: str | None, datasette: Datasette
+) -> Markup | None:
+    if table in POST_TABLES and column == "title" and isinstance(value, str) and value:
+        post_id = _post_id(row)
+        if post_id is not None:  # the title links to the post's reader page
+            href = datasette.urls.path(f"posts/{post_id}")
+            return Markup('<a href="{}">{}</a>').format(href, value)
     if table not in POST_TABLES or column not in HTML_COLUMNS or not isinstance(value, str):
         return None
     text = text_of(value)
@@ -95,3 +103,12 @@ def asgi_wrapper() -> Callable[[ASGIApp], ASGIApp]:
         return remembering_the_page
 
     return wrap
+
+
+def _post_id(row: Any) -> int | None:
+    """The row's post id, when the page shows it (a `_col=` selection may leave it out)."""
+    try:
+        value = row["id"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return value if isinstance(value, int) else None

@@ -213,3 +213,10 @@ def test_a_site_without_templates_gets_datasettes_own_pages(tmp_path: Path) -> N
     (tmp_path / "plugins").mkdir()
     with datasette_command(tmp_path / "voice.db", Site(tmp_path)) as cmd:
         assert "--template-dir" not in cmd and "--static" not in cmd
+
+
+def test_post_titles_link_to_their_reader_page(ds: Datasette) -> None:
+    """The posts table's title is a link to /posts/<id>, where the post is readable."""
+    page = get(ds, "/voice/posts?_size=3").text
+    ids = re.findall(r'href="/posts/(\d+)"', page)
+    assert len(ids) == 3, page[:2000]
