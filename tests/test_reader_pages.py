@@ -370,3 +370,17 @@ def test_hostile_content_is_escaped_on_every_page(hostile_site: Path) -> None:
         assert not re.search(r"<[a-z]+[^>]*\son[a-z]+\s*=", body, re.I), path
         assert "javascript:" not in body.lower(), path
     assert answered > len(HOSTILE)
+
+
+def test_a_copy_is_read_on_its_canonical_posts_page(built: Path) -> None:
+    conn = sqlite3.connect(built)
+    copy = conn.execute(
+        "SELECT p.id, p.duplicate_of FROM posts p JOIN posts c ON c.id = p.duplicate_of"
+        " WHERE p.hidden = 0 AND p.removed_at IS NULL AND c.removed_at IS NULL LIMIT 1"
+    ).fetchone()
+    conn.close()
+    assert copy is not None, "the demo feeds hold copies of one another"
+    ds = app(built)
+    response = asyncio.run(ds.client.get(f"/posts/{copy[0]}"))
+    assert response.status_code == 302
+    assert response.headers["location"] == f"/posts/{copy[1]}"
