@@ -76,7 +76,7 @@ def run_demo(
             allow_private_hosts=True,
             port=port,
             on_ready=lambda: echo(
-                f"open http://127.0.0.1:{port}/{db_path.stem}/river for the latest posts "
-                "(Ctrl-C to stop)"
+                f"open http://127.0.0.1:{port}/ for the latest posts; the data for "
+                f"researchers is at /{db_path.stem} (Ctrl-C to stop)"
             ),
         )

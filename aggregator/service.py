@@ -308,7 +308,7 @@ def run(
             cmd = stack.enter_context(datasette_command(db_path, site, host=host, port=port))
             datasette = SupervisedDatasette(cmd)
             stack.callback(datasette.stop)
-            log.info("Datasette: http://%s:%d/%s", host, port, db_path.stem)
+            log.info("Voice: http://%s:%d/ (data: /%s)", host, port, db_path.stem)
         scheduler.add_job(
             run_cycle_logged,
             "interval",
