@@ -258,14 +258,9 @@ async def post_page(datasette: Any, request: Request) -> Response:
     if detail is None:
         # A copy of another post is read on its canonical post's page, which
         # lists where else it was published (302: a dedupe rebuild may relink it).
-        found = await db.execute(
-            "SELECT c.id FROM posts p JOIN posts c ON c.id = p.duplicate_of"
-            " WHERE p.id = :id AND p.hidden = 0 AND p.removed_at IS NULL"
-            " AND c.hidden = 0 AND c.duplicate_of IS NULL AND c.removed_at IS NULL",
-            {"id": post_id},
-        )
-        if found.rows:
-            return Response.redirect(datasette.urls.path(f"posts/{found.rows[0][0]}"))
+        canonical = await lookup.canonical_of(db, post_id)
+        if canonical is not None:
+            return Response.redirect(datasette.urls.path(f"posts/{canonical}"))
         message = "There is no post with this number: it may have been taken down."
         return await problem(datasette, request, message, 404)
     return await render(datasette, request, "voice_post.html", {"post": detail})

@@ -32,11 +32,13 @@ def fill_missing_slugs(conn: sqlite3.Connection) -> int:
 
     A taken-down blog has none: a slug made from its title would still name it.
     """
-    taken = {r[0] for r in conn.execute("SELECT slug FROM feeds WHERE slug IS NOT NULL")}
     missing = conn.execute(
         "SELECT id, title, site_url, url FROM feeds"
         " WHERE slug IS NULL AND removed_at IS NULL ORDER BY id"
     ).fetchall()
+    if not missing:
+        return 0
+    taken = {r[0] for r in conn.execute("SELECT slug FROM feeds WHERE slug IS NOT NULL")}
     for feed_id, title, site_url, url in missing:
         base = blog_slug(title, site_url, url)
         slug, n = base, 1

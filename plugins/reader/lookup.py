@@ -155,6 +155,17 @@ class PostDetail:
     copies: tuple[Copy, ...]
 
 
+async def canonical_of(db: Any, post_id: int) -> int | None:
+    """The public post that the public copy `post_id` is a copy of, if it is one."""
+    rows = await db.execute(
+        "SELECT c.id FROM posts p JOIN posts c ON c.id = p.duplicate_of"
+        " WHERE p.id = :id AND p.hidden = 0 AND p.removed_at IS NULL"
+        " AND c.hidden = 0 AND c.duplicate_of IS NULL AND c.removed_at IS NULL",
+        {"id": post_id},
+    )
+    return rows.rows[0][0] if rows.rows else None
+
+
 async def post_detail(db: Any, post_id: int) -> PostDetail | None:
     """A public post with its body, why each topic was given, and its copies (3 queries)."""
     rows = await db.execute(
