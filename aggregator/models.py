@@ -70,6 +70,9 @@ class FeedSource:
     organisation: str | None = None
     topics: tuple[str, ...] = ()
     interval_minutes: int | None = None  # this feed's own check interval
+    display: str = "full"  # "excerpt": the member wants only excerpts shown
+    research: bool = True  # False: left out of research data releases
+    paused: bool = False  # True: paused by its member, not fetched
 
 
 @dataclass(frozen=True)

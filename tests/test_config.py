@@ -99,3 +99,94 @@ def test_fetch_limits_take_their_defaults_from_settings() -> None:
 
     built = limits_from_settings(Settings(), "0")
     assert dataclasses.replace(built, user_agent="Voice") == FetchLimits()
+
+
+def _one_feed(extra: str, region: str = "London") -> str:
+    return f"feeds:\n  - url: https://a.example/feed/\n    region: {region}\n{extra}"
+
+
+@pytest.mark.parametrize(
+    ("region", "canonical"),
+    [
+        pytest.param("south east", "South East", id="lower-case"),
+        pytest.param("'  SOUTH   East '", "South East", id="spaces-and-case"),
+        pytest.param("Yorkshire & the Humber", "Yorkshire and the Humber", id="ampersand"),
+        pytest.param("National", "National", id="canonical"),
+    ],
+)
+def test_region_in_any_case_is_stored_under_its_canonical_name(region: str, canonical: str) -> None:
+    assert parse_registry(_one_feed("", region)).feeds[0].region == canonical
+
+
+@pytest.mark.parametrize(
+    ("region", "expected"),
+    [
+        pytest.param(
+            "Sout East", "'Sout East' is not a region: did you mean South East?", id="near"
+        ),
+        pytest.param("Londn", "'Londn' is not a region: did you mean London?", id="near-short"),
+        pytest.param("Devon", "'Devon' is not a region; use one of: North East,", id="far"),
+        pytest.param("3", "region: must be the name of a region, one of:", id="number"),
+    ],
+)
+def test_unknown_region_gets_a_suggestion_when_one_is_close(region: str, expected: str) -> None:
+    with pytest.raises(ConfigErrors) as info:
+        parse_registry(_one_feed("", region))
+    assert len(info.value.problems) == 1 and expected in info.value.problems[0]
+
+
+def test_voice_check_accepts_a_lower_case_region_and_suggests_for_a_near_miss(
+    tmp_path: Path,
+) -> None:
+    from click.testing import CliRunner
+
+    from aggregator.cli import cli
+
+    config = tmp_path / "feeds.yaml"
+    config.write_text(_one_feed("", "south east"))
+    result = CliRunner().invoke(cli, ["check", "--config", str(config)])
+    assert result.exit_code == 0 and "1 feeds, all valid" in result.stdout
+    config.write_text(_one_feed("", "Sout East"))
+    result = CliRunner().invoke(cli, ["check", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "feeds[0] (https://a.example/feed/): region: 'Sout East' is not a region: " in (
+        result.stderr
+    )
+    assert "did you mean South East? (regions: North East," in result.stderr
+
+
+def test_members_choices_default_to_full_text_in_research_and_not_paused() -> None:
+    feed = parse_registry(_one_feed("")).feeds[0]
+    assert (feed.display, feed.research, feed.paused) == ("full", True, False)
+    chosen = "    display: Excerpt\n    research: false\n    paused: true\n"
+    feed = parse_registry(_one_feed(chosen)).feeds[0]
+    assert (feed.display, feed.research, feed.paused) == ("excerpt", False, True)
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        pytest.param(
+            "    display: summary\n",
+            "feeds.yaml:4: feeds[0] (https://a.example/feed/): display: "
+            "'summary' is not a choice; use full or excerpt",
+            id="display",
+        ),
+        pytest.param(
+            "    research: no thanks\n",
+            "feeds.yaml:4: feeds[0] (https://a.example/feed/): research: "
+            "must be true or false, got 'no thanks'",
+            id="research",
+        ),
+        pytest.param(
+            "    paused: 1\n",
+            "feeds.yaml:4: feeds[0] (https://a.example/feed/): paused: "
+            "must be true or false, got 1",
+            id="paused",
+        ),
+    ],
+)
+def test_members_choices_are_checked_with_one_line_each(extra: str, expected: str) -> None:
+    with pytest.raises(ConfigErrors) as info:
+        parse_registry(_one_feed(extra))
+    assert info.value.problems == [expected]

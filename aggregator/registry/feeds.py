@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from aggregator.errors import ConfigError
 from aggregator.models import REGIONS, FeedSource, Registry, Settings
+from aggregator.registry.regions import match_region
 from aggregator.registry.yamlsafe import (
     MAX_BYTES,
     SHOWN,
@@ -37,7 +38,11 @@ FEED_KEYS = (
     "region",
     "topics",
     "interval_minutes",
+    "display",
+    "research",
+    "paused",
 )
+DISPLAYS = ("full", "excerpt")  # what readers see of a post: the member's choice
 REQUIRED_KEYS = ("url", "region")
 SETTING_KEYS = tuple(f.name for f in dataclasses.fields(Settings))
 # The inclusive range of each number under `settings:`, as README's table gives
@@ -204,12 +209,9 @@ def _check_feed(
             values["url"] = item["url"].strip()
     region = item.get("region")
     if region not in (None, ""):
-        if region in REGIONS:
-            values["region"] = region
-        else:
-            problems.append(
-                ("region", f"{show(region)} is not a region; use one of: " + ", ".join(REGIONS))
-            )
+        problem = _check_region(region, values)
+        if problem:
+            problems.append(("region", problem))
     for key in ("title", "author", "organisation"):
         value = item.get(key)
         if value is not None and not isinstance(value, str):
@@ -235,6 +237,18 @@ def _check_feed(
             problems.append(("interval_minutes", minutes))
         else:
             values["interval_minutes"] = interval
+    display = item.get("display")
+    if display is not None:
+        if isinstance(display, str) and display.strip().lower() in DISPLAYS:
+            values["display"] = display.strip().lower()
+        else:
+            problems.append(("display", f"{show(display)} is not a choice; use full or excerpt"))
+    for key in ("research", "paused"):
+        if key in item:
+            if isinstance(item[key], bool):
+                values[key] = item[key]
+            else:
+                problems.append((key, f"must be true or false, got {show(item[key])}"))
     topics = item.get("topics")
     if topics is not None:
         if not isinstance(topics, list) or not all(isinstance(t, str) and t for t in topics):
@@ -252,6 +266,20 @@ def _check_feed(
                         ("topics", f"{named} not in topics.yaml (known topics: {listed})")
                     )
     return values, problems
+
+
+def _check_region(region: Any, values: dict[str, Any]) -> str | None:
+    """Store the canonical name of a region typed in any case; else say why not."""
+    listed = ", ".join(REGIONS)
+    if not isinstance(region, str):
+        return f"must be the name of a region, one of: {listed}"
+    canonical, suggestion = match_region(region)
+    if canonical:
+        values["region"] = canonical
+        return None
+    if suggestion:
+        return f"{show(region)} is not a region: did you mean {suggestion}? (regions: {listed})"
+    return f"{show(region)} is not a region; use one of: {listed}"
 
 
 def _check_settings(raw: Any, path: Path, problems: list[str]) -> Settings:
