@@ -1,9 +1,10 @@
 """Edit feeds.yaml in place: safely, atomically, keeping what members wrote.
 
-Used by `voice redirects --apply` and `voice remove URL`. Every edit goes
-through `edit_registry`, which
+Used by `voice redirects --apply`, `voice remove URL`, `voice add` and
+moderation (`add_feed`, `update_feed`). Every edit goes through
+`edit_registry`, which
 
-1. takes an exclusive lock on a sibling file `.feeds.yaml.lock` (see below),
+1. takes an exclusive lock on a sibling file `.feeds.yaml.lock` (`atomic`),
 2. reads the file and loads it round-trip (ruamel `typ="rt"`, quotes kept,
    indentation detected from the file itself),
 3. applies the change and dumps the document back to text,
@@ -14,52 +15,40 @@ through `edit_registry`, which
 
 Killing the process at any moment leaves either the old or the new file.
 
-Why a sibling lock file rather than locking feeds.yaml itself: `os.replace`
-puts a new inode at the path, so a lock on the old inode protects nothing. A
-process that opened feeds.yaml while another was editing it would get the
-lock on the replaced inode after the edit, read the stale text and overwrite
-the first edit. The lock file is never replaced or deleted (deleting it would
-reopen the same race), so it stays beside feeds.yaml; git can ignore it.
-
-Stray temp files: a writer killed between creating its temp file and
-`os.replace` leaves `.feeds.yaml.*.tmp` behind. Temp files only exist while
-their writer holds the lock, so whoever holds the lock next deletes any it
-finds before writing its own. At most one stray file exists at a time, and
-none after the next successful edit.
-
-Comments between entries: ruamel attaches the blank lines and comments
-between two entries to the *last value of the entry above*, so deleting an
-entry from the list would also delete the comment introducing the next
-entry. `remove_feed` moves them instead: comment lines directly above the
-removed entry (no blank line between) go with it; every other comment, such
-as a section heading, stays where it was.
+Comments and blank lines stay where members put them (`yamlcomments`).
 """
 
 from __future__ import annotations
 
-import fcntl
 import io
-import os
-import stat
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import CommentMark, YAMLError
-from ruamel.yaml.tokens import CommentToken
+from ruamel.yaml.error import YAMLError
 
 from aggregator.errors import ConfigError
+from aggregator.registry.atomic import locked, remove_stale_temp_files, write_atomic
 from aggregator.registry.feeds import (
+    FEED_KEYS,
     ConfigErrors,
     normalise_feed_url,
     parse_registry,
     read_config_text,
 )
-from aggregator.registry.yamlsafe import YAMLProblem, check_shape
+from aggregator.registry.sameblog import NO_REDIRECTS, find_entry
+from aggregator.registry.yamlcomments import (
+    blank_between,
+    move_trailing,
+    remove_entry,
+    set_trailing,
+    split_gap,
+    trailing_slot,
+    trailing_token,
+)
+from aggregator.registry.yamlsafe import YAMLProblem, check_shape, show
 
 Change = Callable[[CommentedMap], bool]
 
@@ -75,7 +64,7 @@ def remove_feed(path: Path, url: str) -> bool:
         index = _find(feeds, url)
         if index is None:
             return False
-        _remove_entry(doc, feeds, index)
+        remove_entry(doc, feeds, index)
         return True
 
     return edit_registry(path, change)
@@ -107,6 +96,74 @@ def replace_feed_url(path: Path, old_url: str, new_url: str) -> bool:
     return edit_registry(path, change)
 
 
+def add_feed(
+    path: Path, entry: Mapping[str, Any], *, redirects: Mapping[str, str] = NO_REDIRECTS
+) -> None:
+    """Append one feed entry, its keys in FEED_KEYS order, laid out like the rest.
+
+    Raises ConfigError, naming the entry already there, when the same blog is
+    registered under any address (`sameblog`: feed or home page, `www.`,
+    scheme, a known redirect), and when the result would not validate.
+    """
+    unknown = [key for key in entry if key not in FEED_KEYS]
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {show(unknown[0])} for a feed entry")
+    new = CommentedMap(
+        (key, _yaml_value(entry[key]))
+        for key in FEED_KEYS
+        if entry.get(key) not in (None, "", [], ())
+    )
+
+    def change(doc: CommentedMap) -> bool:
+        feeds = _feeds(doc, create=True)
+        addresses = [
+            (e.get("url"), e.get("site_url")) if isinstance(e, dict) else () for e in feeds
+        ]
+        wanted = [entry.get("url"), entry.get("site_url")]
+        index = find_entry(addresses, *(u for u in wanted if u), redirects=redirects)
+        if index is not None:
+            raise ConfigError(
+                f"{path}: this blog is already registered as feeds[{index}]"
+                f" ({show(feeds[index].get('url'), quotes=False)})"
+            )
+        if feeds and blank_between(feeds):
+            eol, after = split_gap(trailing_token(feeds[-1]))
+            set_trailing(feeds[-1], (eol or "\n") + "".join(after) + "\n")
+        feeds.append(new)
+        return True
+
+    edit_registry(path, change)
+
+
+def update_feed(path: Path, url: str, changes: Mapping[str, Any | None]) -> bool:
+    """Set keys of the entry registered as `url` (a None value deletes the key).
+
+    A new key goes in its FEED_KEYS place; a text value keeps the quoting the
+    member used. False (file untouched) when every value is already so.
+    Raises ConfigError when `url` is not registered or the result is invalid.
+    """
+    unknown = [key for key in changes if key not in FEED_KEYS]
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {show(unknown[0])} for a feed entry")
+
+    def change(doc: CommentedMap) -> bool:
+        feeds = _feeds(doc)
+        index = _find(feeds, url)
+        if index is None:
+            raise ConfigError(f"{path}: {url} is not registered")
+        item = feeds[index]
+        last = list(item)[-1]
+        slot = trailing_slot(item)
+        changed = False
+        for key, value in changes.items():
+            changed = _set_key(item, key, value) or changed
+        if changed and list(item)[-1] != last and slot is not None and slot[0][slot[1]]:
+            move_trailing(item, slot, last)
+        return changed
+
+    return edit_registry(path, change)
+
+
 def edit_registry(path: Path, change: Change) -> bool:
     """Apply `change` to the round-trip document of feeds.yaml, under a lock.
 
@@ -115,7 +172,7 @@ def edit_registry(path: Path, change: Change) -> bool:
     file keeps its bytes and mtime) when nothing changed.
     """
     path = path.resolve()
-    with _locked(path):
+    with locked(path):
         text = read_config_text(path, " (pass --config PATH)")
         try:  # the same shape limits as every read: no alias bomb, no deep nesting
             check_shape(text, "rt")
@@ -139,8 +196,8 @@ def edit_registry(path: Path, change: Change) -> bool:
             raise ConfigError(
                 f"{path}: edit refused, the result would be invalid: {exc.problems[0]}"
             ) from exc
-        _remove_stale_temp_files(path)
-        _write_atomic(path, new_text)
+        remove_stale_temp_files(path)
+        write_atomic(path, new_text)
         return True
 
 
@@ -177,11 +234,53 @@ def _dump(yaml: YAML, doc: Any) -> str:
     return out.getvalue()
 
 
-def _feeds(doc: CommentedMap) -> CommentedSeq:
+def _feeds(doc: CommentedMap, create: bool = False) -> CommentedSeq:
     feeds = doc.get("feeds")
+    if create and (feeds is None or isinstance(feeds, CommentedSeq) and not feeds):
+        feeds = CommentedSeq()  # `feeds:` or `feeds: []`: a block list from now on
+        doc["feeds"] = feeds
     if not isinstance(feeds, CommentedSeq):
         raise ConfigError("feeds.yaml: 'feeds:' must be a list")
     return feeds
+
+
+# --- adding and changing entries ------------------------------------------------
+
+
+def _yaml_value(value: Any) -> Any:
+    """A value as feeds.yaml writes it: topics as a flow list `[a, b]`."""
+    if isinstance(value, list | tuple):
+        seq = CommentedSeq(value)
+        seq.fa.set_flow_style()
+        return seq
+    return value
+
+
+def _set_key(item: CommentedMap, key: str, value: Any) -> bool:
+    """Set (None: delete) one key of an entry; whether that changed anything."""
+    if value is None:
+        if key not in item:
+            return False
+        del item[key]
+        return True
+    old = item.get(key)
+    if isinstance(value, list | tuple):
+        if isinstance(old, CommentedSeq):
+            if list(old) == list(value):
+                return False
+            old[:] = list(value)  # the list keeps its style: flow or block
+            return True
+    elif key in item and old == value and isinstance(old, bool) == isinstance(value, bool):
+        return False  # (1 == True, but `paused: 1` is not `paused: true`)
+    new = type(old)(value) if isinstance(old, str) and isinstance(value, str) else value
+    if key in item:
+        item[key] = _yaml_value(new)
+    else:
+        order = FEED_KEYS.index(key)
+        before = [k for k in item if k in FEED_KEYS and FEED_KEYS.index(k) < order]
+        position = list(item).index(before[-1]) + 1 if before else 0
+        item.insert(position, key, _yaml_value(new))
+    return True
 
 
 def _find(feeds: CommentedSeq, url: str) -> int | None:
@@ -191,158 +290,3 @@ def _find(feeds: CommentedSeq, url: str) -> int | None:
         if isinstance(value, str) and normalise_feed_url(value) == key:
             return index
     return None
-
-
-# --- moving comments when an entry goes ---------------------------------------
-
-
-def _remove_entry(doc: CommentedMap, feeds: CommentedSeq, index: int) -> None:
-    """Delete feeds[index], keeping the comments that belong to its neighbours."""
-    after_eol, after = _split_gap(_trailing_token(feeds[index]))
-    if index > 0:
-        before_token = _trailing_token(feeds[index - 1])
-        before_eol, before = _split_gap(before_token)
-    else:
-        before_eol, before = "", _seq_start_lines(feeds)
-    kept = _drop_own_comments(before) + after
-    del feeds[index]
-    if index > 0:
-        _set_trailing(feeds[index - 1], (before_eol or "\n") + "".join(kept))
-    else:
-        _set_seq_start(doc, feeds, kept)
-
-
-def _drop_own_comments(lines: list[str]) -> list[str]:
-    """Lines of the gap above an entry minus the comment block touching it."""
-    kept = list(lines)
-    while kept and kept[-1].strip():
-        kept.pop()  # comment lines directly above the entry: they go with it
-    while kept and not kept[-1].strip():
-        kept.pop()  # the blank lines are the next entry's to bring
-    return kept
-
-
-def _split_gap(token: CommentToken | None) -> tuple[str, list[str]]:
-    """A trailing comment token as (end of its value line, following lines)."""
-    if token is None:
-        return "", []
-    eol, _, rest = token.value.partition("\n")
-    return eol + "\n", rest.splitlines(keepends=True)
-
-
-def _trailing_slot(node: Any) -> tuple[list[Any], int] | None:
-    """Where ruamel keeps the comment after a node: (comment list, position)."""
-    if not node:
-        return None
-    if isinstance(node, CommentedMap):
-        key = list(node.keys())[-1]
-        value, position = node[key], 2
-    elif isinstance(node, CommentedSeq):
-        key = len(node) - 1
-        value, position = node[key], 0
-    else:
-        return None
-    if isinstance(value, CommentedMap | CommentedSeq) and value and not value.fa.flow_style():
-        return _trailing_slot(value)
-    slot = node.ca.items.setdefault(key, [None, None, None, None])
-    return slot, position
-
-
-def _trailing_token(node: Any) -> CommentToken | None:
-    found = _trailing_slot(node)
-    return found[0][found[1]] if found else None
-
-
-def _set_trailing(node: Any, value: str) -> None:
-    found = _trailing_slot(node)
-    if found is None:
-        return
-    slot, position = found
-    if value == "\n":
-        slot[position] = None
-    elif slot[position] is not None:
-        slot[position].value = value
-    else:
-        slot[position] = CommentToken(value, CommentMark(0))
-
-
-def _seq_start_lines(feeds: CommentedSeq) -> list[str]:
-    """Comment lines between `feeds:` and the first entry."""
-    tokens = (feeds.ca.comment[1] if feeds.ca.comment else None) or []
-    # Each token is one comment line (indent kept as its column) plus blank lines.
-    text = "".join(" " * t.start_mark.column + t.value for t in tokens)
-    return text.splitlines(keepends=True)
-
-
-def _set_seq_start(doc: CommentedMap, feeds: CommentedSeq, lines: list[str]) -> None:
-    """Put `lines` between `feeds:` and the first entry, as ruamel stores them:
-    one token per comment line, carrying the blank lines that follow it."""
-    tokens: list[CommentToken] = []
-    for line in lines:
-        text = line.lstrip(" ")
-        if text.strip():
-            tokens.append(CommentToken(text, CommentMark(len(line) - len(text))))
-        elif tokens:
-            tokens[-1].value += "\n"
-    if feeds.ca.comment and feeds.ca.comment[1] is not None:
-        feeds.ca.comment[1][:] = tokens  # the same list is also held by the `feeds` key
-    elif tokens:
-        feeds.ca.comment = [None, tokens]
-        doc.ca.items.setdefault("feeds", [None, None, None, None])[3] = tokens
-
-
-# --- locking and writing ------------------------------------------------------
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    lock_path = path.with_name(f".{path.name}.lock")
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise ConfigError(f"{lock_path}: cannot create lock file: {exc}") from exc
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def _temp_prefix(path: Path) -> str:
-    return f".{path.name}."
-
-
-def _remove_stale_temp_files(path: Path) -> None:
-    """Delete temp files left by a killed writer (only safe under the lock)."""
-    for stale in path.parent.glob(f"{_temp_prefix(path)}*.tmp"):
-        stale.unlink(missing_ok=True)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        mode = 0o644
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            os.fchmod(out.fileno(), mode)
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ConfigError(f"{path}: cannot write: {exc}") from exc
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
