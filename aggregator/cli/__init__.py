@@ -2,7 +2,8 @@
 
 Every expected error becomes one line and an exit code (see options);
 the commands live in `running` (check, fetch, serve, run, demo) and
-`archive` (status, retag, dedupe, redirects) and `takedowns` (remove).
+`archive` (status, retag, dedupe, redirects) and `takedowns` (remove)
+and `moderating` (submissions, member, import-opml).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import click
 
 from aggregator import __version__
-from aggregator.cli import archive, running, takedowns
+from aggregator.cli import archive, moderating, running, takedowns
 from aggregator.cli.options import EXIT_CONFIG
 from aggregator.errors import AggregatorError
 
@@ -39,6 +40,9 @@ for _command in (
     takedowns.remove,
     archive.redirects,
     running.demo,
+    moderating.submissions,
+    moderating.member,
+    moderating.import_opml,
 ):
     cli.add_command(_command)
 
