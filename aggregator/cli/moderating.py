@@ -66,7 +66,7 @@ sub_db = click.option(
 
 def _answer_json(work: Callable[[Any], dict[str, Any]]) -> None:
     """Read one JSON object from stdin, run `work`, print its answer as one JSON object."""
-    raw = click.get_binary_stream("stdin").read(MAX_REQUEST_BYTES + 1)
+    raw = sys.stdin.buffer.read(MAX_REQUEST_BYTES + 1)
     try:
         if len(raw) > MAX_REQUEST_BYTES:
             raise FieldError(None, "The request is too large.")
