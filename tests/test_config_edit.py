@@ -18,7 +18,13 @@ import pytest
 from ruamel.yaml.comments import CommentedMap
 
 from aggregator.errors import ConfigError
-from aggregator.registry.edit import edit_registry, remove_feed, replace_feed_url
+from aggregator.registry.edit import (
+    add_feed,
+    edit_registry,
+    remove_feed,
+    replace_feed_url,
+    update_feed,
+)
 from aggregator.registry.feeds import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -306,3 +312,248 @@ def test_an_edit_refuses_a_registry_nested_too_deep(tmp_path: Path) -> None:
         remove_feed(path, "https://a.example/feed")
     assert "not editing it" in str(caught.value) and "\n" not in str(caught.value)
     assert path.read_bytes() == before
+
+
+# --- adding and changing entries ------------------------------------------------
+
+ECHO = {
+    "region": "Scotland",  # given in any order: written in FEED_KEYS order
+    "research": False,
+    "url": "https://e.example/feed/",
+    "display": "excerpt",
+    "topics": ("open-data",),
+    "title": "Echo",
+    "site_url": "https://e.example/",
+    "author": None,  # None and empty values are left out
+    "organisation": "",
+}
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        pytest.param("commented.yaml", "commented.add.yaml", id="blank-line-between-entries"),
+        pytest.param("flush-left.yaml", "flush-left.add.yaml", id="no-blank-line-flush-left"),
+    ],
+)
+def test_add_appends_one_entry_in_the_files_own_layout(
+    tmp_path: Path, source: str, expected: str
+) -> None:
+    path = _copy(tmp_path, source)
+    add_feed(path, ECHO)
+    assert path.read_text() == (DATA / expected).read_text()  # comments and quotes kept
+    added = load_registry(path).feeds[-1]
+    assert (added.url, added.region, added.display, added.research) == (
+        "https://e.example/feed/",
+        "Scotland",
+        "excerpt",
+        False,
+    )
+
+
+def test_add_to_the_committed_registry_appends_after_a_blank_line(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    shutil.copy(ROOT / "feeds.yaml", path)
+    add_feed(path, {"url": "https://e.example/feed/", "region": "Wales", "title": "Echo"})
+    added = "\n  - url: https://e.example/feed/\n    title: Echo\n    region: Wales\n"
+    assert path.read_text() == (ROOT / "feeds.yaml").read_text() + added
+
+
+def test_add_to_an_empty_list_starts_a_block_list(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("# nobody yet\nfeeds: []\n")
+    add_feed(path, {"url": "https://e.example/feed/", "region": "Wales"})
+    assert path.read_text() == (
+        "# nobody yet\nfeeds:\n  - url: https://e.example/feed/\n    region: Wales\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        pytest.param({"url": "https://a.example/feed/"}, id="same-feed"),
+        pytest.param({"url": "http://www.a.example/"}, id="home-page-of-the-feed"),
+        pytest.param({"url": "https://a.example/rss.xml"}, id="another-feed-of-the-blog"),
+        pytest.param(
+            {"url": "https://new.example/feed/", "site_url": "https://a.example"},
+            id="site-url",
+        ),
+    ],
+)
+def test_add_refuses_a_blog_already_registered(tmp_path: Path, entry: dict[str, Any]) -> None:
+    path = _copy(tmp_path, "commented.yaml")
+    before = path.read_bytes()
+    with pytest.raises(ConfigError) as caught:
+        add_feed(path, {**entry, "region": "Wales"})
+    message = str(caught.value)
+    assert "already registered as feeds[0] (https://a.example/feed/)" in message
+    assert path.read_bytes() == before
+
+
+def test_add_refuses_a_blog_registered_before_a_known_redirect(tmp_path: Path) -> None:
+    path = _copy(tmp_path, "commented.yaml")
+    moved = {"https://a.example/feed/": "https://alpha.example/feed/"}
+    with pytest.raises(ConfigError, match=r"feeds\[0\]"):
+        add_feed(path, {"url": "https://alpha.example/", "region": "Wales"}, redirects=moved)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        pytest.param({"url": "https://e.example/", "region": "Mars"}, "'Mars' is not a region"),
+        pytest.param({"url": "https://e.example/"}, "region is required"),
+        pytest.param({"url": "https://e.example/", "region": "Wales", "colour": "red"}, "colour"),
+        pytest.param(
+            {"url": "https://e.example/", "region": "Wales", "display": "big"},
+            "use full or excerpt",
+        ),
+    ],
+)
+def test_add_refuses_an_invalid_entry(tmp_path: Path, entry: dict[str, Any], message: str) -> None:
+    path = _copy(tmp_path, "commented.yaml")
+    before = path.read_bytes()
+    with pytest.raises(ConfigError, match=message) as caught:
+        add_feed(path, entry)
+    assert "\n" not in str(caught.value)
+    assert path.read_bytes() == before
+
+
+def test_update_sets_and_deletes_keys_keeping_comments(tmp_path: Path) -> None:
+    path = _copy(tmp_path, "commented.yaml")
+    assert update_feed(path, "https://a.example/feed/", {"region": "London", "paused": True})
+    changes = {"topics": None, "organisation": "Bravo Council", "title": "Bravo!"}
+    assert update_feed(path, "http://B.example/feed", changes)
+    assert update_feed(path, "https://c.example/feed/", {"research": False, "topics": ["housing"]})
+    assert path.read_text() == (DATA / "commented.update.yaml").read_text()
+    feeds = load_registry(path).feeds
+    assert (feeds[0].region, feeds[0].paused, feeds[1].topics, feeds[2].research) == (
+        "London",
+        True,
+        (),
+        False,
+    )
+    assert update_feed(path, "https://a.example/feed/", {"paused": None})
+    assert "paused" not in path.read_text()
+    assert "    region: London    # HQ\n\n  - url: https://b" in path.read_text()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"region": "National", "title": "Alpha"}, id="same-values-quoted-title"),
+        pytest.param({"author": None}, id="delete-absent-key"),
+        pytest.param({}, id="nothing"),
+    ],
+)
+def test_update_that_changes_nothing_leaves_the_file(
+    tmp_path: Path, changes: dict[str, Any]
+) -> None:
+    path = _copy(tmp_path, "commented.yaml")
+    before = path.read_bytes()
+    assert update_feed(path, "https://a.example/feed/", changes) is False
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("url", "changes", "message"),
+    [
+        pytest.param("https://z.example/", {"paused": True}, "is not registered", id="absent"),
+        pytest.param("https://a.example/feed/", {"paused": "yes"}, "true or false", id="invalid"),
+        pytest.param("https://a.example/feed/", {"region": None}, "region is required", id="req"),
+        pytest.param("https://a.example/feed/", {"colour": "red"}, "unknown key", id="key"),
+    ],
+)
+def test_update_refuses(tmp_path: Path, url: str, changes: dict[str, Any], message: str) -> None:
+    path = _copy(tmp_path, "commented.yaml")
+    before = path.read_bytes()
+    with pytest.raises(ConfigError, match=message):
+        update_feed(path, url, changes)
+    assert path.read_bytes() == before
+
+
+def _add_all(path: str, urls: list[str], barrier: Any) -> None:
+    barrier.wait()
+    for url in urls:
+        add_feed(Path(path), {"url": url, "region": "London"})
+
+
+def test_two_processes_adding_at_once_keep_both_entries(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(_registry_text(FEEDS[:2]))
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    workers = [
+        ctx.Process(target=_add_all, args=(str(path), FEEDS[2:8:2], barrier)),
+        ctx.Process(target=_add_all, args=(str(path), FEEDS[3:8:2], barrier)),
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=60)
+    assert [w.exitcode for w in workers] == [0, 0]
+    assert sorted(f.url for f in load_registry(path).feeds) == FEEDS
+
+
+# The child takes the blog out if it is there, else adds it, over and over
+# (a kill may have left either). With HOLD set
+# it stops in its first fsync of a temp file (inside the lock, the new text
+# written, feeds.yaml not yet replaced) and waits to be killed.
+ADD_LOOP = """
+import os, signal, stat, sys
+from pathlib import Path
+from aggregator.registry.edit import add_feed, remove_feed
+path, url, hold = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
+_fsync = os.fsync
+def fsync(fd):
+    if hold and stat.S_ISREG(os.fstat(fd).st_mode):
+        print("writing", flush=True)
+        signal.pause()
+    _fsync(fd)
+os.fsync = fsync
+print("ready", flush=True)
+for _ in range(10_000):
+    if not remove_feed(path, url):
+        add_feed(path, {"url": url, "region": "Wales", "title": "Echo"})
+"""
+
+
+def test_killed_add_leaves_old_or_new_file(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    shutil.copy(ROOT / "feeds.yaml", path)
+    url = "https://e.example/feed/"
+    original = path.read_text()
+    added = original + f"\n  - url: {url}\n    title: Echo\n    region: Wales\n"
+    rng = random.Random(11)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for round_number in range(12):
+        hold = round_number % 3 == 0
+        before = path.read_text()
+        child = subprocess.Popen(
+            [sys.executable, "-c", ADD_LOOP, str(path), url, "1" if hold else "0"],
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=tmp_path,
+        )
+        try:
+            assert child.stdout is not None
+            assert child.stdout.readline() == b"ready\n"
+            if hold:
+                assert child.stdout.readline() == b"writing\n"
+            else:
+                time.sleep(rng.uniform(0.02, 0.2))  # any moment: the checks hold for all
+            assert child.poll() is None, "the editor stopped before it was killed"
+        finally:
+            child.kill()
+            child.wait(timeout=60)
+            if child.stdout is not None:
+                child.stdout.close()
+        assert child.returncode == -signal.SIGKILL
+        assert path.read_text() in (original, added)
+        load_registry(path)
+        if hold:  # the new text sat in a temp file, never half in feeds.yaml
+            assert path.read_text() == before
+            assert len(list(tmp_path.glob(".feeds.yaml.*.tmp"))) == 1
+    remove_feed(path, url)
+    add_feed(path, {"url": url, "region": "Wales", "title": "Echo"})
+    assert path.read_text() == added
+    assert not list(tmp_path.glob(".feeds.yaml.*.tmp"))
