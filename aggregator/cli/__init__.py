@@ -3,7 +3,7 @@
 Every expected error becomes one line and an exit code (see options);
 the commands live in `running` (check, fetch, serve, run, demo) and
 `archive` (status, retag, dedupe, redirects) and `takedowns` (remove)
-and `moderating` (submissions, member, import-opml).
+and `moderating` (submissions, member, import-opml) and `joining` (try, add).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 import click
 
 from aggregator import __version__
-from aggregator.cli import archive, moderating, running, takedowns
+from aggregator.cli import archive, joining, moderating, running, takedowns
 from aggregator.cli.options import EXIT_CONFIG
 from aggregator.errors import AggregatorError
 
@@ -40,6 +40,8 @@ for _command in (
     takedowns.remove,
     archive.redirects,
     running.demo,
+    joining.try_blog,
+    joining.add,
     moderating.submissions,
     moderating.member,
     moderating.import_opml,

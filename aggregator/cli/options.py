@@ -1,7 +1,8 @@
 """What every `voice` command shares: the common options and one-line errors.
 
 Exit codes: 0 success (individual feeds may have failed: they are recorded),
-1 configuration problem, 3 database problem, 2 usage error (click).
+1 configuration problem, 3 database problem, 2 usage error (click),
+4 the blog cannot be connected as it stands (`voice try`, `voice add`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aggregator.errors import ConfigError, StoreError
 
 EXIT_CONFIG = 1
 EXIT_STORE = 3
+EXIT_NOT_CONNECTABLE = 4
 
 config_option = click.option(
     "--config",

@@ -2,6 +2,7 @@
 
 discovery  pure: the feeds a web page advertises, its platform, the order to try them
 trial      fetch (guarded), discover, parse (in the limited pool) and tag, storing nothing
+verdict    pure: which working feed to choose and why; problems and advice in plain English
 preview    a Trial as lines of text for `voice try` and `voice add`
 fields     a member's form and change fields, validated (FieldError names the field)
 submissions  the submissions file: join and change requests, member and verification tokens
