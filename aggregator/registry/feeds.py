@@ -244,7 +244,7 @@ def _check_feed(
         else:
             problems.append(("display", f"{show(display)} is not a choice; use full or excerpt"))
     for key in ("research", "paused"):
-        if key in item:
+        if item.get(key) is not None:  # `paused:` left empty is the default
             if isinstance(item[key], bool):
                 values[key] = item[key]
             else:
