@@ -73,8 +73,18 @@ class Health:
     explanation: str
 
 
-def explain(status: str, error_kind: str | None, http_status: int | None = None) -> Health:
+PAUSED_EXPLANATION = (
+    "Paused by its member: Voice does not check this blog until they resume it. "
+    "Its posts already on Voice stay public."
+)
+
+
+def explain(
+    status: str, error_kind: str | None, http_status: int | None = None, *, paused: bool = False
+) -> Health:
     """Plain-English health of a feed from its stored status and last error."""
+    if paused and status not in ("removed", "gone"):
+        return Health(False, PAUSED_EXPLANATION)
     if status in ("ok", "new") and not error_kind:
         text = "Working: Voice reads this feed." if status == "ok" else "Not checked yet."
         return Health(False, text)

@@ -16,4 +16,5 @@ clock or database; the parse workers and the store call in with plain values.
   the canonical post of a cluster.
 - `vocabulary`: the topics of topics.yaml, their checks, lookup indexes and version.
 - `tagging`: scoring a post against the vocabulary and assigning its topics.
+- `excerpt`: the excerpt stored for a blog whose member chose excerpts only.
 """

@@ -9,6 +9,8 @@
     updates      one fetch in one transaction: entries, feed state, fetch log
     duplicates   cross-feed copy links, inside the caller's transaction
     feeds        the feeds table: registry sync, due feeds, `voice status`
+    choices      a member's display (full or excerpts) and pause, applied to stored posts
+    verification verification tokens (private) and verified blogs
     admin        whole-archive changes: retag, dedupe rebuild, re-cleaning, redirects
     takedown     a blog or a post out of the public file, kept privately for undo
 
@@ -18,5 +20,23 @@
 from aggregator.storage.connection import connect, transaction
 from aggregator.storage.posts import SaveResult, known_entries
 from aggregator.storage.updates import save_update
+from aggregator.storage.verification import (
+    mark_verified,
+    set_verification_token,
+    token_in,
+    unverified_tokens,
+    verification_token,
+)
 
-__all__ = ["SaveResult", "connect", "known_entries", "save_update", "transaction"]
+__all__ = [
+    "SaveResult",
+    "connect",
+    "known_entries",
+    "mark_verified",
+    "save_update",
+    "set_verification_token",
+    "token_in",
+    "transaction",
+    "unverified_tokens",
+    "verification_token",
+]

@@ -18,7 +18,7 @@ from aggregator.storage.private_schema import PRIVATE_SCHEMA
 from aggregator.storage.schema import MIGRATION_SET, MIGRATIONS
 
 BUSY_TIMEOUT_MS = 15_000
-SCHEDULABLE = "status NOT IN ('gone', 'removed')"
+SCHEDULABLE = "status NOT IN ('gone', 'removed') AND paused = 0"
 
 
 def connect(path: Path) -> sqlite3.Connection:

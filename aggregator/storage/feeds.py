@@ -11,16 +11,20 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from aggregator.models import FeedSource, FeedState
+from aggregator.storage import choices
 from aggregator.storage.connection import SCHEDULABLE, transaction
 from aggregator.storage.keys import fill_missing_slugs
+from aggregator.storage.verification import copy_verified
 
 
 def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str) -> None:
     """Make the feeds table match the registry; feeds dropped from it are kept as 'removed'."""
     with transaction(conn):
         before = {
-            r[0]: (r[1], r[2], r[3])
-            for r in conn.execute("SELECT url, topics, region, organisation FROM feeds")
+            r[0]: tuple(r[1:])
+            for r in conn.execute(
+                "SELECT url, topics, region, organisation, display, paused FROM feeds"
+            )
         }
         urls = []
         for src in sources:
@@ -28,15 +32,17 @@ def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str
             conn.execute(
                 """
                 INSERT INTO feeds (url, title, site_url, author, organisation, region, topics,
-                                   interval_minutes, added_at)
+                                   interval_minutes, display, research, paused, added_at)
                 VALUES (:url, :title, :site_url, :author, :organisation, :region, :topics,
-                        :interval_minutes, :now)
+                        :interval_minutes, :display, :research, :paused, :now)
                 ON CONFLICT (url) DO UPDATE SET
                     title = coalesce(excluded.title, feeds.title),
                     site_url = coalesce(excluded.site_url, feeds.site_url),
                     author = excluded.author, organisation = excluded.organisation,
                     region = excluded.region, topics = excluded.topics,
                     interval_minutes = excluded.interval_minutes,
+                    display = excluded.display, research = excluded.research,
+                    paused = excluded.paused,
                     status = CASE WHEN feeds.status = 'removed' THEN 'new' ELSE feeds.status END
                 WHERE feeds.title IS NOT coalesce(excluded.title, feeds.title)
                    OR feeds.site_url IS NOT coalesce(excluded.site_url, feeds.site_url)
@@ -45,6 +51,9 @@ def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str
                    OR feeds.region IS NOT excluded.region
                    OR feeds.topics IS NOT excluded.topics
                    OR feeds.interval_minutes IS NOT excluded.interval_minutes
+                   OR feeds.display IS NOT excluded.display
+                   OR feeds.research IS NOT excluded.research
+                   OR feeds.paused IS NOT excluded.paused
                    OR feeds.status = 'removed'
                 """,
                 {
@@ -56,13 +65,16 @@ def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str
                     "region": src.region,
                     "topics": json.dumps(list(src.topics)),
                     "interval_minutes": src.interval_minutes,
+                    "display": src.display,
+                    "research": int(src.research),
+                    "paused": int(src.paused),
                     "now": now,
                 },
             )
         moved = [
             src.url
             for src in sources
-            if src.url in before and before[src.url][1:] != (src.region, src.organisation)
+            if src.url in before and before[src.url][1:3] != (src.region, src.organisation)
         ]
         if moved:  # a blog's region or organisation changed: its posts follow
             conn.execute(
@@ -80,6 +92,7 @@ def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str
         ]
         if retopic:
             _apply_feed_topics(conn, retopic)
+        _apply_choices(conn, sources, before)
         placeholders = ",".join("?" * len(urls))
         conn.execute(
             f"UPDATE feeds SET status = 'removed', next_check_at = NULL"
@@ -87,6 +100,29 @@ def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str
             urls,
         )
         fill_missing_slugs(conn)
+        copy_verified(conn)
+
+
+def _apply_choices(
+    conn: sqlite3.Connection, sources: Sequence[FeedSource], before: dict[str, tuple]
+) -> None:
+    """A new blog, or a changed choice: excerpts cut, a refetch in full, health for a pause."""
+    display = [
+        s.url
+        for s in sources
+        if (s.url in before and before[s.url][3] != s.display)
+        or (s.url not in before and s.display != "full")
+    ]
+    if display:
+        choices.apply_display(conn, display)
+    paused = [
+        s.url
+        for s in sources
+        if (s.url in before and bool(before[s.url][4]) != s.paused)
+        or (s.url not in before and s.paused)
+    ]
+    if paused:
+        choices.apply_pause(conn, paused)
 
 
 def sync_topics(conn: sqlite3.Connection, topics: Sequence[tuple[str, str, str]]) -> None:
@@ -168,6 +204,12 @@ def select_feeds(
     return [_feed_state(r, recent) for r in rows]
 
 
+def is_paused(conn: sqlite3.Connection, url: str) -> bool:
+    """Whether the blog's member paused it (feeds.yaml `paused: true`)."""
+    row = conn.execute("SELECT paused FROM feeds WHERE url = ?", [url]).fetchone()
+    return bool(row and row[0])
+
+
 def _recent_published(
     conn: sqlite3.Connection, feed_ids: Sequence[int], per_feed: int = 20
 ) -> dict[int, tuple[datetime, ...]]:
@@ -209,3 +251,21 @@ def feed_rows(conn: sqlite3.Connection, *, problems_only: bool = False) -> list[
         ORDER BY NOT {PROBLEM}, status = 'removed', url
         """
     ).fetchall()
+
+
+def feed_details(conn: sqlite3.Connection, url: str) -> sqlite3.Row | None:
+    """One feed in full for `voice status --feed`: only what its member may see.
+
+    The last error is the public sentence, never the technical detail.
+    """
+    return conn.execute(
+        """
+        SELECT url, title, site_url, region, organisation, author, status, error_kind,
+               last_error, explanation, last_checked_at, last_success_at, next_check_at,
+               pending_redirect, display, research, paused, verified_at, slug,
+               (SELECT count(*) FROM posts WHERE posts.feed_id = feeds.id
+                  AND posts.removed_at IS NULL) AS posts
+        FROM feeds WHERE url = ? AND removed_at IS NULL
+        """,
+        [url],
+    ).fetchone()

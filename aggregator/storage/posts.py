@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from aggregator.analysis import identity, sketch
 from aggregator.models import EntryData
+from aggregator.storage.choices import excerpt_entry
 from aggregator.storage.duplicates import link_duplicates
 from aggregator.storage.takedown import removed_keys
 
@@ -76,7 +77,8 @@ def save_entries(
     changed, so an entry already known is an update. An unknown key on a feed
     that has posts may be a post whose GUID changed (http to https, a new
     platform): if identity.find_moved_entry recognises it, that row takes the new
-    key instead of a second copy being stored.
+    key instead of a second copy being stored. A blog showing excerpts only has
+    each entry cut to its excerpt first (choices.excerpt_entry).
     """
     if not entries:
         return SaveResult(0, 0)
@@ -85,8 +87,10 @@ def save_entries(
     if not entries:
         return SaveResult(0, 0)
     feed = conn.execute(
-        "SELECT region, organisation, topics FROM feeds WHERE id = ?", [feed_id]
+        "SELECT region, organisation, topics, display FROM feeds WHERE id = ?", [feed_id]
     ).fetchone()
+    if feed["display"] == "excerpt":  # the member's choice: the full text is never stored
+        entries = [excerpt_entry(e) for e in entries]
     upserts, moves = [], []
     taken: set[int] = set()
     feed_topics = json.loads(feed["topics"])

@@ -64,4 +64,9 @@ CREATE TABLE IF NOT EXISTS private.fetch_errors (
     started_at TEXT NOT NULL,
     error TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS private.verifications (
+    feed_url TEXT PRIMARY KEY,
+    token TEXT NOT NULL,
+    verified_at TEXT
+);
 """

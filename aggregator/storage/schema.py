@@ -345,6 +345,23 @@ def _m0007_reader_pages(db: sqlite_utils.Database) -> None:
     ):
         db.execute(statement)
 
+
+def _m0008_member_choices(db: sqlite_utils.Database) -> None:
+    """What a member chose for their blog, and whether they proved it is theirs (issue 11).
+
+    `display` ('full' or 'excerpt'), `research` and `paused` come from
+    feeds.yaml; `verified_at` is when the member's verification token was
+    found in the blog's feed (the token itself stays in the private file).
+    """
+    for statement in (
+        "ALTER TABLE feeds ADD COLUMN display TEXT NOT NULL DEFAULT 'full'",
+        "ALTER TABLE feeds ADD COLUMN research INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE feeds ADD COLUMN paused INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE feeds ADD COLUMN verified_at TEXT",
+    ):
+        db.execute(statement)
+
+
 # The public sentence per error kind as it was at 0005 (health.PUBLIC_ERRORS now).
 _PUBLIC_ERRORS_0005 = (
     ("timeout", "the server took too long to answer"),
@@ -376,5 +393,6 @@ STEPS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("0005_public_by_construction", _m0005_public_by_construction),
     ("0006_takedown_notices", _m0006_takedown_notices),
     ("0007_reader_pages", _m0007_reader_pages),
+    ("0008_member_choices", _m0008_member_choices),
 )
 MIGRATIONS = tuple(name for name, _ in STEPS)

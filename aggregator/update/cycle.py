@@ -16,7 +16,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,6 +123,7 @@ class Cycle:
     stop: threading.Event  # the caller's (a signal, the end of `voice run`); never set here
     on_result: Callable[[FeedResult], None]
     write_failed: threading.Event = field(default_factory=threading.Event)
+    tokens: Mapping[str, str] = field(default_factory=dict)  # feed URL -> verification token
 
     def stopping(self) -> bool:
         """No new fetch starts once a stop is asked for or a write has failed."""
@@ -176,6 +177,7 @@ async def _record_response(
     settings = cycle.settings
     if response.body is None:
         return success_record(_attempt(feed, started, t0), response, "not_modified", settings)
+    await _look_for_token(cycle, feed, response.body, started)
     body_hash = hashlib.sha256(response.body).hexdigest()
     if body_hash == feed.body_hash:
         return success_record(_attempt(feed, started, t0), response, "unchanged", settings)
@@ -198,6 +200,16 @@ async def _record_response(
         return failure_record(_attempt(feed, started, t0), failure, settings)
     parsed = Parsed(data, body_hash, frozenset(known))
     return success_record(_attempt(feed, started, t0), response, "ok", settings, parsed)
+
+
+async def _look_for_token(
+    cycle: Cycle, feed: FeedState, body: bytes, started: datetime
+) -> None:
+    """Mark the blog verified when its member's token is in the document just fetched."""
+    token = cycle.tokens.get(feed.url)
+    if token is not None and storage.token_in(body, token):
+        conn = cycle.writer.conn
+        await cycle.writer.run(storage.mark_verified, conn, feed.url, to_iso(started))
 
 
 async def _update_one(cycle: Cycle, feed: FeedState) -> FeedResult:
@@ -324,6 +336,8 @@ def update_feeds(
         )
         if feed_url is not None and not feeds:
             raise ConfigError(f"{feed_url}: not in the registry")
+        if feed_url is not None and stored_feeds.is_paused(conn, feed_url):
+            raise ConfigError(f"{feed_url}: paused by its member (paused: true in feeds.yaml)")
         on_start(len(feeds))
         cycle = Cycle(
             settings=settings,
@@ -337,6 +351,7 @@ def update_feeds(
             clock=clock,
             stop=stop or threading.Event(),
             on_result=on_result,
+            tokens=storage.unverified_tokens(conn),
         )
         results = asyncio.run(_run_cycle(cycle, feeds))
     except sqlite3.Error as exc:  # reads outside a transaction; writes raise StoreError
