@@ -34,11 +34,19 @@ from aggregator.storage import feeds as stored_feeds
 @config_option
 @db_option
 @click.option("--problems", is_flag=True, help="Only feeds that need attention.")
+@click.option("--feed", "feed_url", metavar="URL", help="Show this one feed in full.")
 @one_line_errors
-def status(config: Path, db: Path, problems: bool) -> None:
+def status(config: Path, db: Path, problems: bool, feed_url: str | None) -> None:
     """Show feeds: status, what is wrong in plain English, last success, next check."""
     conn = storage.connect(existing_db(db))
     try:
+        if feed_url is not None:
+            row = stored_feeds.feed_details(conn, feed_url)
+            if row is None:
+                raise ConfigError(f"{feed_url}: not in the registry")
+            for line in feed_lines(row):
+                click.echo(line)
+            return
         rows = stored_feeds.feed_rows(conn, problems_only=problems)
     finally:
         conn.close()
@@ -90,6 +98,35 @@ def status_blocks(rows: list[Any], width: int) -> list[str]:
         if r["pending_redirect"]:
             lines += wrap.wrap(f"Moving to {r['pending_redirect']} (not yet confirmed)")
         lines.append("")
+    return lines
+
+
+def feed_lines(r: Any) -> list[str]:
+    """One feed in full, a "label: value" line each (`voice status --feed`)."""
+    error = "none"
+    if r["error_kind"]:
+        error = f"{r['last_error']} ({r['error_kind']})"
+    next_check = "not checked while paused" if r["paused"] else _when(r["next_check_at"])
+    lines = [
+        f"{r['title'] or r['url']}",
+        f"URL: {r['url']}",
+        f"Website: {r['site_url'] or '-'}",
+        f"Region: {r['region'] or '-'}",
+        f"Organisation: {r['organisation'] or '-'}",
+        f"Status: {r['status']}",
+        f"Explanation: {r['explanation'] or '-'}",
+        f"Last checked: {_when(r['last_checked_at'])}",
+        f"Last success: {_when(r['last_success_at'])}",
+        f"Last error: {error}",
+        f"Next check: {next_check}",
+        f"Posts: {r['posts']}",
+        f"Display: {'excerpts only' if r['display'] == 'excerpt' else 'full text'}",
+        f"Research data: {'included' if r['research'] else 'left out'}",
+        f"Paused: {'yes, by its member' if r['paused'] else 'no'}",
+        f"Verified: {_when(r['verified_at']) if r['verified_at'] else 'no'}",
+    ]
+    if r["pending_redirect"]:
+        lines.append(f"Moving to: {r['pending_redirect']} (not yet confirmed)")
     return lines
 
 

@@ -79,11 +79,15 @@ class Blog:
     last_success_at: str | None
     last_post_at: str | None  # published date of its newest public post
     posts: int  # public posts
+    paused: bool = False  # paused by its member: not checked, posts stay
+    verified_at: str | None = None  # when the member proved the blog is theirs
+    excerpts_only: bool = False  # the member shows excerpts only (feeds.display)
 
 
 BLOG_SQL = f"""
     SELECT f.id, f.slug, f.title, f.url, f.site_url, f.author, f.organisation, f.region,
         f.status, f.explanation, f.last_error, f.last_checked_at, f.last_success_at,
+        f.paused, f.verified_at, f.display,
         (SELECT max(p.published) FROM posts p WHERE p.feed_id = f.id AND {PUBLIC}) AS last_post,
         (SELECT count(*) FROM posts p WHERE p.feed_id = f.id AND {PUBLIC}) AS n
     FROM feeds f WHERE f.removed_at IS NULL AND f.slug IS NOT NULL
@@ -108,6 +112,9 @@ def _blog(row: Any) -> Blog:
         last_success_at=row["last_success_at"],
         last_post_at=row["last_post"],
         posts=row["n"],
+        paused=bool(row["paused"]),
+        verified_at=row["verified_at"],
+        excerpts_only=row["display"] == "excerpt",
     )
 
 
