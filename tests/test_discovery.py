@@ -252,6 +252,12 @@ CASES = {
         "WordPress",
         True,
     ),
+    "the address is a comments feed": Case(
+        "/2016/11/21/localgov-digital-rebooted/feed/",
+        {"/2016/11/21/localgov-digital-rebooted/feed/": "comments.rss"},
+        None,
+        "That address is a comments feed: it carries readers' comments, not the blog's posts.",
+    ),
     "the address is a JSON Feed": Case(
         "/feed.json",
         {"/feed.json": "feed.json"},

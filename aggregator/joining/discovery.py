@@ -34,7 +34,9 @@ FEED_TYPES = {
 }
 READABLE = frozenset({"Atom", "RSS"})
 MAX_LINKS = 50  # advertised feeds considered per page; a real page has a handful
-MAX_PAGE_CHARS = 2_000_000  # of HTML read for discovery; the fetcher caps bytes already
+# Characters of a page read in-process (html.parser has no resource limits of
+# its own): feed links and generators live in <head>, near the top.
+MAX_PAGE_CHARS = 500_000
 
 # Paths common blog software serves its feed at, tried when the platform is unknown.
 GENERIC_PATHS = ("/feed/", "/feed.xml", "/rss.xml")

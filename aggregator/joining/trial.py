@@ -27,6 +27,7 @@ from aggregator.health import explain
 from aggregator.joining.discovery import (
     Candidate,
     PageData,
+    describe,
     looks_like_html,
     plan_candidates,
     platform_of_feed,
@@ -136,11 +137,24 @@ async def _trial(
                 response.content_type,
                 response.url,
             )
+            if attempt.data is not None and _comments_feed(url, attempt.data.title):
+                return _failed(
+                    url,
+                    "That address is a comments feed: it carries readers' comments, not the "
+                    "blog's posts.",
+                    "Give the blog's home page, or the address of its posts feed.",
+                )
             if attempt.data is not None:
                 return _chosen(url, attempt, "The address you gave is itself a feed.", None, ())
             return _failed(url, f"That address {attempt.what}.", attempt.advice)
         page = read_page(body, page_url)
         return await _discover(edges, url, page)
+
+
+def _comments_feed(url: str, title: str | None) -> bool:
+    """A comments feed by its address, or by the title WordPress gives one ("Comments on: …")."""
+    by_title = (title or "").lower().startswith("comments on")
+    return by_title or describe(url, "given", None).role == "comments"
 
 
 async def _discover(edges: _Edges, url: str, page: PageData) -> Trial:
