@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -248,3 +252,20 @@ def test_add_does_not_add_a_blog_without_a_feed(blog: FeedServer, config: Path) 
     )
     assert code == 4 and "Problem:" in out and "Not added" in err
     assert config.read_text() == before
+
+
+def test_add_on_a_terminal_asks_and_adds_on_yes(blog: FeedServer, config: Path) -> None:
+    """Through a real terminal (a pty), as a person runs it."""
+    leader, follower = pty.openpty()
+    args = [sys.executable, "-m", "aggregator", "add", blog.url("/"), "--region", "Wales"]
+    args += ["--config", str(config), "--allow-private-hosts"]
+    with subprocess.Popen(
+        args, stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+    ) as process:
+        os.close(follower)
+        os.write(leader, b"y\n")
+        out, err = process.communicate(timeout=60)
+    os.close(leader)
+    assert process.returncode == 0, err
+    assert b"Add this blog to" in out and b"Added Council Digital Notes" in out
+    assert load_registry(config).feeds[-1].region == "Wales"
