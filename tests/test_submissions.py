@@ -11,6 +11,7 @@ import json
 import shutil
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,8 +76,9 @@ class Site:
         return self.ask("submissions", "new", "--allow-private-hosts", data=form)
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[Site]:
+@contextmanager
+def make_site(tmp_path: Path) -> Iterator[Site]:
+    """feeds.yaml (one registered blog, a comment), topics.yaml, db/ and a feed server."""
     (tmp_path / "db").mkdir()
     (tmp_path / "www").mkdir()
     shutil.copy(ROOT / "topics.yaml", tmp_path / "topics.yaml")
@@ -90,6 +92,12 @@ def site(tmp_path: Path) -> Iterator[Site]:
     )
     with FeedServer(tmp_path / "www") as server:
         yield Site(tmp_path, server)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    with make_site(tmp_path) as made:
+        yield made
 
 
 # --- validation -------------------------------------------------------------------
