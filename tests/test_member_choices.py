@@ -14,8 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from click.testing import CliRunner
 from datasette.app import Datasette
+from sqlite_utils.migrations import Migrations
 
 from aggregator.analysis.excerpt import MAX_CHARS, excerpt_of
 from aggregator.cli import cli
@@ -24,7 +26,8 @@ from aggregator.health import PAUSED_EXPLANATION
 from aggregator.models import Registry
 from aggregator.parsing.pool import ParsePool
 from aggregator.registry.site import Site, metadata_for
-from aggregator.storage import connect, mark_verified, set_verification_token
+from aggregator.storage import connect, mark_verified, schema, set_verification_token
+from aggregator.storage.connection import attach_private
 from aggregator.storage.feeds import sync_feeds
 from aggregator.update import update_feeds
 from tests.support.feedserver import FeedServer
@@ -68,6 +71,24 @@ def full_text_found(db: Path) -> list[str]:
     conn.close()
     data = db.read_bytes()
     return found + [f"bytes: {word}" for word in FULL_ONLY if word.encode() in data]
+
+
+def test_blogs_stored_before_0008_read_full_included_not_paused_not_verified(
+    db_path: Path,
+) -> None:
+    old = sqlite3.connect(db_path)
+    attach_private(old, db_path)  # step 0005 moves rows into the private file
+    steps = Migrations(schema.MIGRATION_SET)
+    for name, step in schema.STEPS[: schema.MIGRATIONS.index("0008_member_choices")]:
+        steps(name=name)(step)
+    steps.apply(sqlite_utils.Database(old))
+    old.execute("INSERT INTO feeds (url, added_at) VALUES ('https://f.example/feed', 'x')")
+    old.commit()
+    old.close()
+    conn = connect(db_path)
+    found = conn.execute("SELECT display, research, paused, verified_at FROM feeds").fetchall()
+    conn.close()
+    assert [tuple(r) for r in found] == [("full", 1, 0, None)]
 
 
 # -- the excerpt itself ------------------------------------------------------
