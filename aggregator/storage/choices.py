@@ -24,8 +24,6 @@ from aggregator.analysis.excerpt import excerpt_of
 from aggregator.health import explain
 from aggregator.models import EntryData
 
-DISPLAYS = ("full", "excerpt")
-
 
 def excerpt_entry(entry: EntryData) -> EntryData:
     """The entry as a blog showing excerpts only is stored: nothing of the full text."""
