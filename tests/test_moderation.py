@@ -69,8 +69,9 @@ def test_pending_submissions_are_listed_with_preview_and_checks(site: Site) -> N
     code, out, _ = site.voice("submissions")
     assert code == 0
     assert f"#1 join {feed}" in out and "by Ann Member, ann@kent.gov.uk" in out
-    assert "title: Council Digital Notes; 5 entries, full text" in out
-    assert "LocalGov Digital rebooted (2016-11-21T09:00:00Z)" in out
+    assert "  Blog:       Council Digital Notes (WordPress)\n" in out
+    assert "  Entries:    5 entries, full text\n" in out
+    assert "  Latest:     21 November 2016 " in out and "LocalGov Digital rebooted\n" in out
     assert "feed found: yes | already registered: no | region: South East" in out
     assert "topics: open-data" in out
     assert out.rstrip().endswith(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -79,7 +80,7 @@ def _answer_json(work: Callable[[Any], dict[str, Any]]) -> None:
         answer = work(data)
     except FieldError as exc:
         answer = {"ok": False, "field": exc.field, "message": exc.message}
-    except AggregatorError as exc:
+    except (AggregatorError, sqlite3.OperationalError) as exc:  # broken config, locked file
         click.echo(f"Error: {exc}", err=True)
         answer = {"ok": False, "field": None, "message": LATER}
     click.echo(json.dumps(answer))

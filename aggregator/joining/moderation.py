@@ -19,6 +19,7 @@ from typing import Any
 from aggregator.errors import ConfigError
 from aggregator.joining import submissions as subs
 from aggregator.joining.fields import FieldError, JoinForm, validate_join
+from aggregator.joining.preview import preview_lines
 from aggregator.joining.submissions import RequestState
 from aggregator.models import FeedSource, Registry
 from aggregator.registry.feeds import load_registry, normalise_feed_url
@@ -256,22 +257,6 @@ def summarise(changes: Mapping[str, Any]) -> str:
         else:
             parts.append(f"{key}: {value or '(none)'}")
     return "; ".join(parts)
-
-
-def preview_lines(trial: Mapping[str, Any]) -> list[str]:
-    """A stored trial in a few lines, as `voice try` shows one."""
-    text = {True: "full text", False: "excerpts", None: "unknown"}[trial.get("full_text")]
-    lines = [
-        f"feed: {trial.get('feed_url')} ({trial.get('platform') or 'platform unknown'})",
-        f"title: {trial.get('title') or '(none)'}; {trial.get('entries', 0)} entries, {text}",
-    ]
-    for item in trial.get("latest", []):
-        lines.append(f"  {item.get('title')} ({item.get('published') or 'no date'})")
-    if trial.get("topics"):
-        lines.append(f"topics the posts would get: {', '.join(trial['topics'])}")
-    if trial.get("problem"):
-        lines.append(f"problem: {trial['problem']}")
-    return lines
 
 
 def describe_pending(instance: Instance) -> list[list[str]]:
