@@ -51,6 +51,7 @@ FIRST_DELAY_SECONDS = 1.0  # before starting a Datasette that exited, doubling..
 MAX_DELAY_SECONDS = 60.0  # ...up to a minute
 STEADY_SECONDS = 60.0  # a Datasette that ran this long had started fine: start over at 1 s
 STATIC_MOUNT = "voice-static"  # site.static is served at /voice-static/ (templates link it)
+FORM_ENV = ("VOICE_DB", "VOICE_CONFIG", "VOICE_ALLOW_PRIVATE_HOSTS")  # see datasette_env
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
@@ -79,6 +80,26 @@ def datasette_command(
         if site.static.is_dir():
             cmd += ["--static", f"{STATIC_MOUNT}:{site.static}"]
         yield cmd
+
+
+def datasette_env(
+    db_path: Path, config: Path | None = None, *, allow_private_hosts: bool | None = None
+) -> dict[str, str]:
+    """This process's environment plus where the web form's commands find Voice's files.
+
+    The /connect pages (plugins/voice_connect.py) run `voice try` and `voice
+    submissions new` as subprocesses with these: VOICE_DB and VOICE_CONFIG,
+    absolute paths, and VOICE_ALLOW_PRIVATE_HOSTS=1 only when this instance
+    fetches from private addresses, so the form's trial fetches obey the same
+    address guard as the fetcher.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in FORM_ENV}
+    env["VOICE_DB"] = str(db_path.resolve())
+    if config is not None:
+        env["VOICE_CONFIG"] = str(config.resolve())
+    if allow_private_hosts:
+        env["VOICE_ALLOW_PRIVATE_HOSTS"] = "1"
+    return env
 
 
 def ensure_port_free(host: str, port: int) -> None:
@@ -111,7 +132,7 @@ def restart_delay(previous: float | None, ran_for: float) -> float:
     return min(previous * 2, MAX_DELAY_SECONDS)
 
 
-def start_datasette(cmd: list[str]) -> subprocess.Popen[bytes]:
+def start_datasette(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Datasette in this process group, with a memory limit, to die when this thread dies.
 
     PR_SET_PDEATHSIG fires when the thread that forked the child ends, so call
@@ -130,7 +151,7 @@ def start_datasette(cmd: list[str]) -> subprocess.Popen[bytes]:
         if os.getppid() != parent:
             os._exit(1)
 
-    return subprocess.Popen(cmd, preexec_fn=in_child)
+    return subprocess.Popen(cmd, preexec_fn=in_child, env=env)
 
 
 def _prctl() -> Callable[[int, int], int] | None:
@@ -158,8 +179,14 @@ class SupervisedDatasette:
     `tend` does all the work and is called from the main thread's loop.
     """
 
-    def __init__(self, cmd: list[str], clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        cmd: list[str],
+        clock: Callable[[], float] = time.monotonic,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self._cmd = cmd
+        self._env = env
         self._clock = clock or (lambda: datetime.now(UTC))
         self._child: subprocess.Popen[bytes] | None = None
         self._started = 0.0
@@ -171,7 +198,7 @@ class SupervisedDatasette:
         if self._child is None:
             if now >= self._due:
                 try:
-                    self._child, self._started = start_datasette(self._cmd), now
+                    self._child, self._started = start_datasette(self._cmd, self._env), now
                 except (OSError, subprocess.SubprocessError) as exc:  # e.g. no memory to fork
                     self._back_off(now, 0.0, f"could not start ({exc})")
             return
@@ -191,7 +218,7 @@ class SupervisedDatasette:
             self._child = None
 
 
-def serve(db_path: Path, *, host: str, port: int) -> int:
+def serve(db_path: Path, *, host: str, port: int, config: Path | None = None) -> int:
     """Datasette until it exits or this process gets SIGTERM/SIGINT, which it passes on.
 
     Returns Datasette's exit code, or 0 after a requested stop.
@@ -201,7 +228,7 @@ def serve(db_path: Path, *, host: str, port: int) -> int:
     prepare_db(db_path)
     stop = threading.Event()
     with datasette_command(db_path, site, host=host, port=port) as cmd, _stop_signals(stop):
-        child = start_datasette(cmd)
+        child = start_datasette(cmd, datasette_env(db_path, config))
         try:
             while child.poll() is None and not stop.wait(0.5):
                 pass
@@ -306,7 +333,8 @@ def run(
     with _stop_signals(stop), make_pool(settings) as pool, ExitStack() as stack:
         if site is not None:
             cmd = stack.enter_context(datasette_command(db_path, site, host=host, port=port))
-            datasette = SupervisedDatasette(cmd)
+            env = datasette_env(db_path, config, allow_private_hosts=allow_private_hosts)
+            datasette = SupervisedDatasette(cmd, env=env)
             stack.callback(datasette.stop)
             log.info("Voice: http://%s:%d/ (data: /%s)", host, port, db_path.stem)
         scheduler.add_job(

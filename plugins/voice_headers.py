@@ -14,6 +14,8 @@
   script or HTML; X-Frame-Options: DENY for browsers without frame-ancestors.
 - Referrer-Policy: strict-origin-when-cross-origin: a member's blog sees
   that a reader came from Voice, never the page, search or SQL they came from.
+  A response that asks for no-referrer keeps it (a member's private status
+  page, plugins/voice_connect.py, never leaks its address).
 
 Reads nothing from the aggregator package.
 """
@@ -90,6 +92,7 @@ def headers(*template_folders: Path) -> list[tuple[bytes, bytes]]:
 
 
 NAMES = {name for name, _ in headers()}
+STRICTER = (b"referrer-policy", b"no-referrer")  # a response's own, kept over the default
 
 
 @hookimpl
@@ -105,8 +108,12 @@ def asgi_wrapper(datasette: Any) -> Callable[[ASGIApp], ASGIApp]:
         ) -> None:
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
+                    own = [(k.lower(), v.strip().lower()) for k, v in message.get("headers", [])]
+                    stricter = STRICTER in own
                     kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in NAMES]
-                    message = {**message, "headers": kept + added}
+                    ours = [h for h in added if not (stricter and h[0] == STRICTER[0])]
+                    ours += [STRICTER] if stricter else []
+                    message = {**message, "headers": kept + ours}
                 await send(message)
 
             await app(scope, receive, send_with_headers if scope["type"] == "http" else send)

@@ -84,7 +84,7 @@ def test_every_page_has_a_language_a_skip_link_and_voices_header_and_footer(
     assert '<a class="skip-link" href="#main">' in html
     assert '<main id="main"' in html and html.count("<h1") == 1
     assert '<a href="/">LocalGov Digital Voice</a>' in html
-    assert '<a href="/join">Join: connect your blog</a>' in html
+    assert '<a href="/connect">Connect your blog</a>' in html
     assert '<a href="/blogs.opml">All blogs as OPML</a>' in html
     assert '<link rel="stylesheet" href="/voice-static/voice.css">' in html
 

@@ -123,7 +123,7 @@ def serve(config: Path, db: Path, host: str, port: int) -> None:
     """Serve the database with Datasette (database name: the file's stem, e.g. voice)."""
     from aggregator import service  # APScheduler and Datasette only for the commands that serve
 
-    sys.exit(service.serve(db, host=host, port=port))
+    sys.exit(service.serve(db, host=host, port=port, config=config))
 
 
 @click.command()

@@ -3,6 +3,8 @@
     with live_datasette(tmp / "voice.db", log=tmp / "datasette.log") as base:
         base                            # http://127.0.0.1:PORT
         # GET base + "/voice/river" ...
+    with live_datasette(db, log=log, config=tmp / "feeds.yaml", allow_private_hosts=True) as base:
+        # the /connect form's commands use that feeds.yaml and may fetch from 127.0.0.1
 
 The command comes from aggregator.service.datasette_command, so the test server
 has the same plugins, metadata, templates and settings as the real one. The
@@ -21,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aggregator.registry.site import find_site
-from aggregator.service import datasette_command, stop_datasette
+from aggregator.service import datasette_command, datasette_env, stop_datasette
 from tests.conftest import free_port
 
 READY_PATH = "/-/versions.json"
@@ -35,19 +37,28 @@ class DatasetteDidNotStart(AssertionError):
 
 
 @contextmanager
-def live_datasette(db_path: Path, *, log: Path) -> Iterator[str]:
+def live_datasette(
+    db_path: Path,
+    *,
+    log: Path,
+    config: Path | None = None,
+    allow_private_hosts: bool = False,
+) -> Iterator[str]:
     """Datasette on `db_path` at a free port until the block ends, however it ends.
 
     Yields the base URL once GET /-/versions.json answers. Datasette's output
-    goes to `log`, whose end is in the error if it never answers.
+    goes to `log`, whose end is in the error if it never answers. `config` and
+    `allow_private_hosts` reach the web form's commands as `voice run` passes
+    them (aggregator.service.datasette_env).
     """
+    env = datasette_env(db_path, config, allow_private_hosts=allow_private_hosts)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with (
         datasette_command(db_path, find_site(), host="127.0.0.1", port=port) as cmd,
         log.open("wb") as out,
     ):
-        child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
         try:
             _wait_until_answers(base, child, log)
             yield base
