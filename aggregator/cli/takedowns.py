@@ -9,49 +9,17 @@ matching is an error (exit 1), never a silent "0 posts hidden".
 from __future__ import annotations
 
 import getpass
-import sqlite3
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
 from aggregator import storage
-from aggregator.analysis.identity import canonical_url
 from aggregator.cli.options import config_option, db_option, existing_db, one_line_errors
 from aggregator.errors import ConfigError
-from aggregator.registry.feeds import normalise_feed_url
 from aggregator.schedule import to_iso
 from aggregator.storage import takedown
-
-
-def find_feed(conn: sqlite3.Connection, target: str) -> int | None:
-    """The live feed registered at `target`, by the normalised-URL rule."""
-    return _match(conn.execute("SELECT id, url FROM feeds WHERE removed_at IS NULL"), target)
-
-
-def find_taken_down_feed(conn: sqlite3.Connection, target: str) -> int | None:
-    """A blog already taken down at `target` (its URL is kept in the private file only)."""
-    return _match(conn.execute("SELECT feed_id, url FROM private.removed_feeds"), target)
-
-
-def _match(feeds: Iterable[tuple[int, str]], target: str) -> int | None:
-    wanted = normalise_feed_url(target)
-    return next((int(i) for i, url in feeds if normalise_feed_url(url) == wanted), None)
-
-
-def find_posts(conn: sqlite3.Connection, target: str) -> list[int]:
-    """Public posts at `target` (a post URL, any spelling of it) or with that id."""
-    if target.isdigit():
-        found = conn.execute(
-            "SELECT id FROM posts WHERE id = ? AND removed_at IS NULL", [int(target)]
-        ).fetchall()
-    else:
-        found = conn.execute(
-            "SELECT id FROM posts WHERE removed_at IS NULL AND (url = ? OR url_key = ?)",
-            [target, canonical_url(target) or target],
-        ).fetchall()
-    return [int(r[0]) for r in found]
+from aggregator.storage.targets import find_feed, find_posts, find_taken_down_feed
 
 
 @click.command()

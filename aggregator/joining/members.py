@@ -209,9 +209,9 @@ def _remove(
             )
         return {"ok": True, "applied": True, "message": "Your request is withdrawn."}
     from aggregator import storage
-    from aggregator.cli.takedowns import find_feed
     from aggregator.registry.edit import remove_feed
     from aggregator.storage import takedown
+    from aggregator.storage.targets import find_feed
 
     target = member.feed_url or member.url
     remove_feed(instance.config, target)

@@ -13,6 +13,7 @@
     verification verification tokens (private) and verified blogs
     admin        whole-archive changes: retag, dedupe rebuild, re-cleaning, redirects
     takedown     a blog or a post out of the public file, kept privately for undo
+    targets      which blog or post a takedown names (the normalised-URL rule)
 
 `schema` is imported by `connection` and `migrations`, never the reverse.
 """
