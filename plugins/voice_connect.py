@@ -19,11 +19,10 @@ Never imports aggregator.
 
 from __future__ import annotations
 
-import logging
+import os
 import secrets
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -37,43 +36,25 @@ if _HERE not in sys.path:
 
 from connect import commands, form, guard  # noqa: E402
 from connect.commands import CommandFailed, Instance  # noqa: E402
-from connect.guard import Refusal  # noqa: E402
-
-log = logging.getLogger("voice.connect")
+from connect.pages import (  # noqa: E402
+    PRIVATE,
+    busy,
+    forbidden,
+    not_found,
+    problem,
+    refused,
+    render,
+)
 
 DATABASE = "voice"
-SITE = "LocalGov Digital Voice"
 BODY_CAP = 64 * 1024
 TRIAL_SLOTS = 2  # trial fetches in flight across the site
 COMMAND_SLOTS = 6  # every command in flight, status pages included
-BUSY_RETRY_SECONDS = 30
 LIMITS = guard.RateLimits({"trial": 5, "submission": 3, "token": 20, "change": 20})
 TRIALS = guard.Slots(TRIAL_SLOTS)
 COMMANDS = guard.Slots(COMMAND_SLOTS)
-PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 ACTIONS = ("update", "pause", "resume", "remove", "verify")
 TOKEN = r"[A-Za-z0-9_-]{1,200}"
-STATUS_LABELS = {
-    "pending": "waiting for a moderator",
-    "approved": "accepted",
-    "rejected": "not accepted",
-    "removed": "taken down",
-    "withdrawn": "withdrawn",
-}
-FEED_STATUS = {  # as plugins/voice_pages.py says them on a blog's page
-    "new": "Not checked yet: Voice will read its feed soon.",
-    "ok": "Working: Voice reads its feed.",
-    "error": "The last check failed.",
-    "failing": "Failing for some days: Voice still checks it, less often.",
-    "gone": "The feed has gone: its server says it was removed, so Voice no longer checks it.",
-    "removed": "No longer listed: Voice no longer checks it; its posts stay.",
-}
-CHANGE_LABELS = {
-    "pending": "waiting for a moderator",
-    "approved": "done",
-    "applied": "done",
-    "rejected": "not made",
-}
 
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[
@@ -83,8 +64,7 @@ ASGIApp = Callable[
 
 
 def instance(datasette: Any) -> Instance:
-    import os
-
+    """Where this Voice's files are: the environment `voice run` gave Datasette."""
     fallback = None
     if DATABASE in datasette.databases:
         fallback = datasette.get_database(DATABASE).path
@@ -123,85 +103,6 @@ def csrf_ok(request: Request, fields: dict[str, list[str]]) -> bool:
     return bool(
         expected and sent and request.cookies.get("ds_csrftoken")
     ) and secrets.compare_digest(sent, expected())
-
-
-async def render(
-    datasette: Any,
-    request: Request,
-    template: str,
-    context: dict[str, Any],
-    status: int = 200,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    body = await datasette.render_template(
-        template,
-        {
-            "site": SITE,
-            "readable_date": readable_date,
-            "status_labels": STATUS_LABELS,
-            "feed_status": FEED_STATUS,
-            "change_labels": CHANGE_LABELS,
-            **context,
-        },
-        request=request,
-    )
-    return Response.html(body, status=status, headers={**PRIVATE, **(headers or {})})
-
-
-async def problem(
-    datasette: Any,
-    request: Request,
-    title: str,
-    message: str,
-    status: int,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    context = {"title": title, "message": message, "status": status}
-    return await render(datasette, request, "voice_error.html", context, status, headers)
-
-
-async def refused(datasette: Any, request: Request, refusal: Refusal, what: str) -> Response:
-    minutes = max(1, round(refusal.retry_after / 60))
-    at = datetime.fromtimestamp(refusal.at, UTC).strftime("%H:%M")
-    message = (
-        f"You can {what} {refusal.allowed} times an hour, and you have. "
-        f"Please try again in {minutes} minute{'s' if minutes != 1 else ''} (after {at} UTC)."
-    )
-    headers = {"Retry-After": str(refusal.retry_after)}
-    return await problem(datasette, request, "Too many tries", message, 429, headers)
-
-
-async def busy(datasette: Any, request: Request) -> Response:
-    message = (
-        "Voice is checking other blogs right now. "
-        "Please go back and try again in a minute: what you typed is still in the form."
-    )
-    headers = {"Retry-After": str(BUSY_RETRY_SECONDS)}
-    return await problem(datasette, request, "Voice is busy", message, 503, headers)
-
-
-async def forbidden(datasette: Any, request: Request) -> Response:
-    message = (
-        "This form was not sent from Voice's own page, or it is too old. "
-        "Please open the page again and send it from there."
-    )
-    return await problem(datasette, request, "The form could not be sent", message, 403)
-
-
-async def not_found(datasette: Any, request: Request) -> Response:
-    message = "There is nothing at this address."
-    return await problem(datasette, request, "Page not found", message, 404)
-
-
-def readable_date(value: str | None) -> str:
-    """ "2024-03-05T10:00:00+00:00" -> "5 March 2024"."""
-    if not value:
-        return ""
-    try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return str(value)
-    return f"{when.day} {when:%B %Y}"
 
 
 # /connect ------------------------------------------------------------------

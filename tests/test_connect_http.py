@@ -82,12 +82,12 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         yield site
 
 
-def submit_by_cli(site: Site) -> dict[str, Any]:
+def submit_by_cli(site: Site, url: str | None = None) -> dict[str, Any]:
     """A real submission, as `voice submissions new` stores one (allowed to fetch 127.0.0.1)."""
     done = subprocess.run(
         [sys.executable, "-m", "aggregator", "submissions", "new", "--config", str(site.config)]
         + ["--db", str(site.db), "--allow-private-hosts"],
-        input=json.dumps({**answers(site.blog.url("/")), "research": True}),
+        input=json.dumps({**answers(url or site.blog.url("/")), "research": True}),
         capture_output=True,
         text=True,
         timeout=HANG_SECONDS,
@@ -481,4 +481,22 @@ def test_check_send_and_manage_a_blog_over_http(intranet: Site) -> None:
         assert "localgov-voice" in approved.text  # how to verify
         paused = send(person, link, {"action": "pause"})
         assert paused.status_code == 303
-        assert "moderator" in person.get(link).text
+        assert "Sent to a moderator" in person.get(link).text  # not verified: queued
+
+        code = re.search(r'<p class="voice-token"><code>([^<]+)</code>', approved.text)
+        assert code, "the status page gives the member a code to verify with"
+        assert send(person, link, {"action": "verify"}).status_code == 303
+        assert "is not on your blog's home page" in html.unescape(person.get(link).text)
+        with_meta = (
+            (BLOG / "index.html")
+            .read_text()
+            .replace("</head>", f'<meta name="localgov-voice" content="{code[1]}">\n</head>')
+        )
+        intranet.blog.route("/", Raw(with_meta.encode(), {"Content-Type": "text/html"}))
+        assert send(person, link, {"action": "verify"}).status_code == 303
+        verified = person.get(link).text
+        assert "Your blog is verified." in verified
+        assert "Your changes apply at once." in verified
+        resumed = send(person, link, {"action": "resume"})
+        assert resumed.status_code == 303
+        assert "Done:" in person.get(link).text
