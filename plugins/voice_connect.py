@@ -12,14 +12,17 @@ Abuse and faults: every POST needs Datasette's CSRF token, cookie or not
 "sent" page and nothing is stored; per-client hourly limits (429 with
 Retry-After); at most TRIAL_SLOTS trials and COMMAND_SLOTS commands in flight
 (503 with Retry-After); bodies over BODY_CAP are refused (413) before anything
-reads them whole; /connect pages are never cached nor sent as a referrer.
+reads them whole; /connect pages are never cached nor sent as a referrer,
+and access logs never show a status token.
 The commands apply the instance's address guard (plugins/connect/commands.py).
 Never imports aggregator.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import secrets
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -61,6 +64,34 @@ ASGIApp = Callable[
     [Message, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
     Awaitable[None],
 ]
+
+
+class HideStatusTokens(logging.Filter):
+    """Server access logs show /connect/status/… instead of a member's token."""
+
+    PATH = re.compile(rf"/connect/status/{TOKEN}")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                self.PATH.sub("/connect/status/…", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        return True
+
+
+def hide_status_tokens() -> None:
+    access = logging.getLogger("uvicorn.access")  # Datasette serves through uvicorn
+    if not any(isinstance(f, HideStatusTokens) for f in access.filters):
+        access.addFilter(HideStatusTokens())
+
+
+hide_status_tokens()
+
+
+@hookimpl
+def startup() -> None:
+    hide_status_tokens()  # again, in case logging was configured after this module loaded
 
 
 def instance(datasette: Any) -> Instance:

@@ -320,6 +320,8 @@ def test_status_pages_are_never_cached_nor_sent_as_a_referrer(guarded: Site, mem
             assert page.headers["referrer-policy"] == "no-referrer", path
         shown = person.get(f"/connect/status/{token}")
     assert shown.status_code == 200
+    log = (guarded.db.parent / "datasette.log").read_text(encoding="utf-8")
+    assert "/connect/status/…" in log and token not in log, "the access log shows the token"
     assert "Status: waiting for a moderator" in text_of(shown.text)
     assert SECRET_EMAIL not in shown.text, "the status page does not repeat the private email"
 
