@@ -482,3 +482,26 @@ def test_posts_stored_under_older_rules_are_cleaned_again_once(
     (html,) = conn.execute("SELECT content_html FROM posts WHERE id = ?", [post_id]).fetchone()
     conn.close()
     assert html == old_html and version
+
+
+def test_a_first_fetch_numbers_posts_oldest_first(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    """The river shows posts by first-seen order (id): a feed's newest post, listed
+    first, must still get the highest id of its fetch, and an undated one the lowest."""
+    items = "".join(
+        f"<item><title>Post {n}</title><link>https://blog.example/{n}</link>"
+        f"<guid>https://blog.example/{n}</guid>{pub}"
+        f"<description>Text of post number {n} about services.</description></item>"
+        for n, pub in (
+            (3, "<pubDate>Wed, 03 Jan 2024 09:00:00 GMT</pubDate>"),
+            (1, "<pubDate>Mon, 01 Jan 2024 09:00:00 GMT</pubDate>"),
+            (2, "<pubDate>Tue, 02 Jan 2024 09:00:00 GMT</pubDate>"),
+            (0, ""),
+        )
+    )
+    body = f'<rss version="2.0"><channel><title>B</title>{items}</channel></rss>'.encode()
+    server.route("order.rss", Raw(body, {"Content-Type": "application/rss+xml"}))
+    run(db_path, pool, server.url("order.rss"))
+    titles = [r[0] for r in rows(db_path, "SELECT title FROM posts ORDER BY id")]
+    assert titles == ["Post 0", "Post 1", "Post 2", "Post 3"]

@@ -130,6 +130,9 @@ def save_entries(
         else:
             taken.add(moved)
             moves.append({**values, "id": moved})
+    # Ids are first-seen order, which the river follows: within one fetch the
+    # oldest post gets the lowest id (feeds list newest first; undated ones count as oldest).
+    upserts = sorted(reversed(upserts), key=lambda v: v["published"] or "")
     conn.executemany(_UPSERT_POST, upserts)
     conn.executemany(_MOVE_POST, moves)
     new_ids = _save_topics(conn, feed_id, found, rules_version or "feeds.yaml")
