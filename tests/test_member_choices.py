@@ -30,7 +30,7 @@ from aggregator.storage import connect, mark_verified, schema, set_verification_
 from aggregator.storage.connection import attach_private
 from aggregator.storage.feeds import sync_feeds
 from aggregator.update import update_feeds
-from tests.support.feedserver import FeedServer
+from tests.support.feedserver import FeedServer, Handler, Raw, Status
 
 from .conftest import DATA, ROOT, registry_for, rows
 
@@ -232,6 +232,76 @@ def test_the_token_in_a_fetched_feed_verifies_the_blog(
     conn = connect(db_path)
     assert mark_verified(conn, feed_url, "2027-01-01T00:00:00Z") is False  # the first time stays
     conn.close()
+
+
+HOME = "/bins/"
+AT = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def home_page(head: str = "", body: str = "") -> Raw:
+    page = f"<!doctype html><html><head><title>Bins</title>{head}</head><body>{body}</body></html>"
+    return Raw(page.encode(), {"Content-Type": "text/html; charset=utf-8"})
+
+
+HOME_PAGES = {
+    "the meta tag": (home_page(f'<meta name="localgov-voice" content="{TOKEN}">'), True),
+    "the meta tag, any order, quotes and case": (
+        home_page(f"<META CONTENT='{TOKEN}' Name=LocalGov-Voice>"),
+        True,
+    ),
+    "the token in a reader's comment": (
+        home_page(body=f'<div class="comment"><p>Try this: {TOKEN}</p></div>'),
+        False,
+    ),
+    "a meta tag pasted into a reader's comment": (
+        home_page(body=f'<p><meta name="localgov-voice" content="{TOKEN}"></p>'),
+        False,
+    ),
+    "another meta tag's content": (
+        home_page(f'<meta name="description" content="{TOKEN}">'),
+        False,
+    ),
+    "no home page (500)": (Status(500), False),
+}
+
+
+@pytest.mark.parametrize("case", list(HOME_PAGES))
+def test_the_next_fetch_looks_for_the_meta_tag_on_the_home_page(
+    feed_url: str, server: FeedServer, db_path: Path, pool: ParsePool, case: str
+) -> None:
+    page, verifies = HOME_PAGES[case]
+    server.route(HOME, page)
+    conn = connect(db_path)
+    set_verification_token(conn, feed_url, TOKEN)
+    conn.close()
+    result = cycle(db_path, pool, feed_url, site_url=server.url(HOME))
+    assert [(f.outcome, f.error_kind) for f in result.feeds] == [("ok", None)]
+    assert len(server.requests_for(HOME)) == 1
+    assert [tuple(r) for r in verified(db_path)] == [(AT, AT) if verifies else (None, None)]
+    health = rows(db_path, "SELECT status, error_count, explanation FROM feeds")
+    assert health == [("ok", 0, "Working: Voice reads this feed.")]  # whatever the home page did
+
+
+def test_without_a_site_url_the_home_page_is_the_feeds_own_link(
+    feed_url: str, feed_dir: Path, server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    feed = feed_dir / FEED
+    link = "<link>https://bins.example/</link>"
+    feed.write_text(feed.read_text().replace(link, f"<link>{server.url(HOME)}</link>", 1))
+    page: Handler = home_page()
+    server.route(HOME, lambda request: page)
+    conn = connect(db_path)
+    set_verification_token(conn, feed_url, TOKEN)
+    conn.close()
+    cycle(db_path, pool, feed_url)
+    assert [tuple(r) for r in verified(db_path)] == [(None, None)]
+    page = home_page(f'<meta name="localgov-voice" content="{TOKEN}">')
+    result = cycle(db_path, pool, feed_url)  # the feed itself has not changed: 304
+    assert [f.outcome for f in result.feeds] == ["not_modified"]
+    assert [tuple(r) for r in verified(db_path)] == [(AT, AT)]
+    server.clear_requests()
+    cycle(db_path, pool, feed_url)
+    assert server.requests_for(HOME) == []  # verified: no more home page fetches
 
 
 def test_a_token_found_before_the_blog_joined_verifies_it_when_it_joins(db_path: Path) -> None:

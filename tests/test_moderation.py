@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from aggregator.errors import ConfigError
+from aggregator.joining import members
+from aggregator.joining.moderation import Instance
 from aggregator.joining.opml import parse_opml
 from aggregator.registry.feeds import load_registry
 from aggregator.storage.connection import private_path
@@ -205,6 +207,63 @@ def test_verifying_makes_changes_apply_at_once(site: Site) -> None:
     assert site.voice("submissions")[1].startswith("0 pending")  # nothing queued
 
 
+def html(head: str = "", body: str = "") -> Raw:
+    page = f"<html><head><title>Kent</title>{head}</head><body>{body}</body></html>"
+    return Raw(page.encode(), {"Content-Type": "text/html"})
+
+
+def verified_blog(site: Site) -> tuple[str, str]:
+    """An approved blog, fetched once, whose member verified it by the meta tag."""
+    feed, token = approved_blog(site)
+    code, _, err = site.voice("fetch", "--allow-private-hosts")
+    assert code == 0, err
+    verify_token = site.ask("member", "show", data={"token": token})["verify_token"]
+    site.server.route("/kent/", html(f'<meta name="localgov-voice" content="{verify_token}">'))
+    assert change(site, token, "verify")["message"] == "Your blog is verified."
+    return feed, token
+
+
+def test_a_readers_comment_on_the_home_page_does_not_verify(site: Site) -> None:
+    _, token = approved_blog(site)
+    verify_token = site.ask("member", "show", data={"token": token})["verify_token"]
+    comment = f'<div class="comment"><p>My token is {verify_token}</p></div>'
+    site.server.route("/kent/", html(body=comment))
+    assert change(site, token, "verify")["applied"] is False
+    assert site.ask("member", "show", data={"token": token})["verified"] is False
+
+
+def full_text_posts(site: Site) -> int:
+    public = sqlite3.connect(site.db)
+    try:
+        return public.execute(
+            "SELECT count(*) FROM posts WHERE content_html IS NOT NULL AND removed_at IS NULL"
+        ).fetchone()[0]
+    finally:
+        public.close()
+
+
+def test_a_verified_members_switch_to_excerpts_is_public_at_once(site: Site) -> None:
+    feed, token = verified_blog(site)
+    assert full_text_posts(site) == 4  # the fifth has a title only
+    assert change(site, token, "update", display="excerpt")["applied"] is True
+    assert full_text_posts(site) == 0  # no run needed
+    public = sqlite3.connect(site.db)
+    assert public.execute("SELECT display FROM feeds WHERE url = ?", [feed]).fetchone() == (
+        "excerpt",
+    )
+    assert change(site, token, "pause")["applied"] is True
+    assert public.execute("SELECT paused FROM feeds WHERE url = ?", [feed]).fetchone() == (1,)
+
+
+def test_an_approved_change_to_excerpts_is_public_at_once(site: Site) -> None:
+    _, token = approved_blog(site)
+    assert site.voice("fetch", "--allow-private-hosts")[0] == 0
+    queued = change(site, token, "update", display="excerpt")
+    assert queued["applied"] is False and full_text_posts(site) == 4
+    assert approve(site, queued["id"])[0] == 0
+    assert full_text_posts(site) == 0
+
+
 def test_the_verify_fetch_obeys_the_address_guard(site: Site) -> None:
     _, token = approved_blog(site)
     site.server.clear_requests()
@@ -235,6 +294,83 @@ def test_a_member_takes_their_blog_down_as_voice_remove_does(site: Site) -> None
     shown = site.ask("member", "show", data={"token": token})
     assert shown["submission"]["status"] == "removed" and shown["feed"] is None
     assert change(site, token, "pause")["message"].startswith("You took this blog down")
+
+
+# --- an approval meeting the same blog, or a member's edit ----------------------------
+
+
+def test_approving_a_blog_whose_feed_is_there_already_keeps_the_members_choices(
+    site: Site,
+) -> None:
+    feed = site.blog("kent")
+    answer = site.submit(feed, display="excerpt", research=False)
+    # Approved before and killed before the decision was recorded, or added by hand.
+    site.config.write_text(site.config.read_text() + f"  - url: {feed}\n    region: London\n")
+    code, _, err = approve(site, answer["id"])
+    assert code == 0, err
+    assert site.config.read_text().count(f"url: {feed}") == 1
+    now = entry(site, feed)
+    assert (now["display"], now["research"]) == ("excerpt", False)
+
+
+def test_approving_a_blog_registered_under_another_address_is_refused(site: Site) -> None:
+    feed = site.blog("kent")
+    home = site.server.url("/kent/")
+    answer = site.submit(feed)
+    site.config.write_text(site.config.read_text() + f"  - url: {home}\n    region: London\n")
+    before = site.config.read_text()
+    code, _, err = approve(site, answer["id"])
+    assert code == 1
+    assert err == f"Error: #1: this blog is already in {site.config} as {home};" + (
+        " reject the request, or remove that entry and approve again\n"
+    )
+    assert site.config.read_text() == before
+    assert site.voice("submissions")[1].count("#1 join") == 1  # still pending
+
+
+def test_a_members_edit_during_the_approval_is_in_feeds_yaml(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aggregator.registry import edit
+
+    feed = site.blog("kent")
+    answer = site.submit(feed, organisation="Kent")
+    instance = Instance(site.config, site.db)
+    add_feed = edit.add_feed
+
+    def member_edits_first(*args: object, **kwargs: object) -> None:
+        edited = members.change(
+            instance,
+            {"token": answer["token"], "action": "update", "changes": {"display": "excerpt"}},
+            now="2026-11-23T12:00:00Z",
+        )
+        assert edited["applied"] is True
+        add_feed(*args, **kwargs)
+
+    monkeypatch.setattr(edit, "add_feed", member_edits_first)
+    code, _, err = approve(site, answer["id"])
+    assert code == 0, err
+    assert entry(site, feed)["display"] == "excerpt"
+    shown = site.ask("member", "show", data={"token": answer["token"]})
+    assert shown["submission"]["display"] == "excerpt"
+
+
+def test_a_members_edit_landing_after_the_approval_is_refused(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = site.blog("kent")
+    answer = site.submit(feed, organisation="Kent")
+    validate = members.validate_changes
+
+    def approved_meanwhile(*args: object) -> dict[str, object]:
+        assert approve(site, answer["id"])[0] == 0  # after the member's request was read
+        return validate(*args)
+
+    monkeypatch.setattr(members, "validate_changes", approved_meanwhile)
+    edited = change(site, answer["token"], "update", display="excerpt")
+    assert edited["ok"] is False and "decided on your blog meanwhile" in edited["message"]
+    shown = site.ask("member", "show", data={"token": answer["token"]})
+    assert shown["submission"]["display"] == "full" == entry(site, feed).get("display", "full")
 
 
 # --- feeds.yaml under concurrent and killed approvals ---------------------------------------

@@ -169,7 +169,7 @@ def change(instance: Instance, data: Any, *, now: str) -> dict[str, Any]:
                 "message": "Sent to a moderator; it applies once they approve it."
                 " Verify your blog to make changes apply at once.",
             }
-        apply_changes(instance, member, changes)
+        apply_changes(instance, member, changes, now=now)
         with subs.write(conn):
             subs.add_change(conn, member, changes, now=now, decided_by="member (verified)")
             subs.update_member(conn, member.id, changes)
@@ -181,7 +181,12 @@ def change(instance: Instance, data: Any, *, now: str) -> dict[str, Any]:
 def _change_pending(
     conn: sqlite3.Connection, member: RequestState, action: str, changes: dict[str, Any]
 ) -> dict[str, Any]:
-    """Before approval the request itself is edited; there is no blog to pause yet."""
+    """Before approval the request itself is edited; there is no blog to pause yet.
+
+    Still pending is checked again inside the write: an approval decides in
+    such a write too and reads the request there, so an edit is either in
+    what it approves or refused here, never lost.
+    """
     if action != "update":
         return {
             "ok": False,
@@ -189,6 +194,14 @@ def _change_pending(
             "message": "Your blog is not in Voice yet; a moderator will look at it soon.",
         }
     with subs.write(conn):
+        current = subs.get_request(conn, member.id)
+        if current is None or current.status != "pending":
+            return {
+                "ok": False,
+                "field": None,
+                "message": "A moderator decided on your blog meanwhile."
+                " Reload this page to see it, then make your change again.",
+            }
         subs.update_member(conn, member.id, changes)
     return {"ok": True, "applied": True, "message": "Your request is updated."}
 
@@ -238,14 +251,18 @@ def _remove(
 
 
 def _verify(instance: Instance, member: RequestState, now: str) -> dict[str, Any]:
-    """Fetch the home page and the feed now; verified when either carries the token."""
-    from aggregator.storage.verification import mark_verified
+    """Fetch the home page and the feed now; verified when either carries the token.
+
+    The home page counts only with the meta tag in its head (readers' comments
+    show there); the feed counts with the token anywhere (only the author posts).
+    """
+    from aggregator.storage.verification import mark_verified, meta_token_in, token_in
 
     if _verified(instance, member):
         return {"ok": True, "applied": True, "message": "Your blog is already verified."}
     token = member.verify_token or ""
-    urls = [u for u in (member.site_url, member.feed_url) if u]
-    if not any(token.encode() in body for body in asyncio.run(_fetch_all(instance, urls))):
+    home, feed = asyncio.run(_fetch_all(instance, [member.site_url, member.feed_url]))
+    if not (meta_token_in(home, token) or token_in(feed, token)):
         return {
             "ok": True,
             "applied": False,
@@ -262,7 +279,8 @@ def _verify(instance: Instance, member: RequestState, now: str) -> dict[str, Any
     return {"ok": True, "applied": True, "message": "Your blog is verified."}
 
 
-async def _fetch_all(instance: Instance, urls: list[str]) -> list[bytes]:
+async def _fetch_all(instance: Instance, urls: list[str | None]) -> list[bytes]:
+    """Each address's body, in order; empty for no address or a failed fetch."""
     from aggregator.fetching import fetch_feed, limits_from_settings, make_client
 
     limits = limits_from_settings(instance.registry().settings, __version__)
@@ -271,8 +289,11 @@ async def _fetch_all(instance: Instance, urls: list[str]) -> list[bytes]:
     bodies = []
     async with make_client(limits, instance.transport) as client:
         for url in urls:
+            body = b""
             try:
-                bodies.append((await fetch_feed(client, url, limits)).body or b"")
+                if url:
+                    body = (await fetch_feed(client, url, limits)).body or b""
             except FetchError:
-                continue
+                pass
+            bodies.append(body)
     return bodies

@@ -5,7 +5,11 @@ Every registry change goes through `registry.edit` (`add_feed`,
 moderators approving at once keep both edits and a killed approval leaves
 the old or the new file. A decision is recorded (who, when, why) only after
 feeds.yaml has it; approving again after a crash in between finds the blog
-already registered at the same feed and just records the decision.
+already registered at the same feed, makes its choices the request's, and
+records the decision. The request is read again in the write that decides
+it, so a member's edit made while the approval ran is in feeds.yaml too.
+A change that lands in feeds.yaml is synced into the public database at
+once: a switch to excerpts must not leave full text public until the next run.
 """
 
 from __future__ import annotations
@@ -140,14 +144,43 @@ def registry_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def apply_changes(instance: Instance, member: RequestState, changes: Mapping[str, Any]) -> None:
-    """Write a member's changes to their feeds.yaml entry (ConfigError if it is gone)."""
+def apply_changes(
+    instance: Instance, member: RequestState, changes: Mapping[str, Any], *, now: str
+) -> None:
+    """Write a member's changes to their feeds.yaml entry and the public database.
+
+    ConfigError if the entry is gone.
+    """
     from aggregator.registry.edit import update_feed
 
     wanted = normalise_feed_url(member.feed_url or member.url)
     if not any(normalise_feed_url(f.url) == wanted for f in instance.registry().feeds):
         raise ConfigError(f"#{member.id}: {member.feed_url} is no longer in {instance.config}")
     update_feed(instance.config, member.feed_url or member.url, registry_changes(changes))
+    sync_public(instance, now)
+
+
+def sync_public(instance: Instance, now: str) -> None:
+    """Sync feeds.yaml into the public database (if there is one yet), as a run starts by.
+
+    A blog switched to excerpts has its stored posts cut in the same
+    transaction; paused, region, organisation and topics follow too.
+    """
+    if not instance.db.exists():
+        return
+    from aggregator import storage
+    from aggregator.registry.atomic import locked
+    from aggregator.storage.feeds import sync_feeds
+
+    # Under the feeds.yaml lock: an edit made meanwhile by another approval is
+    # in the registry read here, or is followed by its own sync.
+    with locked(instance.config.resolve()):
+        sources = instance.registry().feeds
+        conn = storage.connect(instance.db)
+        try:
+            sync_feeds(conn, sources, now)
+        finally:
+            conn.close()
 
 
 def feed_entry(request: RequestState) -> dict[str, Any]:
@@ -167,16 +200,36 @@ def feed_entry(request: RequestState) -> dict[str, Any]:
 
 
 def _add_to_registry(instance: Instance, request: RequestState) -> None:
-    from aggregator.registry.edit import add_feed
+    """Append the blog; if its feed is there already (approved before, killed before the
+    decision was recorded), make that entry's choices the member's."""
+    from aggregator.registry.edit import add_feed, update_feed
 
+    feed_url = request.feed_url or ""
     try:
         add_feed(instance.config, feed_entry(request))
+        return
     except ConfigError:
-        # Approved before, killed before the decision was recorded: the same feed is there.
-        known = find_registered(instance.registry(), request.feed_url or "")
-        same = known and normalise_feed_url(known.url) == normalise_feed_url(request.feed_url or "")
-        if not same:
+        known = find_registered(instance.registry(), feed_url, request.site_url or feed_url)
+        if known is None:
             raise
+    if normalise_feed_url(known.url) != normalise_feed_url(feed_url):
+        raise ConfigError(
+            f"#{request.id}: this blog is already in {instance.config} as {known.url};"
+            " reject the request, or remove that entry and approve again"
+        )
+    choices = {"display": request.display, "research": request.research}
+    update_feed(instance.config, known.url, registry_changes(choices))
+
+
+def _catch_up(instance: Instance, used: RequestState, current: RequestState) -> None:
+    """Put into feeds.yaml what the member changed while the approval ran."""
+    from aggregator.registry.edit import update_feed
+
+    before, after = feed_entry(used), feed_entry(current)
+    keys = before.keys() | after.keys()
+    changed = {k: after.get(k) for k in keys if before.get(k) != after.get(k)}
+    if changed:
+        update_feed(instance.config, current.feed_url or "", changed)
 
 
 def _give_verification_token(instance: Instance, request: RequestState) -> None:
@@ -206,15 +259,23 @@ def approve(instance: Instance, request_id: int, *, by: str, now: str) -> str:
             member = subs.get_request(conn, request.member_id or 0)
             if member is None or member.status != "approved":
                 raise ConfigError(f"#{request_id}: the blog it changes is not in Voice")
-            apply_changes(instance, member, request.changes)
+            apply_changes(instance, member, request.changes, now=now)
             said = f"#{request_id}: {member.feed_url} changed: {summarise(request.changes)}"
         with subs.write(conn):
-            if not subs.decide(conn, request_id, "approved", by=by, now=now):
+            # A member edits a pending join request only inside such a write, after
+            # checking it is still pending (members._change_pending): read again here,
+            # every edit is either caught up now or refused as too late.
+            current = subs.get_request(conn, request_id)
+            if current is None or not subs.decide(conn, request_id, "approved", by=by, now=now):
                 raise ConfigError(f"#{request_id}: decided by someone else meanwhile")
+            if request.kind == "join":
+                _catch_up(instance, request, current)
             if request.kind == "change":
                 subs.update_member(conn, request.member_id or 0, request.changes)
     finally:
         conn.close()
+    if request.kind == "join":
+        sync_public(instance, now)  # an entry found there already may have changed display
     return f"{said}; approved by {by}"
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
+from html.parser import HTMLParser
 
 from aggregator.errors import ConfigError
 from aggregator.storage.connection import transaction
@@ -76,8 +77,54 @@ def unverified_tokens(conn: sqlite3.Connection) -> Mapping[str, str]:
 
 
 def token_in(body: bytes, token: str) -> bool:
-    """Whether a fetched document carries the token (raw bytes: markup or escaped text)."""
+    """Whether a fetched feed carries the token (raw bytes: markup or escaped text).
+
+    Anywhere in a feed is enough: only the blog's author publishes its posts.
+    """
     return len(token) >= MIN_TOKEN_CHARS and token.encode("utf-8") in body
+
+
+def home_pages(conn: sqlite3.Connection) -> Mapping[str, str]:
+    """feed URL -> home page (feeds.site_url: feeds.yaml's, else the feed's own link)
+    for the blogs whose token is still to be found."""
+    rows = conn.execute(
+        "SELECT f.url, f.site_url FROM feeds AS f JOIN private.verifications AS v"
+        " ON v.feed_url = f.url WHERE v.verified_at IS NULL AND f.site_url IS NOT NULL"
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+class _MetaTags(HTMLParser):
+    """The content of each `<meta name="localgov-voice">` before the page's body."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._in_body = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "body":
+            self._in_body = True
+        if tag != "meta" or self._in_body:
+            return
+        values = {name: (value or "").strip() for name, value in attrs}
+        if values.get("name", "").lower() == "localgov-voice":
+            self.found.append(values.get("content", ""))
+
+
+def meta_token_in(page: bytes, token: str) -> bool:
+    """Whether a home page carries `<meta name="localgov-voice" content="TOKEN">`.
+
+    Only that tag, and only in the head: a home page shows what readers wrote
+    (comments, a guestbook), so the token as text there proves nothing. Any
+    attribute order, quoting and case is accepted.
+    """
+    if len(token) < MIN_TOKEN_CHARS or token.encode("utf-8") not in page:
+        return False  # the usual case, without parsing the page
+    parser = _MetaTags()
+    parser.feed(page.decode("utf-8", errors="replace"))
+    parser.close()
+    return token in parser.found
 
 
 def copy_verified(conn: sqlite3.Connection) -> None:

@@ -36,6 +36,7 @@ from aggregator.models import (
 from aggregator.parsing.pool import ParsePool
 from aggregator.schedule import to_iso
 from aggregator.storage import feeds as stored_feeds
+from aggregator.storage import verification
 from aggregator.update import upkeep
 from aggregator.update.gates import HostGates, Writer
 from aggregator.update.records import (
@@ -124,6 +125,7 @@ class Cycle:
     on_result: Callable[[FeedResult], None]
     write_failed: threading.Event = field(default_factory=threading.Event)
     tokens: Mapping[str, str] = field(default_factory=dict)  # feed URL -> verification token
+    homes: Mapping[str, str] = field(default_factory=dict)  # feed URL -> stored home page
 
     def stopping(self) -> bool:
         """No new fetch starts once a stop is asked for or a write has failed."""
@@ -161,9 +163,11 @@ async def _check_feed(cycle: Cycle, feed: FeedState) -> FeedUpdateRecord | None:
             cycle.slots.release()
             raise
     try:
-        return await _record_response(cycle, feed, started, t0, response)
+        record = await _record_response(cycle, feed, started, t0, response)
     finally:
         cycle.slots.release()
+    await _look_on_home_page(cycle, feed, record, response)
+    return record
 
 
 def _attempt(feed: FeedState, started: datetime, t0: float) -> Attempt:
@@ -210,6 +214,38 @@ async def _look_for_token(
     if token is not None and storage.token_in(body, token):
         conn = cycle.writer.conn
         await cycle.writer.run(storage.mark_verified, conn, feed.url, to_iso(started))
+
+
+async def _look_on_home_page(
+    cycle: Cycle, feed: FeedState, record: FeedUpdateRecord, response: ResponseData
+) -> None:
+    """A feed fetched without the token: look for the member's meta tag on the home page.
+
+    Once per cycle, through the same client and limits, the home page's host
+    gate and a body slot. Whatever happens here is logged and nothing more:
+    the feed's own outcome and health are already decided.
+    """
+    token = cycle.tokens.get(feed.url)
+    home = cycle.homes.get(feed.url) or record.site_url
+    if (
+        token is None
+        or home is None
+        or record.outcome not in ("ok", "not_modified", "unchanged")
+        or storage.token_in(response.body or b"", token)
+        or cycle.stopping()
+    ):
+        return
+    try:
+        async with cycle.hosts.enter(home), cycle.slots:
+            page = await fetching.fetch_feed(cycle.client, home, cycle.limits)
+            carries = verification.meta_token_in(page.body or b"", token)
+        if carries:
+            at = to_iso(cycle.clock())
+            await cycle.writer.run(storage.mark_verified, cycle.writer.conn, feed.url, at)
+    except FetchError as exc:
+        log.info("%s: home page %s not checked for its token: %s", feed.url, home, exc)
+    except Exception:  # a bug: keep the traceback, but the feed's result stands
+        log.exception("unexpected error checking the home page of %s", feed.url)
 
 
 async def _update_one(cycle: Cycle, feed: FeedState) -> FeedResult:
@@ -352,6 +388,7 @@ def update_feeds(
             stop=stop or threading.Event(),
             on_result=on_result,
             tokens=storage.unverified_tokens(conn),
+            homes=verification.home_pages(conn),
         )
         results = asyncio.run(_run_cycle(cycle, feeds))
     except sqlite3.Error as exc:  # reads outside a transaction; writes raise StoreError
