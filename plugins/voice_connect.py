@@ -8,12 +8,13 @@
   plain 404 that shows nothing.
 
 Abuse and faults: every POST needs Datasette's CSRF token, cookie or not
-(asgi-csrf lets cookie-less POSTs through); a filled honeypot gets the
-"sent" page and nothing is stored; per-client hourly limits (429 with
-Retry-After); at most TRIAL_SLOTS trials and COMMAND_SLOTS commands in flight
-(503 with Retry-After); bodies over BODY_CAP are refused (413) before anything
-reads them whole; /connect pages are never cached nor sent as a referrer,
-and access logs never show a status token.
+(asgi-csrf lets cookie-less POSTs through); a filled honeypot gets the "sent"
+page and nothing is stored; per-client hourly limits on trials, submissions,
+changes and status page views (429 with Retry-After; a client is an IPv4
+address or an IPv6 /64, guard.client_key); at most TRIAL_SLOTS trials and
+COMMAND_SLOTS commands in flight (503 with Retry-After); bodies over BODY_CAP
+are refused (413) before anything reads them whole; /connect pages are never
+cached nor sent as a referrer, and access logs never show a status token.
 The commands apply the instance's address guard (plugins/connect/commands.py).
 Never imports aggregator.
 """
@@ -53,7 +54,9 @@ DATABASE = "voice"
 BODY_CAP = 64 * 1024
 TRIAL_SLOTS = 2  # trial fetches in flight across the site
 COMMAND_SLOTS = 6  # every command in flight, status pages included
-LIMITS = guard.RateLimits({"trial": 5, "submission": 3, "token": 20, "change": 20})
+# Uses per client an hour. "token": wrong status tokens (guessing); "status": every
+# status page view, as each starts `voice member show`.
+LIMITS = guard.RateLimits({"trial": 5, "submission": 3, "token": 20, "change": 20, "status": 120})
 TRIALS = guard.Slots(TRIAL_SLOTS)
 COMMANDS = guard.Slots(COMMAND_SLOTS)
 ACTIONS = ("update", "pause", "resume", "remove", "verify")
@@ -114,8 +117,9 @@ async def topic_rows(datasette: Any) -> list[tuple[str, str, str]]:
 
 
 def client_of(request: Request) -> str:
+    """Whose limits a request counts against (behind a proxy, see README)."""
     client = request.scope.get("client")
-    return str(client[0]) if client else "unknown"
+    return guard.client_key(str(client[0]) if client else None)
 
 
 async def read_fields(request: Request) -> dict[str, list[str]] | None:
@@ -207,6 +211,8 @@ async def status_page(datasette: Any, request: Request) -> Response:
     client = client_of(request)
     if LIMITS.check("token", client):  # many wrong tokens from one client: guessing
         return await not_found(datasette, request)
+    if refusal := LIMITS.check("status", client):
+        return await refused(datasette, request, refusal, "open a status page")
     fields: dict[str, list[str]] = {}
     if request.method == "POST":
         read = await read_fields(request)
@@ -216,6 +222,7 @@ async def status_page(datasette: Any, request: Request) -> Response:
     with COMMANDS.hold() as free:
         if not free:
             return await busy(datasette, request)
+        LIMITS.record("status", client)
         try:
             shown = await commands.member_show(instance(datasette), token)
         except CommandFailed:

@@ -5,11 +5,14 @@ commands (`voice try`, `voice submissions new`, `voice member ...`) run as
 real subprocesses on a real feeds.yaml, database and submissions file. The
 member's blog is a home page and its feed served on 127.0.0.1. Sites that
 allow private hosts stand for an intranet or demo instance; the others keep
-the address guard on, as a public Voice does.
+the address guard on, as a public Voice does. The per-client limits on status
+pages run Voice's Datasette in this process instead, with `voice member show`
+answered at once, so 120 views need no 120 subprocesses.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import re
@@ -20,14 +23,21 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager, suppress
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, closing, contextmanager, suppress
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NamedTuple
 
 import httpx
 import pytest
+from datasette.app import Datasette
+from datasette.plugins import pm
 
+from aggregator.registry.site import Site as VoiceSite
+from aggregator.registry.site import metadata_for
+from aggregator.service import STATIC_MOUNT
+from plugins.connect.guard import client_key
 from tests.support.feedserver import FeedServer, Raw
 from tests.support.live import live_datasette, run_voice
 
@@ -399,6 +409,118 @@ def test_too_many_checks_or_sends_from_one_client_get_429(intranet: Site) -> Non
         assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
     assert stored_requests(intranet) <= 3
     assert len(intranet.blog.requests) > fetches  # the sends did fetch, up to the limit
+
+
+@pytest.mark.parametrize(
+    ("host", "key"),
+    [
+        pytest.param("192.0.2.7", "192.0.2.7", id="ipv4-address"),
+        pytest.param("2001:db8:1:2::a", "2001:db8:1:2::/64", id="ipv6-its-64"),
+        pytest.param("2001:db8:1:2:ffff:1:2:3", "2001:db8:1:2::/64", id="same-64"),
+        pytest.param("2001:db8:1:3::a", "2001:db8:1:3::/64", id="next-64"),
+        pytest.param("2001:DB8:1:2::A", "2001:db8:1:2::/64", id="upper-case"),
+        pytest.param("[2001:db8:1:2::a]", "2001:db8:1:2::/64", id="brackets"),
+        pytest.param("fe80::1%eth0", "fe80::/64", id="zone"),
+        pytest.param("::ffff:192.0.2.7", "192.0.2.7", id="ipv4-as-ipv6"),
+        pytest.param("::1", "::/64", id="ipv6-loopback"),
+        pytest.param("testclient", "testclient", id="not-an-address"),
+        pytest.param(None, "unknown", id="no-client"),
+    ],
+)
+def test_limits_count_an_ipv4_address_or_an_ipv6_64_as_one_client(
+    host: str | None, key: str
+) -> None:
+    assert client_key(host) == key
+
+
+MEMBER = "m" * 43  # the one valid status token in the in-process Voice
+
+
+class InProcess(NamedTuple):
+    ds: Datasette
+    shown: list[str]  # every token `voice member show` was started for
+
+
+@pytest.fixture
+def in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> InProcess:
+    """Voice's Datasette in this process, with fresh limits and a fake `voice member show`."""
+    db = tmp_path / "voice.db"
+    sqlite3.connect(db).close()
+    site = VoiceSite(ROOT)
+    ds = Datasette(
+        [str(db)],
+        metadata=metadata_for(site, "voice"),
+        plugins_dir=str(site.plugins),
+        template_dir=str(site.templates),
+        static_mounts=[(STATIC_MOUNT, str(site.static))],
+    )
+    plugin: ModuleType = pm.get_plugin("voice_connect.py")  # the module Datasette loaded
+    monkeypatch.setattr(plugin, "LIMITS", plugin.guard.RateLimits(plugin.LIMITS.limits))
+    shown: list[str] = []
+
+    async def member_show(_: object, token: str) -> dict[str, Any]:
+        shown.append(token)
+        if token != MEMBER:
+            return {"ok": False, "message": "No such request"}
+        submission = {"status": "pending", "url": "https://example.gov.uk/blog/"}
+        return {"ok": True, "submission": submission, "feed": None, "changes": []}
+
+    monkeypatch.setattr(plugin.commands, "member_show", member_show)
+    return InProcess(ds, shown)
+
+
+@asynccontextmanager
+async def client_at(ds: Datasette, host: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser whose requests reach Datasette from `host`, as uvicorn would say."""
+    await ds.invoke_startup()
+    transport = httpx.ASGITransport(app=ds.app(), client=(host, 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        yield client
+
+
+def test_status_page_views_are_limited_per_client(in_process: InProcess) -> None:
+    """A valid status link too: every view starts a `voice member show`."""
+
+    async def views() -> tuple[list[int], httpx.Response, int]:
+        async with client_at(in_process.ds, "192.0.2.7") as member:
+            codes = [
+                (await member.get(f"/connect/status/{MEMBER}")).status_code for _ in range(120)
+            ]
+            refused = await member.get(f"/connect/status/{MEMBER}")
+        async with client_at(in_process.ds, "192.0.2.8") as neighbour:
+            other = (await neighbour.get(f"/connect/status/{MEMBER}")).status_code
+        return codes, refused, other
+
+    codes, refused, other = asyncio.run(views())
+    assert codes == [200] * 120
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["retry-after"]) <= 3600
+    assert refused.headers["cache-control"] == "no-store"
+    assert text_of(refused.text).startswith(
+        "Too many tries You can open a status page 120 times an hour, and you have. "
+        "Please try again in"
+    )
+    assert len(in_process.shown) == 121, "the refused view started no command"
+    assert other == 200, "another client is not refused"
+
+
+def test_a_guesser_rotating_through_one_ipv6_64_is_one_client(in_process: InProcess) -> None:
+    async def guesses() -> tuple[int, int, int]:
+        for n in range(20):  # 20 wrong tokens, each from a new address in one /64
+            async with client_at(in_process.ds, f"2001:db8:1:2::{n + 1:x}") as guesser:
+                assert (await guesser.get(f"/connect/status/wrong{n}")).status_code == 404
+        async with client_at(in_process.ds, "2001:db8:1:2:abcd::1") as guesser:
+            blocked = (await guesser.get(f"/connect/status/{MEMBER}")).status_code
+        async with client_at(in_process.ds, "2001:db8:1:3::1") as neighbour:
+            other = (await neighbour.get(f"/connect/status/{MEMBER}")).status_code
+        async with client_at(in_process.ds, "192.0.2.7") as ipv4:
+            ipv4_page = (await ipv4.get(f"/connect/status/{MEMBER}")).status_code
+        return blocked, other, ipv4_page
+
+    blocked, other, ipv4_page = asyncio.run(guesses())
+    assert blocked == 404, "a fresh address in the guesser's /64 is still the guesser"
+    assert len(in_process.shown) == 22, "its view started no command"
+    assert (other, ipv4_page) == (200, 200), "the next /64 and IPv4 clients are others"
 
 
 def test_a_third_trial_in_flight_is_told_to_come_back(intranet: Site) -> None:

@@ -1,7 +1,10 @@
 """Limits that keep the form from being used to load Voice or its neighbours.
 
-- RateLimits: so many uses an hour per client address and kind of use
-  (trials, submissions...), answered with when to try again;
+- RateLimits: so many uses an hour per client and kind of use (trials,
+  submissions, status page views...), answered with when to try again;
+- client_key: which client a request counts against: its IPv4 address, or
+  its IPv6 /64, since one IPv6 host can take a fresh address from its /64
+  for every request;
 - Slots: commands in flight across the whole site, so a crowd of trials
   cannot start a crowd of fetchers;
 - read_body: a request's body read up to a cap, so a 10 MB POST is refused
@@ -14,6 +17,7 @@ waiting an hour.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections import OrderedDict, deque
@@ -80,6 +84,28 @@ class RateLimits:
         while len(clients) > MAX_CLIENTS:
             clients.popitem(last=False)
         return uses
+
+
+def client_key(host: str | None) -> str:
+    """The rate limits' key for a client whose address is `host` (ASGI scope["client"][0]).
+
+    IPv4: the address. IPv6: its /64 ("2001:db8:1:2::/64"), as one home or
+    server usually gets a whole /64 and could rotate through it to get fresh
+    limits; an IPv4 address written as IPv6 (::ffff:192.0.2.1) counts as
+    IPv4. A host that is not an IP address (a Unix socket's, a test client's)
+    is its own key.
+    """
+    if not host:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 class Slots:
