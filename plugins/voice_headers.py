@@ -14,8 +14,9 @@
   script or HTML; X-Frame-Options: DENY for browsers without frame-ancestors.
 - Referrer-Policy: strict-origin-when-cross-origin: a member's blog sees
   that a reader came from Voice, never the page, search or SQL they came from.
-  A response that asks for no-referrer keeps it (a member's private status
-  page, plugins/voice_connect.py, never leaks its address).
+  A private answer (Cache-Control: no-store) that asks for no-referrer keeps
+  it: a member's status page (plugins/voice_connect.py) never leaks its
+  address. Datasette's own no-referrer on its data pages is replaced.
 
 Reads nothing from the aggregator package.
 """
@@ -92,7 +93,8 @@ def headers(*template_folders: Path) -> list[tuple[bytes, bytes]]:
 
 
 NAMES = {name for name, _ in headers()}
-STRICTER = (b"referrer-policy", b"no-referrer")  # a response's own, kept over the default
+STRICTER = (b"referrer-policy", b"no-referrer")  # kept over the default on private answers
+PRIVATE = (b"cache-control", b"no-store")
 
 
 @hookimpl
@@ -109,7 +111,7 @@ def asgi_wrapper(datasette: Any) -> Callable[[ASGIApp], ASGIApp]:
             async def send_with_headers(message: Message) -> None:
                 if message["type"] == "http.response.start":
                     own = [(k.lower(), v.strip().lower()) for k, v in message.get("headers", [])]
-                    stricter = STRICTER in own
+                    stricter = STRICTER in own and PRIVATE in own
                     kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in NAMES]
                     ours = [h for h in added if not (stricter and h[0] == STRICTER[0])]
                     ours += [STRICTER] if stricter else []
