@@ -77,6 +77,8 @@ def run_demo(
             port=port,
             on_ready=lambda: echo(
                 f"open http://127.0.0.1:{port}/ for the latest posts; the data for "
-                f"researchers is at /{db_path.stem} (Ctrl-C to stop)"
+                f"researchers is at /{db_path.stem}; to try Connect your blog, give "
+                f"http://127.0.0.1:{port}/connect the address {server.base_url}/new-blog/ "
+                "(Ctrl-C to stop)"
             ),
         )
