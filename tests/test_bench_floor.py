@@ -28,6 +28,7 @@ def test_floor_times_each_part_over_every_entry_of_the_demo_feeds() -> None:
     expected = sum(
         len(feedparser.parse(io.BytesIO(path.read_bytes())).entries)
         for path in DEMO_FEEDS.iterdir()
+        if path.is_file()  # new-blog/ is a site to connect, not a listed feed
     )
     floor = load("floor").measure(DEMO_FEEDS)
     assert floor["entries"] == expected > 0
