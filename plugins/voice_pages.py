@@ -31,21 +31,13 @@ if _HERE not in sys.path:
 
 from reader import lookup, selection  # noqa: E402
 from reader.selection import BadRequest, Card, Selection  # noqa: E402
-from reader.text import readable_date  # noqa: E402
+from reader.text import STATUS_TEXT, readable_date  # noqa: E402
 
 DATABASE = "voice"
 PAGE_SIZE = 25
 FAIR_SHARE = 3  # posts in a row from one blog before the rest collapse
 SITE = "LocalGov Digital Voice"
 
-STATUS_TEXT = {
-    "new": "Not checked yet: Voice will read its feed soon.",
-    "ok": "Working: Voice reads its feed.",
-    "error": "The last check failed.",
-    "failing": "Failing for some days: Voice still checks it, less often.",
-    "gone": "The feed has gone: its server says it was removed, so Voice no longer checks it.",
-    "removed": "No longer listed: Voice no longer checks it; its posts stay.",
-}
 TOPIC_SOURCES = {
     "category": "the post's own category",
     "rules": "words and phrases in its title and text",

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from datasette.utils.asgi import Request, Response
+from reader.text import STATUS_TEXT
 
 from connect.guard import Refusal
 
@@ -25,14 +26,7 @@ STATUS_LABELS = {
     "removed": "taken down",
     "withdrawn": "withdrawn",
 }
-FEED_STATUS = {  # as plugins/voice_pages.py says them on a blog's page
-    "new": "Not checked yet: Voice will read its feed soon.",
-    "ok": "Working: Voice reads its feed.",
-    "error": "The last check failed.",
-    "failing": "Failing for some days: Voice still checks it, less often.",
-    "gone": "The feed has gone: its server says it was removed, so Voice no longer checks it.",
-    "removed": "No longer listed: Voice no longer checks it; its posts stay.",
-}
+FEED_STATUS = STATUS_TEXT  # as a blog's page says them
 CHANGE_LABELS = {
     "pending": "waiting for a moderator",
     "approved": "done",

@@ -7,6 +7,16 @@ import re
 import unicodedata
 from datetime import date
 
+# A feed's status as people read it: on a blog's page and a member's status page.
+STATUS_TEXT = {
+    "new": "Not checked yet: Voice will read its feed soon.",
+    "ok": "Working: Voice reads its feed.",
+    "error": "The last check failed.",
+    "failing": "Failing for some days: Voice still checks it, less often.",
+    "gone": "The feed has gone: its server says it was removed, so Voice no longer checks it.",
+    "removed": "No longer listed: Voice no longer checks it; its posts stay.",
+}
+
 MONTHS = [
     "January",
     "February",
