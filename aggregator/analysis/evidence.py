@@ -67,7 +67,8 @@ def evidence_url(content_html: str | None, base_url: str | None) -> str | None:
     HTML, so the canonical link is only seen in HTML that has not been through it.
 
     Conservative, since a wrong claim folds a different post: links to a
-    site's home page say where, not which post, and are ignored; if the links
+    site's home page, or to any page above the post's own address (a Medium
+    publication), say where, not which post, and are ignored; if the links
     found disagree, there is no evidence.
     """
     if not content_html:
@@ -90,9 +91,16 @@ def evidence_url(content_html: str | None, base_url: str | None) -> str | None:
                 ):
                     hrefs.append(match.group(1) or match.group(2) or "")
     hrefs.extend(_canonical_links(content_html))
-    keys = {_post_key(href, base_url) for href in hrefs}
-    keys.discard(None)
+    own = canonical_url(base_url) if base_url else None
+    keys = {key for href in hrefs if (key := _post_key(href, base_url)) and not _above(key, own)}
     return keys.pop() if len(keys) == 1 else None
+
+
+def _above(key: str, own: str | None) -> bool:
+    """A link to a page above the post's own address (its Medium publication, its
+    blog's section) says where the post lives, not which post it copies: Medium's
+    footer "<post> was originally published in <publication> on Medium" is one."""
+    return own is not None and own.startswith(key.rstrip("/") + "/")
 
 
 def _canonical_links(content_html: str) -> list[str]:

@@ -1,0 +1,28 @@
+"""Evidence of copying: a link above the post's own address names where it lives."""
+
+from __future__ import annotations
+
+from aggregator.analysis.evidence import evidence_url
+
+POST = "https://medium.com/local-data-guild/addresses-in-the-pub-8c1e4f2a7b90?source=rss---4"
+BODY = "<p>" + "We met in the pub to talk about addresses and gazetteers. " * 8 + "</p>"
+FOOTER = (
+    '<hr><p><a href="https://medium.com/local-data-guild/addresses-in-the-pub-8c1e4f2a7b90">'
+    "Addresses in the pub</a> was originally published in "
+    '<a href="https://medium.com/local-data-guild">Local Data Guild</a> on Medium, where '
+    "people are continuing the conversation by highlighting and responding to this story.</p>"
+)
+
+
+def test_a_medium_publication_footer_is_no_evidence_of_copying() -> None:
+    """Every post of a publication carries it: taken as evidence, it folded a
+    publication's posts into one (the labelled set's local-data-guild.rss)."""
+    assert evidence_url(BODY + FOOTER, POST) is None
+
+
+def test_a_claim_naming_another_post_on_the_same_host_still_counts() -> None:
+    claim = (
+        '<p>Originally published at <a href="https://medium.com/@sam/why-we-map-1a2b3c">'
+        "Sam's blog</a></p>"
+    )
+    assert evidence_url(BODY + claim, POST) == "medium.com/@sam/why-we-map-1a2b3c"
