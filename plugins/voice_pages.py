@@ -39,9 +39,10 @@ FAIR_SHARE = 3  # posts in a row from one blog before the rest collapse
 SITE = "LocalGov Digital Voice"
 
 TOPIC_SOURCES = {
-    "category": "the post's own category",
-    "rules": "words and phrases in its title and text",
-    "feed": "the blog's usual topics",
+    "category": "from the post's own category",
+    "rules": "from words and phrases in its title and text",
+    "feed": "from the blog's usual topics",
+    "editor": "set by an editor",
 }
 COPY_RULES = {
     "same-url": "the same address",
@@ -83,7 +84,8 @@ def copy_reason(reason: str | None) -> str:
 
 
 def topic_reason(source: str, score: float | None) -> str:
-    said = TOPIC_SOURCES.get(source, source or "Voice's rules")
+    """Why a post has a topic, as the post page says it ("set by an editor")."""
+    said = TOPIC_SOURCES.get(source) or "from " + (source or "Voice's rules")
     return f"{said} (score {score:.1f})" if source == "rules" and score is not None else said
 
 

@@ -3,7 +3,8 @@
 Every expected error becomes one line and an exit code (see options);
 the commands live in `running` (check, fetch, serve, run, demo) and
 `archive` (status, retag, dedupe, redirects) and `takedowns` (remove)
-and `moderating` (submissions, member, import-opml) and `joining` (try, add).
+and `moderating` (submissions, member, import-opml) and `joining` (try, add)
+and `topics` (editors' topic corrections).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import click
 
 from aggregator import __version__
-from aggregator.cli import archive, joining, moderating, running, takedowns
+from aggregator.cli import archive, joining, moderating, running, takedowns, topics
 from aggregator.cli.options import EXIT_CONFIG
 from aggregator.errors import AggregatorError
 
@@ -36,6 +37,7 @@ for _command in (
     running.run,
     archive.status,
     archive.retag,
+    topics.topics,
     archive.dedupe,
     takedowns.remove,
     archive.redirects,

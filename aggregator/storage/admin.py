@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from aggregator.analysis import sketch
 from aggregator.analysis.evidence import evidence_url
 from aggregator.storage.connection import transaction
+from aggregator.storage.corrections import editor_choices, topic_rows, with_corrections
 from aggregator.storage.duplicates import link_duplicates
 from aggregator.storage.posts import topics_summary
 
@@ -28,7 +29,7 @@ def retag_posts(
 
     `tag(title, text, categories, feed_topics)` gives (topic, source, score)
     triples; rows and posts.topics are rewritten together, so a reader never
-    sees a post half-retagged.
+    sees a post half-retagged. An editor's choices (storage.corrections) win.
     """
     done, last = 0, 0
     while True:
@@ -44,12 +45,14 @@ def retag_posts(
             return done
         found = [(r[0], tag(r[1], r[2], json.loads(r[3]), json.loads(r[4]))) for r in rows]
         with transaction(conn):
+            choices = editor_choices(conn, [post_id for post_id, _ in found])
+            found = [(i, with_corrections(topics, choices.get(i, {}))) for i, topics in found]
             conn.executemany(
                 "DELETE FROM post_topics WHERE post_id = ?", [(post_id,) for post_id, _ in found]
             )
             conn.executemany(
                 "INSERT INTO post_topics VALUES (?, ?, ?, ?, ?)",
-                [(i, t, src, score, version) for i, topics in found for t, src, score in topics],
+                [row for i, topics in found for row in topic_rows(i, topics, version)],
             )
             conn.executemany(
                 "UPDATE posts SET topics = ? WHERE id = ?",

@@ -141,7 +141,10 @@ def sync_topics(conn: sqlite3.Connection, topics: Sequence[tuple[str, str, str]]
 
 
 def _apply_feed_topics(conn: sqlite3.Connection, urls: list[str]) -> None:
-    """A blog's default topics changed in feeds.yaml: update its posts' "feed" topics."""
+    """A blog's default topics changed in feeds.yaml: update its posts' "feed" topics.
+
+    A topic an editor removed from a post stays removed; editor rows are kept.
+    """
     marks = ",".join("?" * len(urls))
     feeds = f"(SELECT id FROM feeds WHERE url IN ({marks}))"
     conn.execute(
@@ -159,7 +162,9 @@ def _apply_feed_topics(conn: sqlite3.Connection, urls: list[str]) -> None:
         INSERT OR IGNORE INTO post_topics (post_id, topic, source, score, rules_version)
         SELECT p.id, j.value, 'feed', 1.0, 'feeds.yaml'
         FROM posts p JOIN feeds f ON f.id = p.feed_id, json_each(f.topics) j
-        WHERE p.feed_id IN {feeds}
+        WHERE p.feed_id IN {feeds} AND NOT EXISTS (
+            SELECT 1 FROM editor_topics e
+            WHERE e.post_id = p.id AND e.topic = j.value AND e.action = 'removed')
         """,
         urls,
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aggregator.analysis import identity, sketch
 from aggregator.models import EntryData
 from aggregator.storage.choices import excerpt_entry
+from aggregator.storage.corrections import editor_choices, topic_rows, with_corrections
 from aggregator.storage.duplicates import link_duplicates
 from aggregator.storage.takedown import removed_keys
 
@@ -163,8 +164,10 @@ def _save_topics(
 ) -> dict[str, int]:
     """post_topics rows for the entries just saved (posts.topics went in with the row).
 
-    `found` maps each entry key to its (topic, source, score) assignments;
-    the result maps each entry key to its post id.
+    An editor's corrections (storage.corrections) are applied on top, and
+    posts.topics of a corrected post is rewritten to match. `found` maps
+    each entry key to its (topic, source, score) assignments; the result
+    maps each entry key to its post id.
     """
     keys = list(found)
     ids = dict(
@@ -174,15 +177,20 @@ def _save_topics(
             [feed_id, *keys],
         ).fetchall()
     )
-    rows, saved = [], []
+    rows, saved, corrected = [], [], []
+    choices = editor_choices(conn, list(ids.values()))
     for key, topics in found.items():
         post_id = ids.get(key)
         if post_id is None:
             continue
-        rows += [(post_id, topic, source, score, version) for topic, source, score in topics]
+        if post_id in choices:  # an editor's choice outlives the post's edits
+            topics = with_corrections(topics, choices[post_id])
+            corrected.append((topics_summary(topics), post_id))
+        rows += topic_rows(post_id, topics, version)
         saved.append((post_id,))
     conn.executemany("DELETE FROM post_topics WHERE post_id = ?", saved)
     conn.executemany("INSERT INTO post_topics VALUES (?, ?, ?, ?, ?)", rows)
+    conn.executemany("UPDATE posts SET topics = ? WHERE id = ?", corrected)
     return ids
 
 

@@ -64,6 +64,16 @@ CREATE TABLE IF NOT EXISTS private.fetch_errors (
     started_at TEXT NOT NULL,
     error TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS private.topic_corrections (
+    id INTEGER PRIMARY KEY,
+    post_id INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    action TEXT NOT NULL,
+    corrected_by TEXT NOT NULL,
+    corrected_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS private.topic_corrections_post
+    ON topic_corrections(post_id, id);
 CREATE TABLE IF NOT EXISTS private.verifications (
     feed_url TEXT PRIMARY KEY,
     token TEXT NOT NULL,

@@ -362,6 +362,27 @@ def _m0008_member_choices(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def _m0009_editor_topics(db: sqlite_utils.Database) -> None:
+    """Editors' topic corrections that tagging never undoes (issue 12).
+
+    One row per post and topic an editor decided: `added` (the post also has
+    a `post_topics` row with source `editor`) or `removed` (it never gets the
+    topic again from rules, categories or the blog's defaults). Who and when
+    stay in the private file (`topic_corrections`): editors' names are never
+    served.
+    """
+    db.execute(
+        """
+        CREATE TABLE editor_topics (
+            post_id INTEGER NOT NULL REFERENCES posts(id),
+            topic TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('added', 'removed')),
+            PRIMARY KEY (post_id, topic)
+        )
+        """
+    )
+
+
 # The public sentence per error kind as it was at 0005 (health.PUBLIC_ERRORS now).
 _PUBLIC_ERRORS_0005 = (
     ("timeout", "the server took too long to answer"),
@@ -394,5 +415,6 @@ STEPS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("0006_takedown_notices", _m0006_takedown_notices),
     ("0007_reader_pages", _m0007_reader_pages),
     ("0008_member_choices", _m0008_member_choices),
+    ("0009_editor_topics", _m0009_editor_topics),
 )
 MIGRATIONS = tuple(name for name, _ in STEPS)

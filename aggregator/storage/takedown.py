@@ -184,6 +184,7 @@ def _empty(
     """The public half: topic and sketch rows go, the posts become tombstones."""
     ids = f"SELECT id FROM main.posts WHERE removed_at IS NULL AND {chosen.where}"
     conn.execute(f"DELETE FROM post_topics WHERE post_id IN ({ids})", chosen.params)
+    conn.execute(f"DELETE FROM editor_topics WHERE post_id IN ({ids})", chosen.params)
     conn.execute(f"DELETE FROM post_lsh WHERE post_id IN ({ids})", chosen.params)
     conn.execute(_EMPTY_POSTS.format(where=chosen.where), chosen.params)
     # FTS5 keeps a deleted row's terms in its older segments until they merge;

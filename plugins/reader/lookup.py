@@ -138,7 +138,7 @@ async def _all_blogs(db: Any) -> list[Blog]:
 class TopicReason:
     slug: str
     label: str
-    source: str  # category, rules or feed
+    source: str  # category, rules, feed or editor (post_topics.source)
     score: float | None
 
 
