@@ -153,7 +153,7 @@ def fp(post: Post) -> Fingerprint:
         url=post.url,
         title=post.title,
         text=post.text,
-        content_html=post.content_html,
+        evidence_key=evidence_url(post.content_html, post.url),
         own_blog=post.own_blog,
     )
 

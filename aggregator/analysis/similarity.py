@@ -23,10 +23,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
-from aggregator.analysis.evidence import evidence_url
 from aggregator.analysis.identity import canonical_url, content_key, title_key, words
-from aggregator.analysis.sketch import NUM_PERM, estimated_jaccard, minhash, shingles
+from aggregator.analysis.sketch import MIN_SHINGLES as MIN_SHINGLES  # re-exported
+from aggregator.analysis.sketch import (
+    NUM_PERM,
+    band_keys,
+    estimated_jaccard,
+    minhash,
+    post_shingles,
+)
 
 # --- thresholds ---------------------------------------------------------------
 #
@@ -54,9 +61,14 @@ STRICT_THRESHOLD = 0.8
 # after a year. URL and evidence rules ignore dates: a copy may be months late.
 MAX_DAYS_APART = 60
 
-# Texts with fewer shingles than this get no signature: in a 30-word note, one
-# shared sentence is most of the text. Exact copies still match by content key.
-MIN_SHINGLES = 30
+# Minimum share of a teaser's shingles found in the longer post for
+# "opening-of": a copy of the first paragraphs, cut mid-sentence, keeps
+# ~0.97-1.0 (a retyped quote or a "Read more" link costs a shingle or two); a
+# post quoting another's paragraph among its own words stays far below.
+CONTAINMENT_THRESHOLD = 0.9
+
+# Texts with fewer shingles than MIN_SHINGLES (sketch.py) get no signature and no
+# shingles: in a 30-word note, one shared sentence is most of the text.
 
 # --- fingerprints and the decision ------------------------------------------------------
 
@@ -76,11 +88,13 @@ class Fingerprint:
     title_numbers: tuple[str, ...]
     signature: tuple[int, ...]  # () when the text is too short to compare
     own_blog: bool  # the feed is the author's own blog, where the canonical copy lives
-    # The exact shingles, when the caller has them: the near-duplicate rule then
-    # uses the exact Jaccard instead of the signature's estimate (sd ~0.05),
-    # which matters near a threshold. The store fills them in for the few
-    # candidates the indexes return.
+    # The exact shingles (sketch.post_shingles, empty for too short a text):
+    # the near-duplicate rule uses the exact Jaccard instead of the signature's
+    # estimate (sd ~0.05), which matters near a threshold, and "opening-of"
+    # needs them to measure containment.
     shingle_set: frozenset[int] = frozenset()
+    url_fragment: str = ""  # the link's #fragment, which url_key leaves out
+    title_stem_key: str | None = None  # title_key of the title less a " – Blog name" suffix
 
 
 _CARDINALS = (
@@ -123,18 +137,30 @@ def fingerprint(
     url: str | None,
     title: str,
     text: str,
-    content_html: str | None,
+    evidence_key: str | None,
     own_blog: bool,
+    signature: Sequence[int] | None = None,
 ) -> Fingerprint:
-    """The Fingerprint of a stored post.
+    """The Fingerprint of a post: the one constructor, for the store and the tests alike.
 
     `published` is ISO 8601 (naive means UTC); for a post whose feed gave no
-    date, pass when Voice first saw it. A post's claim to be a copy of itself
-    is no evidence, so it is dropped.
+    date, pass when Voice first saw it. `evidence_key` is the canonical URL
+    of the original the post says it copies (`evidence.evidence_url`); a
+    post's claim to be a copy of itself is no evidence, so it is dropped.
+    `signature` is the MinHash the parse worker stored
+    (`sketch.signature`), reused when given; either way a text with fewer
+    than MIN_SHINGLES shingles has no signature and no shingles, so it
+    resembles nothing.
     """
     url_key = canonical_url(url) if url else None
-    evidence_key = evidence_url(content_html, url)
-    hashes = shingles(text)
+    hashes = post_shingles(text)
+    if not hashes:
+        sig: tuple[int, ...] = ()
+    elif signature:
+        sig = tuple(signature)
+    else:
+        sig = minhash(hashes, NUM_PERM)
+    stem = title_stem(title)
     return Fingerprint(
         post_id=post_id,
         feed_id=feed_id,
@@ -145,10 +171,54 @@ def fingerprint(
         title_key=title_key(title),
         content_key=content_key(title, text),
         title_numbers=title_numbers(title),
-        signature=minhash(hashes, NUM_PERM) if len(hashes) >= MIN_SHINGLES else (),
+        signature=sig,
         own_blog=own_blog,
-        shingle_set=hashes if len(hashes) >= MIN_SHINGLES else frozenset(),
+        shingle_set=hashes,
+        url_fragment=_fragment(url),
+        title_stem_key=title_key(stem) if stem else None,
     )
+
+
+# " – Blog name", " | Blog name", " - Blog name" (and em dash, middle dot,
+# guillemet) after a title: how aggregator sites label a copy. The last
+# separator counts, so "Agile - what next? | Jo's blog" keeps its own hyphen;
+# the suffix is a name, not a sentence, so at most eight words.
+_TITLE_SUFFIX = re.compile(
+    r"(?P<stem>.*\w.*?)\s+[-\u2013\u2014|\u00b7\u00bb]\s+(?P<suffix>[^-\u2013\u2014|\u00b7\u00bb]+)",
+    re.DOTALL,
+)
+
+
+def title_stem(title: str) -> str | None:
+    """The title less a " – Blog name" suffix; None when it has none."""
+    match = _TITLE_SUFFIX.fullmatch(title.strip())
+    if match is None or len(words(match["suffix"])) > 8 or not words(match["suffix"]):
+        return None
+    return match["stem"].strip()
+
+
+def lsh_keys(title: str, signature: Sequence[int]) -> tuple[str, ...]:
+    """The keys a post is indexed under in `post_lsh`: its band keys and title keys.
+
+    A teaser shares too little of the original for a band key, so the title
+    keys (its own and its stem's) are the route to "opening-of" candidates.
+    Only a post with a signature, i.e. enough shingles to compare, is indexed.
+    """
+    if not signature:
+        return ()
+    stem = title_stem(title)
+    titles = (title_key(title),) + ((title_key(stem),) if stem else ())
+    return band_keys(signature) + tuple(dict.fromkeys(titles))
+
+
+def _fragment(url: str | None) -> str:
+    if not url:
+        return ""
+    try:
+        fragment = urlsplit(url).fragment
+    except ValueError:
+        return ""
+    return "" if fragment.startswith("!") else fragment  # a "#!" route is in url_key
 
 
 def _utc(published: str) -> datetime:
@@ -162,31 +232,41 @@ def _utc(published: str) -> datetime:
 class Match:
     """Why a post is a copy: the rule (stored as `duplicate_reason`) and its score."""
 
-    rule: str  # "same-url", "evidence", "same-content" or "near-duplicate"
-    score: float  # 1.0 for the exact rules, the estimated Jaccard for near-duplicate
+    rule: str  # "same-url", "evidence", "same-content", "near-duplicate" or "opening-of"
+    score: float  # 1.0 for the exact rules, the Jaccard or containment for the others
+    partial: int | None = None  # opening-of: the post_id that is only the other's opening
 
 
 def duplicate_match(new: Fingerprint, old: Fingerprint) -> Match | None:
     """The first rule by which `new` and `old` are one post, or None.
 
     1. same-url: both link to one canonical URL. Even within a feed: one
-       post listed twice.
+       post listed twice. Not when the links point at different places within one page
+       (`#fragment`) under different titles: those are sections, not copies.
     2. evidence: one claims to be a copy of the other's URL, or both claim
        the same original (a Medium copy and a team-blog copy of a post whose
        own blog is not in Voice).
     3. same-content: identical title and text, with a strong (`c:`) content key.
-    4. near-duplicate: estimated Jaccard of the texts >= NEAR_DUPLICATE_THRESHOLD,
+    4. near-duplicate: Jaccard of the texts >= NEAR_DUPLICATE_THRESHOLD,
        or >= STRICT_THRESHOLD when titles differ or two different named authors
        are given; never between two posts of one feed, since a blog does not
        cross-post to itself, and its posts share boilerplate.
+    5. opening-of: the shorter text is the opening of the longer (an
+       aggregator's teaser): at least CONTAINMENT_THRESHOLD of its shingles
+       are in the longer one's, and its title less a " – Blog name" suffix is
+       the longer one's title. Both need MIN_SHINGLES shingles; not within a feed.
 
-    Rules 3 and 4 are off when the titles carry different numbers (Weeknotes
+    Rules 3 to 5 are off when the titles carry different numbers (Weeknotes
     12 and 13, part 1 and 2) or the posts are more than MAX_DAYS_APART apart.
     The decision is symmetric: swapping new and old gives the same Match.
     """
     if new.post_id == old.post_id:
         return None
-    if new.url_key is not None and new.url_key == old.url_key:
+    if (
+        new.url_key is not None
+        and new.url_key == old.url_key
+        and (new.url_fragment == old.url_fragment or new.title_key == old.title_key)
+    ):
         return Match("same-url", 1.0)
     if (new.evidence_key is not None and new.evidence_key in (old.url_key, old.evidence_key)) or (
         old.evidence_key is not None and old.evidence_key == new.url_key
@@ -208,6 +288,19 @@ def duplicate_match(new: Fingerprint, old: Fingerprint) -> Match | None:
     strict = new.title_key != old.title_key or _named_authors_differ(new.author, old.author)
     if score >= (STRICT_THRESHOLD if strict else NEAR_DUPLICATE_THRESHOLD):
         return Match("near-duplicate", score)
+    return _opening_of(new, old)
+
+
+def _opening_of(a: Fingerprint, b: Fingerprint) -> Match | None:
+    """Match("opening-of") when the shorter of two posts is the other's teaser."""
+    if not a.shingle_set or not b.shingle_set or len(a.shingle_set) == len(b.shingle_set):
+        return None
+    short, full = (a, b) if len(a.shingle_set) < len(b.shingle_set) else (b, a)
+    if short.title_stem_key != full.title_key:
+        return None
+    contained = len(short.shingle_set & full.shingle_set) / len(short.shingle_set)
+    if contained >= CONTAINMENT_THRESHOLD:
+        return Match("opening-of", contained, partial=short.post_id)
     return None
 
 
@@ -217,12 +310,6 @@ _UNNAMED = frozenset(
     {"admin", "administrator", "editor", "editors", "webmaster", "team", "staff", "guest",
      "author", "blog", "unknown", "anonymous", "comms", "communications", "digital", "web"}
 )  # fmt: skip
-
-
-def comparable_shingles(text: str) -> frozenset[int]:
-    """The shingles the exact near-duplicate check uses; none for too short a text."""
-    hashes = shingles(text)
-    return hashes if len(hashes) >= MIN_SHINGLES else frozenset()
 
 
 def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
@@ -237,15 +324,18 @@ def _named_authors_differ(a: str | None, b: str | None) -> bool:
     return not words_a & words_b
 
 
-def choose_canonical(cluster: Sequence[Fingerprint]) -> int:
+def choose_canonical(cluster: Sequence[Fingerprint], partial: Sequence[int] = ()) -> int:
     """The post_id readers see for a cluster of copies.
 
     The member's own blog where it is in the cluster (it is theirs, and where
-    comments and corrections happen), otherwise the earliest published: the
-    others copy it. Ties go to the lowest post_id, the first stored, so the
-    choice does not depend on the order posts arrive in.
+    comments and corrections happen), otherwise a whole post rather than one
+    known to be only another's opening (`partial`, from Match.partial), and
+    of those the earliest published: the others copy it. Ties go to the
+    lowest post_id, the first stored, so the choice does not depend on the
+    order posts arrive in.
     """
     if not cluster:
         raise ValueError("an empty cluster has no canonical post")
     own = [fp for fp in cluster if fp.own_blog]
-    return min(own or cluster, key=lambda fp: (fp.published, fp.post_id)).post_id
+    whole = [fp for fp in cluster if fp.post_id not in partial]
+    return min(own or whole or cluster, key=lambda fp: (fp.published, fp.post_id)).post_id

@@ -14,6 +14,7 @@ doing so.
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 from array import array
 from collections.abc import Iterable, Sequence
@@ -30,6 +31,22 @@ SHINGLE_SIZE = 5  # words: long enough that shared stock phrases rarely make a s
 NUM_PERM = 64  # standard error of estimated_jaccard is sqrt(J(1-J)/64): 0.06 at 0.6
 BANDS = 21  # of 3 rows each (63 of the 64 values); see band_keys for the S-curve
 _SEED = b"voice-minhash-v1"  # the (a, b) parameters derive from it; never change silently
+
+# Texts with fewer shingles than this get no signature and no shingles to
+# compare: in a 30-word note, one shared sentence is most of the text. Exact
+# copies still match by content key. Applied by post_shingles, the one place
+# that says what of a post's text is compared (`signature` and
+# similarity.fingerprint both start from it).
+MIN_SHINGLES = 30
+
+# What a teaser adds after the opening it copies: "[…]", "Read more",
+# "Continue reading", WordPress's "The post X appeared first on Y." None of
+# it is in the original, so it would only lower the containment of the copy.
+_TEASER_TAIL = re.compile(
+    r"(?:\s*(?:\[?(?:\u2026|\.\.\.)\]?|read more|continue reading|read the full (?:post|article)"
+    r"|the post .{1,300}? appeared first on .{1,200}?)[\s.:\u00bb\u203a\u2192>]*)+\Z",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def shingles(text: str, k: int = SHINGLE_SIZE) -> frozenset[int]:
@@ -59,6 +76,16 @@ def shingles(text: str, k: int = SHINGLE_SIZE) -> frozenset[int]:
 
 
 _WORD_HASHES: dict[str, int] = {}
+
+
+def post_shingles(text: str) -> frozenset[int]:
+    """The shingles deduplication compares for a post: none below MIN_SHINGLES.
+
+    A teaser's tail ("[…] Continue reading") is left out first, so a copy of
+    a post's opening has only shingles of the original.
+    """
+    hashes = shingles(_TEASER_TAIL.sub("", text))
+    return hashes if len(hashes) >= MIN_SHINGLES else frozenset()
 
 
 def _word_hash(word: str) -> int:
@@ -91,13 +118,13 @@ _ONE_LANE = (1).to_bytes(_LANE, "little")
 
 
 def signature(text: str, num_perm: int = NUM_PERM) -> tuple[int, ...]:
-    """MinHash signature of the text's shingles; () for a text with no words.
+    """MinHash signature of a post's `post_shingles`; () when it has too few to compare.
 
     The share of positions where two signatures agree estimates the Jaccard
     similarity of the two shingle sets (`estimated_jaccard`), in a fixed size
     whatever the length of the post.
     """
-    return minhash(shingles(text), num_perm)
+    return minhash(post_shingles(text), num_perm)
 
 
 def minhash(hashes: Iterable[int], num_perm: int) -> tuple[int, ...]:

@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
 
-from aggregator.analysis import identity, sketch
+from aggregator.analysis import identity, similarity, sketch
 from aggregator.analysis.excerpt import excerpt_of
 from aggregator.health import explain
 from aggregator.models import EntryData
@@ -60,13 +60,18 @@ def cut_to_excerpts(conn: sqlite3.Connection, feed_id: int) -> int:
         conn.execute(
             "UPDATE posts SET summary_html = ?, content_html = NULL, text = ?,"
             " content_key = ?, minhash = ? WHERE id = ?",
-            [html, text, identity.content_key(title, text), sketch.pack(signature) or None,
-             post_id],
+            [
+                html,
+                text,
+                identity.content_key(title, text),
+                sketch.pack(signature) or None,
+                post_id,
+            ],
         )
         conn.execute("DELETE FROM post_lsh WHERE post_id = ?", [post_id])
         conn.executemany(
             "INSERT OR IGNORE INTO post_lsh (band, post_id) VALUES (?, ?)",
-            [(band, post_id) for band in (sketch.band_keys(signature) if signature else ())],
+            [(key, post_id) for key in similarity.lsh_keys(title, signature)],
         )
     if changed:
         conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('optimize')")

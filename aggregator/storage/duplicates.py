@@ -8,33 +8,29 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import replace
-from datetime import datetime
 
-from aggregator.analysis import identity, similarity, sketch
+from aggregator.analysis import similarity, sketch
 
 _FINGERPRINT_SQL = """
-    SELECT posts.id, posts.feed_id, posts.author, posts.published, posts.url_key,
-           posts.evidence_key, posts.title, posts.content_key, posts.minhash,
+    SELECT posts.id, posts.feed_id, posts.author, posts.published, posts.url,
+           posts.evidence_key, posts.title, posts.minhash,
            posts.duplicate_of, posts.text, feeds.author IS NOT NULL AS own_blog
     FROM posts JOIN feeds ON feeds.id = posts.feed_id
 """
 
 
-def _fingerprint(row: sqlite3.Row, exact: bool = False) -> similarity.Fingerprint:
-    return similarity.Fingerprint(
+def _fingerprint(row: sqlite3.Row) -> similarity.Fingerprint:
+    return similarity.fingerprint(
         post_id=row["id"],
         feed_id=row["feed_id"],
         author=row["author"],
-        published=datetime.fromisoformat(row["published"]),  # "...Z": aware UTC
-        url_key=row["url_key"],
+        published=row["published"],
+        url=row["url"],
+        title=row["title"],
+        text=row["text"],
         evidence_key=row["evidence_key"],
-        title_key=identity.title_key(row["title"]),
-        content_key=row["content_key"] or "",
-        title_numbers=similarity.title_numbers(row["title"]),
-        signature=sketch.unpack(row["minhash"]),
         own_blog=bool(row["own_blog"]),
-        shingle_set=similarity.comparable_shingles(row["text"]) if exact else frozenset(),
+        signature=sketch.unpack(row["minhash"]),
     )
 
 
@@ -42,11 +38,14 @@ def link_duplicates(conn: sqlite3.Connection, post_ids: Sequence[int]) -> int:
     """Make each new post a copy of an earlier one, or the canonical of its copies.
 
     Candidates come only through indexes (same URL key, a claimed original,
-    same content key, a shared MinHash band) and only among earlier posts, so
-    a rebuild in id order repeats the incremental decisions; the rules
-    and their guards are similarity.duplicate_match. Every post stays stored:
-    copies point at one canonical post through duplicate_of, with the rule
-    and score in duplicate_reason. Returns how many new posts were linked.
+    same content key, a shared MinHash band or title key) and only among
+    earlier posts, so a rebuild in id order repeats the incremental decisions;
+    the rules and their guards are similarity.duplicate_match. Every post
+    stays stored: copies point at one canonical post through duplicate_of,
+    each with the rule and score that linked it in duplicate_reason. When a
+    new post takes the lead (the member's own copy arriving after a copy
+    elsewhere), only duplicate_of moves: each earlier copy keeps its reason.
+    Returns how many new posts were linked.
     """
     linked = 0
     for post_id in sorted(post_ids):  # earlier posts first, as they were stored
@@ -54,31 +53,36 @@ def link_duplicates(conn: sqlite3.Connection, post_ids: Sequence[int]) -> int:
         if row is None:
             continue
         new = _fingerprint(row)
-        bands = sketch.band_keys(new.signature) if new.signature else ()
+        keys = similarity.lsh_keys(row["title"], new.signature)
         conn.executemany(
             "INSERT OR IGNORE INTO post_lsh (band, post_id) VALUES (?, ?)",
-            [(band, post_id) for band in bands],
+            [(key, post_id) for key in keys],
         )
-        candidates = _candidates(conn, new, bands)
-        if candidates:  # few: compare exact shingles, not the signatures' estimate
-            new = replace(new, shingle_set=similarity.comparable_shingles(row["text"]))
         matches = [
-            (root, match)
-            for old, root in candidates
+            (old, root, match)
+            for old, root in _candidates(conn, new, keys)
             if (match := similarity.duplicate_match(new, old)) is not None
         ]
         if not matches:
             continue
-        root_id, match = max(matches, key=lambda m: m[1].score)
-        root_row = conn.execute(_FINGERPRINT_SQL + " WHERE posts.id = ?", [root_id]).fetchone()
-        root = _fingerprint(root_row)
-        canonical = similarity.choose_canonical([root, new])
+        old, root_id, match = max(matches, key=lambda m: m[2].score)
+        root = (
+            old
+            if old.post_id == root_id
+            else _fingerprint(
+                conn.execute(_FINGERPRINT_SQL + " WHERE posts.id = ?", [root_id]).fetchone()
+            )
+        )
+        partial = [match.partial] if match.partial is not None else []
+        canonical = similarity.choose_canonical([root, new], partial)
         reason = f"{match.rule} {match.score:.2f}"
-        if canonical == new.post_id:  # the member's own copy arrived later: it leads
+        if canonical == new.post_id:  # the new post leads: only duplicate_of moves
             conn.execute(
-                "UPDATE posts SET duplicate_of = ?, duplicate_reason = ? "
-                "WHERE id = ? OR duplicate_of = ?",
-                [new.post_id, reason, root_id, root_id],
+                "UPDATE posts SET duplicate_of = ? WHERE duplicate_of = ?", [post_id, root_id]
+            )
+            conn.execute(
+                "UPDATE posts SET duplicate_of = ?, duplicate_reason = ? WHERE id = ?",
+                [post_id, reason, root_id],
             )
         else:
             conn.execute(
@@ -90,9 +94,17 @@ def link_duplicates(conn: sqlite3.Connection, post_ids: Sequence[int]) -> int:
 
 
 def _candidates(
-    conn: sqlite3.Connection, new: similarity.Fingerprint, bands: Sequence[str], limit: int = 50
+    conn: sqlite3.Connection,
+    new: similarity.Fingerprint,
+    keys: Sequence[str],
+    limit: int = 50,
+    title_limit: int = 20,
 ) -> list[tuple[similarity.Fingerprint, int]]:
-    """Posts that may be the same as `new`, each with the canonical post of its cluster."""
+    """Posts that may be the same as `new`, each with the canonical post of its cluster.
+
+    Titles repeat ("Weeknotes"), so posts found only by a title key are a
+    separate, smaller list of the most recent, where copies are.
+    """
     clauses, params = [], []
     for column, value in (
         ("url_key", new.url_key),
@@ -106,15 +118,32 @@ def _candidates(
     if new.content_key.startswith("c:"):
         clauses.append("posts.content_key = ?")
         params.append(new.content_key)
+    bands = [k for k in keys if not k.startswith("t:")]
+    titles = [k for k in keys if k.startswith("t:")]
     if bands:
-        marks = ",".join("?" * len(bands))
-        clauses.append(f"posts.id IN (SELECT post_id FROM post_lsh WHERE band IN ({marks}))")
+        clauses.append(f"posts.id IN ({_KEYED} ({_marks(bands)}))")
         params.extend(bands)
-    if not clauses:
-        return []
-    rows = conn.execute(
-        _FINGERPRINT_SQL + f" WHERE posts.id < ? AND posts.hidden = 0 AND ({' OR '.join(clauses)})"
-        f" ORDER BY posts.id LIMIT {limit}",
-        [new.post_id, *params],
-    ).fetchall()
-    return [(_fingerprint(r, exact=True), r["duplicate_of"] or r["id"]) for r in rows]
+    queries = []
+    if clauses:
+        queries.append((f"({' OR '.join(clauses)}) ORDER BY posts.id LIMIT {limit}", params))
+    if titles:
+        queries.append((
+            f"posts.id IN ({_KEYED} ({_marks(titles)}))"
+            f" ORDER BY posts.id DESC LIMIT {title_limit}",
+            titles,
+        ))  # fmt: skip
+    found: dict[int, sqlite3.Row] = {}
+    for where, values in queries:
+        for r in conn.execute(
+            _FINGERPRINT_SQL + f" WHERE posts.id < ? AND posts.hidden = 0 AND {where}",
+            [new.post_id, *values],
+        ):
+            found.setdefault(r["id"], r)
+    return [(_fingerprint(r), r["duplicate_of"] or r["id"]) for _, r in sorted(found.items())]
+
+
+_KEYED = "SELECT post_id FROM post_lsh WHERE band IN"
+
+
+def _marks(values: Sequence[str]) -> str:
+    return ",".join("?" * len(values))
