@@ -93,6 +93,11 @@ def test_set_adds_and_removes_and_keeps_the_name_private(site: Site) -> None:
     assert result.output.startswith(f"post {post}: added accessibility; removed open-data;")
     topics = site.topics(post)
     assert topics["accessibility"] == "editor" and "open-data" not in topics
+    versions = dict(
+        rows(site.db, "SELECT source, rules_version FROM post_topics WHERE post_id = ?", post)
+    )
+    assert versions.pop("editor") == "editor"
+    assert versions and "editor" not in versions.values()  # the rules' rows keep theirs
     assert rows(site.db, "SELECT topic, action FROM editor_topics ORDER BY topic") == [
         ("accessibility", "added"),
         ("open-data", "removed"),
@@ -241,3 +246,28 @@ def test_the_post_page_says_an_editor_set_the_topic(site: Site) -> None:
     assert "Accessibility</a>: set by an editor" in body
     assert "from the blog’s usual topics" in body or "from the blog&#39;s usual topics" in body
     assert EDITOR not in body
+
+
+def test_a_takedown_leaves_no_public_trace_of_the_correction(site: Site) -> None:
+    post = weeknotes_12(site)
+    site.set(str(post), "--add", "accessibility", "--by", EDITOR)
+    result = voice("remove", str(post), "--reason", "member asked", *site.args())
+    assert result.exit_code == 0, result.output
+    assert rows(site.db, "SELECT count(*) FROM editor_topics") == [(0,)]
+    assert rows(site.db, "SELECT count(*) FROM post_topics WHERE post_id = ?", post) == [(0,)]
+    result = voice("topics", "corrections", *site.args())
+    assert result.exit_code == 0 and result.stdout == ""
+    result = site.set(str(post), "--add", "events")
+    assert result.exit_code == 1 and "taken down" in result.output
+
+
+def test_an_archive_from_before_0009_gets_the_table_on_opening(tmp_path: Path) -> None:
+    from aggregator import storage
+
+    db = tmp_path / "voice.db"
+    storage.connect(db).close()
+    with sqlite3.connect(db) as conn:  # as a database written by the previous version
+        conn.execute("DROP TABLE editor_topics")
+        conn.execute("DELETE FROM _sqlite_migrations WHERE name = '0009_editor_topics'")
+    storage.connect(db).close()
+    assert rows(db, "SELECT count(*) FROM editor_topics") == [(0,)]

@@ -116,9 +116,10 @@ def set_topics(
                 f"shown; correct post {post['duplicate_of']} instead"
             )
         current = conn.execute(
-            "SELECT topic, source, score FROM post_topics WHERE post_id = ?", [post_id]
+            "SELECT topic, source, score, rules_version FROM post_topics WHERE post_id = ?",
+            [post_id],
         ).fetchall()
-        had = {r["topic"] for r in current}
+        had = {r["topic"]: r["rules_version"] for r in current}
         decided = [(t, ADDED) for t in dict.fromkeys(add)] + [
             (t, REMOVED) for t in dict.fromkeys(remove)
         ]
@@ -133,10 +134,14 @@ def set_topics(
             [(post_id, t, a, by, now) for t, a in decided],
         )
         choices = editor_choices(conn, [post_id]).get(post_id, {})
-        found = with_corrections([tuple(r) for r in current], choices)
+        found = with_corrections([tuple(r)[:3] for r in current], choices)
         conn.execute("DELETE FROM post_topics WHERE post_id = ?", [post_id])
-        conn.executemany(
-            "INSERT INTO post_topics VALUES (?, ?, ?, ?, ?)", topic_rows(post_id, found, EDITOR)
+        conn.executemany(  # the rows tagging made keep the version that made them
+            "INSERT INTO post_topics VALUES (?, ?, ?, ?, ?)",
+            [
+                (post_id, topic, source, score, EDITOR if source == EDITOR else had[topic])
+                for topic, source, score in found
+            ],
         )
         topics = tuple(sorted({t for t, _, _ in found}))
         conn.execute(
