@@ -31,13 +31,15 @@ NOW = datetime(2016, 11, 23, 12, 0, tzinfo=UTC)
 MEMBER = "member.rss"  # Phil Rumens' own blog: the only feed with an author
 
 
-def run_in_order(db: Path, pool: ParsePool, server: FeedServer, *names: str) -> None:
+def run_in_order(
+    db: Path, pool: ParsePool, server: FeedServer, *names: str, now: datetime = NOW
+) -> None:
     """Each feed in its own cycle, in the order given, as if they arrived days apart."""
     for name in names:
         registry = registry_for(server.url(name))
         if name == MEMBER:
             registry = replace(registry, feeds=(replace(registry.feeds[0], author="Phil Rumens"),))
-        result = update_feeds(registry, db, due_only=False, clock=lambda: NOW, pool=pool)
+        result = update_feeds(registry, db, due_only=False, clock=lambda: now, pool=pool)
         assert result.feeds[0].outcome == "ok", result.feeds[0]
 
 
@@ -176,6 +178,19 @@ def test_when_the_members_post_arrives_last_only_duplicate_of_moves(
     assert after["network.rss"] == (MEMBER, "same-url 1.00")  # its own link to the member
     assert after["team.rss"] == (MEMBER, team_reason)  # not rewritten to same-url
     assert rebuilt(db_path) == after
+
+
+def test_a_post_that_matches_two_clusters_joins_them(
+    server: FeedServer, db_path: Path, pool: ParsePool
+) -> None:
+    """A teaser and a Medium copy months later do not match each other; the post joins them."""
+    later = datetime(2017, 7, 1, tzinfo=UTC)
+    run_in_order(db_path, pool, server, "aggregator-dash.rss", "medium.rss", MEMBER, now=later)
+    found = links(db_path)
+    assert found[MEMBER] == (None, None)
+    assert found["medium.rss"] == (MEMBER, "evidence 1.00")
+    assert found["aggregator-dash.rss"][0] == MEMBER
+    assert rebuilt(db_path) == found
 
 
 # --- one fingerprint: short notes never near-match --------------------------------

@@ -45,6 +45,7 @@ def link_duplicates(conn: sqlite3.Connection, post_ids: Sequence[int]) -> int:
     each with the rule and score that linked it in duplicate_reason. When a
     new post takes the lead (the member's own copy arriving after a copy
     elsewhere), only duplicate_of moves: each earlier copy keeps its reason.
+    A new post that matches posts of several clusters joins them into one.
     Returns how many new posts were linked.
     """
     linked = 0
@@ -58,39 +59,49 @@ def link_duplicates(conn: sqlite3.Connection, post_ids: Sequence[int]) -> int:
             "INSERT OR IGNORE INTO post_lsh (band, post_id) VALUES (?, ?)",
             [(key, post_id) for key in keys],
         )
-        matches = [
-            (old, root, match)
-            for old, root in _candidates(conn, new, keys)
-            if (match := similarity.duplicate_match(new, old)) is not None
-        ]
-        if not matches:
+        best: dict[int, similarity.Match] = {}  # cluster root -> the strongest match into it
+        for old, root in _candidates(conn, new, keys):
+            match = similarity.duplicate_match(new, old)
+            if match is not None and (root not in best or match.score > best[root].score):
+                best[root] = match
+        if not best:
             continue
-        old, root_id, match = max(matches, key=lambda m: m[2].score)
-        root = (
-            old
-            if old.post_id == root_id
-            else _fingerprint(
-                conn.execute(_FINGERPRINT_SQL + " WHERE posts.id = ?", [root_id]).fetchone()
-            )
-        )
-        partial = [match.partial] if match.partial is not None else []
-        canonical = similarity.choose_canonical([root, new], partial)
-        reason = f"{match.rule} {match.score:.2f}"
-        if canonical == new.post_id:  # the new post leads: only duplicate_of moves
+        roots = [_fingerprint(r) for r in _rows(conn, sorted(best))]
+        partial = [m.partial for m in best.values() if m.partial is not None]
+        canonical = similarity.choose_canonical([*roots, new], partial)
+        # The new post may join several clusters (a teaser of the member's post
+        # and a Medium copy of it, stored before the post itself): they become
+        # one. Only duplicate_of moves; a former canonical gets the reason of
+        # the match that joined it, every other copy keeps its own.
+        for root_id, match in best.items():
+            if root_id == canonical:
+                continue
             conn.execute(
-                "UPDATE posts SET duplicate_of = ? WHERE duplicate_of = ?", [post_id, root_id]
+                "UPDATE posts SET duplicate_of = ? WHERE duplicate_of = ?", [canonical, root_id]
             )
             conn.execute(
                 "UPDATE posts SET duplicate_of = ?, duplicate_reason = ? WHERE id = ?",
-                [post_id, reason, root_id],
+                [canonical, _reason(match), root_id],
             )
-        else:
+        if canonical != post_id:
             conn.execute(
                 "UPDATE posts SET duplicate_of = ?, duplicate_reason = ? WHERE id = ?",
-                [root_id, reason, post_id],
+                [canonical, _reason(best[canonical]), post_id],
             )
         linked += 1
     return linked
+
+
+def _reason(match: similarity.Match) -> str:
+    return f"{match.rule} {match.score:.2f}"
+
+
+def _rows(conn: sqlite3.Connection, ids: Sequence[int]) -> list[sqlite3.Row]:
+    return conn.execute(
+        _FINGERPRINT_SQL
+        + f" WHERE posts.id IN ({_marks([str(i) for i in ids])}) ORDER BY posts.id",
+        list(ids),
+    ).fetchall()
 
 
 def _candidates(
