@@ -41,6 +41,7 @@ bench: install
 	$(BIN)/python bench/scale.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/tagging.py
 
 eval: install
 	$(BIN)/python bench/eval.py

@@ -17,6 +17,7 @@ this plugin never imports aggregator.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -83,10 +84,16 @@ def copy_reason(reason: str | None) -> str:
     return f"{said} ({value:.0%} alike)" if value < 1 else said
 
 
-def topic_reason(source: str, score: float | None) -> str:
-    """Why a post has a topic, as the post page says it ("set by an editor")."""
+def topic_reason(source: str, score: float | None, evidence: Sequence[str] = ()) -> str:
+    """Why a post has a topic, as the post page says it ("set by an editor").
+
+    With the words that counted most (post_topics.evidence):
+    'from words and phrases in its title and text: "peer review", "assessors"'.
+    """
     said = TOPIC_SOURCES.get(source) or "from " + (source or "Voice's rules")
-    return f"{said} (score {score:.1f})" if source == "rules" and score is not None else said
+    if evidence and source in ("rules", "category"):
+        said += ": " + ", ".join(f"\u201c{w}\u201d" for w in evidence)
+    return said
 
 
 def link(path: str, args: dict[str, str] | None = None) -> str:

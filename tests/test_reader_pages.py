@@ -9,6 +9,8 @@ would.
 from __future__ import annotations
 
 import asyncio
+import html
+import json
 import re
 import shutil
 import sqlite3
@@ -384,3 +386,20 @@ def test_a_copy_is_read_on_its_canonical_posts_page(built: Path) -> None:
     response = asyncio.run(ds.client.get(f"/posts/{copy[0]}"))
     assert response.status_code == 302
     assert response.headers["location"] == f"/posts/{copy[1]}"
+
+
+def test_post_page_shows_the_words_that_gave_each_topic(built: Path) -> None:
+    found = rows(
+        built,
+        "SELECT pt.post_id, t.label, pt.evidence FROM post_topics pt"
+        " JOIN topics t ON t.slug = pt.topic JOIN posts p ON p.id = pt.post_id"
+        " WHERE pt.source = 'rules' AND pt.evidence IS NOT NULL AND p.duplicate_of IS NULL"
+        " AND p.hidden = 0 ORDER BY pt.post_id LIMIT 1",
+    )
+    assert found, "a post tagged by the rules"
+    post, label, evidence = found[0]
+    _, body = get(app(built), f"/posts/{post}")
+    words = ", ".join(f"\u201c{w}\u201d" for w in json.loads(evidence))
+    assert f"{label}</a>: from words and phrases in its title and text: {words}" in html.unescape(
+        body
+    )

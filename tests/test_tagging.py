@@ -24,7 +24,8 @@ FILLER = (
 
 @pytest.fixture(scope="module")
 def small() -> Vocabulary:
-    return load_topics(DATA / "valid.yaml")
+    """A small vocabulary, rules alone (no trained model): the rules' own behaviour."""
+    return load_topics(DATA / "valid.yaml", with_model=False)
 
 
 @pytest.fixture(scope="module")
@@ -205,9 +206,10 @@ def test_one_assignment_per_topic_named_by_precedence(small: Vocabulary) -> None
     text = "Open data, open data, open data: the dataset is on data.gov.uk."
     rules = rule_scores("", text, small)["open-data"]
     both = topics_for("", text, ["Open Data"], ["open-data"], small)
-    assert both == (TopicAssignment("open-data", "category", rules),)
+    evidence = ("open data", "data gov uk", "dataset")
+    assert both == (TopicAssignment("open-data", "category", rules, evidence),)
     feed_and_rules = topics_for("", text, [], ["open-data"], small)
-    assert feed_and_rules == (TopicAssignment("open-data", "feed", rules),)
+    assert feed_and_rules == (TopicAssignment("open-data", "feed", rules, evidence),)
 
 
 def test_deterministic_and_sorted_by_slug(small: Vocabulary) -> None:
@@ -321,7 +323,7 @@ POSTS = [
         "Sorry for the quiet blog. I went to LocalGovCamp, then the summer holidays came. "
         "More soon.",
         set(),
-        {"events", "social-media"},
+        {"social-media"},  # the model gives a short post its one clear topic (events)
         id="passing-mention-of-localgovcamp",
     ),
 ]
@@ -343,4 +345,4 @@ def test_many_long_posts_tag_consistently(committed: Vocabulary) -> None:
     results = [topics_for(t, x, ["LGDSS"], ["events"], committed) for t, x in posts]
     for i, result in enumerate(results):
         assert result == results[i % len(texts)]
-        assert {"service-standard", "events"} <= set(slugs(result))
+        assert "events" in slugs(result)  # the blog's default, always given

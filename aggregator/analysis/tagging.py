@@ -1,35 +1,33 @@
 """Topic tagging: which topics of the vocabulary (topics.yaml) a post is about.
 
-Pure: no I/O, no clock, no YAML. The vocabulary (topics, threshold, version)
-comes from `vocabulary`; the parse worker calls `tag_feed` and `voice retag`
-calls `topics_for`, per post.
+Pure: no I/O, no clock, no YAML. The vocabulary (topics, threshold, version,
+and the trained model when there is one) comes from `vocabulary`; the parse
+worker calls `tag_feed` and `voice retag` calls `topics_for`, per post.
 
-A post gets a topic from three sources:
-
-- ``category``: one of the post's own categories (tags) names the topic. Matching
-  ignores case, spaces and punctuation ("Open Data" = "open-data" = "#opendata");
-  a topic's slug and label count as categories of it. Score 1.0.
-- ``feed``: the blog's default topics from feeds.yaml (slugs not in the vocabulary
-  are ignored). Score 1.0.
-- ``rules``: words and phrases of the topic in the title and text, scored below;
-  the topic is assigned when the score reaches the vocabulary's threshold.
-
-One assignment per topic: its score is the highest any source gave, and its source
-is named by precedence ``category`` > ``feed`` > ``rules`` (the most explainable
-reason wins the name; the score keeps how strongly the text is about it).
-Assignments come back sorted by slug.
-
-Rule score (title and text are tokenised once; each token is stemmed):
+Evidence. Title and text are tokenised once and each token stemmed; the
+topic's words and phrases found in them score
 
     evidence(part) = sum over distinct terms t found in part of w(t) * (1 + ln count(t))
     w(t)           = 1 for a word, 3 for a phrase (a phrase's tokens are not
                      also counted as words)
-    score          = 2 * evidence(title) + evidence(text) / max(1, sqrt(N / 250))
+    rule score     = 2 * evidence(title) + evidence(text) / max(1, sqrt(N / 250))
 
-where N is the number of tokens in the text. Repeating one term adds less than
-using several; a post up to 250 words is not discounted, a 1,000-word post needs
-twice the evidence and a 4,000-word post four times, so a passing mention in a
-long post does not tag it but a long post about the topic still does.
+where N is the number of tokens in the text. A post's own categories name a
+topic when they match its slug, label or categories (case, spaces and
+punctuation ignored); the blog's default topics come from feeds.yaml.
+
+Decision. With a trained model (`topic_model`, the usual case), the model
+weighs that evidence, with how the topic ranks among the others and how much
+of its description the post uses, into a probability, and gives the topics it
+is confident of (at most three). Without one, a topic is given when its rule
+score reaches the vocabulary's threshold or a category names it. Either way
+the blog's default topics are always given.
+
+Each assignment names its source by precedence ``category`` > ``feed`` >
+``rules`` (the most explainable reason wins the name), a score (the model's
+probability, or the rule score; 1.0 for a category or default alone) and its
+evidence: the words and phrases that contributed most, as the post wrote them.
+Assignments come back sorted by slug.
 """
 
 from __future__ import annotations
@@ -39,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from aggregator.analysis.topic_model import chosen, feature_rows, logits, probability
 from aggregator.analysis.vocabulary import Vocabulary, category_key, rules_version, stem, tokenise
 from aggregator.models import FeedData
 
@@ -52,25 +51,32 @@ Source = Literal["category", "rules", "feed"]
 SOURCES: tuple[Source, ...] = ("category", "feed", "rules")  # precedence, first wins
 
 
+EVIDENCE_TERMS = 5  # words and phrases kept as a topic's evidence
+
+
 @dataclass(frozen=True)
 class TopicAssignment:
-    """One topic given to one post, with the reason (source) and its strength."""
+    """One topic given to one post, with the reason (source), its strength and evidence."""
 
     topic: str
     source: Source
     score: float
+    evidence: tuple[str, ...] = ()  # the words and phrases that counted most, as written
 
 
-def _evidence(stems: list[str], vocabulary: Vocabulary) -> dict[int, float]:
-    """Weighted term evidence per topic index for one run of stemmed tokens.
+# term (stems) -> [count, index of its first occurrence, owning topic indexes]
+Terms = dict[tuple[str, ...], list]
+
+
+def _terms(stems: list[str], vocabulary: Vocabulary) -> Terms:
+    """The topic words and phrases in one run of stemmed tokens.
 
     Phrases are matched first (longest first) and their tokens are not counted
     again as words.
     """
     words = vocabulary._words
     phrases = vocabulary._phrases
-    counts: dict[tuple[str, ...], int] = {}
-    owners_of: dict[tuple[str, ...], tuple[int, ...]] = {}
+    found: Terms = {}
     interesting = vocabulary._interesting
     n = len(stems)
     skip_to = 0
@@ -87,32 +93,140 @@ def _evidence(stems: list[str], vocabulary: Vocabulary) -> dict[int, float]:
                 skip_to = end
                 break
         else:
-            found = words.get(token)
-            if found is None:
+            owners = words.get(token)
+            if owners is None:
                 continue
-            term, owners = (token,), found
-        counts[term] = counts.get(term, 0) + 1
-        owners_of[term] = owners
-    evidence: dict[int, float] = {}
-    for term, count in counts.items():
-        weight = WORD_WEIGHT if len(term) == 1 else PHRASE_WEIGHT
-        value = weight * (1.0 + math.log(count))
-        for owner in owners_of[term]:
-            evidence[owner] = evidence.get(owner, 0.0) + value
+            term = (token,)
+        seen = found.get(term)
+        if seen is None:
+            found[term] = [1, i, owners]
+        else:
+            seen[0] += 1
+    return found
+
+
+def _value(term: tuple[str, ...], count: int) -> float:
+    return (WORD_WEIGHT if len(term) == 1 else PHRASE_WEIGHT) * (1.0 + math.log(count))
+
+
+def _evidence(terms: Terms, size: int) -> list[float]:
+    """Weighted term evidence per topic index."""
+    evidence = [0.0] * size
+    for term, (count, _, owners) in terms.items():
+        value = _value(term, count)
+        for owner in owners:
+            evidence[owner] += value
     return evidence
 
 
+@dataclass(frozen=True)
+class _Read:
+    """A post tokenised once: what every step below needs."""
+
+    title_tokens: list[str]
+    title_stems: list[str]
+    text_tokens: list[str]
+    text_stems: list[str]
+    title_terms: Terms
+    text_terms: Terms
+    discount: float  # the text's length discount
+
+
+def _read(title: str, text: str, vocabulary: Vocabulary) -> _Read:
+    heading, body = tokenise(title), tokenise(text)
+    heading_stems, body_stems = list(map(stem, heading)), list(map(stem, body))
+    return _Read(
+        heading,
+        heading_stems,
+        body,
+        body_stems,
+        _terms(heading_stems, vocabulary),
+        _terms(body_stems, vocabulary),
+        max(1.0, math.sqrt(len(body) / LENGTH_UNIT)),
+    )
+
+
+def _rule_evidence(read: _Read, vocabulary: Vocabulary) -> tuple[list[float], list[float]]:
+    """(title evidence, discounted text evidence) per topic index."""
+    size = len(vocabulary.topics)
+    title = _evidence(read.title_terms, size)
+    text = [v / read.discount for v in _evidence(read.text_terms, size)]
+    return title, text
+
+
+def _evidence_words(read: _Read, index: int, vocabulary: Vocabulary) -> tuple[str, ...]:
+    """The topic's terms that counted most in this post, as the post wrote them."""
+    ranked: list[tuple[float, int, str]] = []
+    for terms, tokens, factor, place in (
+        (read.title_terms, read.title_tokens, TITLE_WEIGHT, 0),
+        (read.text_terms, read.text_tokens, 1.0 / read.discount, 1),
+    ):
+        for term, (count, first, owners) in terms.items():
+            if index in owners:
+                words = " ".join(tokens[first : first + len(term)])
+                ranked.append((-factor * _value(term, count), place * 1_000_000 + first, words))
+    if not ranked:  # given for its description's words alone
+        wanted = vocabulary._descriptions[index]
+        seen = dict.fromkeys(
+            token for token, s in zip(read.text_tokens, read.text_stems, strict=True) if s in wanted
+        )
+        return tuple(list(seen)[:EVIDENCE_TERMS])
+    return tuple(dict.fromkeys(words for _, _, words in sorted(ranked)))[:EVIDENCE_TERMS]
+
+
+def _categories(categories: Sequence[str], vocabulary: Vocabulary) -> set[int]:
+    return {i for name in categories for i in vocabulary._categories.get(category_key(name), ())}
+
+
+def _defaults(feed_topics: Sequence[str], vocabulary: Vocabulary) -> set[int]:
+    slugs = vocabulary._slugs
+    return {slugs[s] for s in (t.strip().lower() for t in feed_topics) if s in slugs}
+
+
 def rule_scores(title: str, text: str, vocabulary: Vocabulary) -> dict[str, float]:
-    """Rule score of every topic with any evidence (before the threshold)."""
-    body = list(map(stem, tokenise(text)))
-    heading = list(map(stem, tokenise(title)))
-    discount = max(1.0, math.sqrt(len(body) / LENGTH_UNIT))
-    scores: dict[int, float] = {}
-    for index, value in _evidence(heading, vocabulary).items():
-        scores[index] = TITLE_WEIGHT * value
-    for index, value in _evidence(body, vocabulary).items():
-        scores[index] = scores.get(index, 0.0) + value / discount
-    return {vocabulary.topics[i].slug: round(s, 4) for i, s in scores.items()}
+    """Rule score of every topic with any evidence (before any decision)."""
+    title_evidence, text_evidence = _rule_evidence(_read(title, text, vocabulary), vocabulary)
+    return {
+        vocabulary.topics[i].slug: round(TITLE_WEIGHT * t + x, 4)
+        for i, (t, x) in enumerate(zip(title_evidence, text_evidence, strict=True))
+        if t or x
+    }
+
+
+def model_features(
+    title: str,
+    text: str,
+    categories: Sequence[str],
+    feed_topics: Sequence[str],
+    vocabulary: Vocabulary,
+) -> list[tuple[float, ...]]:
+    """topic_model.FEATURES of one post for every topic, in the vocabulary's order.
+
+    What `voice train-topics` learns from; `topics_for` computes the same.
+    """
+    return _features(
+        _read(title, text, vocabulary),
+        _categories(categories, vocabulary),
+        _defaults(feed_topics, vocabulary),
+        vocabulary,
+    )
+
+
+def _features(
+    read: _Read, categories: set[int], defaults: set[int], vocabulary: Vocabulary
+) -> list[tuple[float, ...]]:
+    title_evidence, text_evidence = _rule_evidence(read, vocabulary)
+    words = set(read.text_stems)
+    words.update(read.title_stems)
+    size = len(vocabulary.topics)
+    return feature_rows(
+        title_evidence,
+        text_evidence,
+        [i in categories for i in range(size)],
+        [i in defaults for i in range(size)],
+        [len(d & words) for d in vocabulary._descriptions],
+        vocabulary.threshold,
+    )
 
 
 def topics_for(
@@ -127,24 +241,31 @@ def topics_for(
     `text` is plain text (strip markup first); `categories` are the post's own
     tags; `feed_topics` are the blog's default slugs from feeds.yaml.
     """
-    found: dict[str, dict[Source, float]] = {}
-    for name in categories:
-        for index in vocabulary._categories.get(category_key(name), ()):
-            found.setdefault(vocabulary.topics[index].slug, {})["category"] = 1.0
-    for slug in feed_topics:
-        slug = slug.strip().lower()
-        if slug in vocabulary._slugs:
-            found.setdefault(slug, {})["feed"] = 1.0
-    for slug, score in rule_scores(title, text, vocabulary).items():
-        if score >= vocabulary.threshold:
-            found.setdefault(slug, {})["rules"] = score
+    read = _read(title, text, vocabulary)
+    named = _categories(categories, vocabulary)
+    defaults = _defaults(feed_topics, vocabulary)
+    model = vocabulary.model
+    scores: dict[int, float] = {i: 1.0 for i in named | defaults}
+    if model is None:
+        title_evidence, text_evidence = _rule_evidence(read, vocabulary)
+        for i, (t, x) in enumerate(zip(title_evidence, text_evidence, strict=True)):
+            score = round(TITLE_WEIGHT * t + x, 4)
+            if score >= vocabulary.threshold:
+                scores[i] = max(scores.get(i, 0.0), score)
+    else:
+        rows = _features(read, named, defaults, vocabulary)
+        logit = logits(model, vocabulary.slugs, rows)
+        scores = {i: 1.0 for i in defaults}
+        for i in chosen(logit, model.threshold, model.fallback, model.max_topics):
+            scores[i] = max(scores.get(i, 0.0), round(probability(logit[i]), 4))
     return tuple(
         TopicAssignment(
-            topic=slug,
-            source=next(s for s in SOURCES if s in by_source),
-            score=max(by_source.values()),
+            topic=vocabulary.topics[i].slug,
+            source="category" if i in named else "feed" if i in defaults else "rules",
+            score=score,
+            evidence=_evidence_words(read, i, vocabulary),
         )
-        for slug, by_source in sorted(found.items())
+        for i, score in sorted(scores.items(), key=lambda item: vocabulary.topics[item[0]].slug)
     )
 
 
@@ -154,7 +275,7 @@ def tag_feed(data: FeedData, vocabulary: Vocabulary, feed_topics: Sequence[str])
         replace(
             entry,
             topics=tuple(
-                (a.topic, a.source, a.score)
+                (a.topic, a.source, a.score, a.evidence)
                 for a in topics_for(
                     entry.title, entry.text, entry.categories, feed_topics, vocabulary
                 )

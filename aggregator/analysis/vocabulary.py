@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from aggregator.analysis.topic_model import DESCRIPTION_STOPWORDS, TopicModel
+
 # Bump when tokenising, stemming or scoring changes, so the rules version changes.
-ALGORITHM = 1
+# 2: the trained topic model decides (issue 12); evidence kept per topic.
+ALGORITHM = 2
 DEFAULT_THRESHOLD = 4.0
 
 TOP_KEYS = ("threshold", "topics")
@@ -110,7 +113,7 @@ class Topic:
 
 @dataclass(frozen=True)
 class Vocabulary:
-    """The topics, the rule threshold, and a version naming both (and the algorithm).
+    """The topics, the rule threshold, the trained model (if any) and a version naming them all.
 
     The lookup indexes are built once here, so tagging a post is one pass over
     its tokens.
@@ -119,6 +122,7 @@ class Vocabulary:
     topics: tuple[Topic, ...]
     threshold: float = DEFAULT_THRESHOLD
     version: str = ""
+    model: TopicModel | None = None
     _words: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
     _phrases: dict[tuple[str, str], tuple[tuple[tuple[str, ...], tuple[int, ...]], ...]] = field(
         init=False, repr=False, compare=False
@@ -126,6 +130,7 @@ class Vocabulary:
     _categories: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
     _slugs: dict[str, int] = field(init=False, repr=False, compare=False)
     _interesting: frozenset[str] = field(init=False, repr=False, compare=False)
+    _descriptions: tuple[frozenset[str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         words: dict[str, set[int]] = {}
@@ -159,6 +164,16 @@ class Vocabulary:
         )
         object.__setattr__(self, "_slugs", {t.slug: i for i, t in enumerate(self.topics)})
         object.__setattr__(self, "_interesting", frozenset(words) | {k[0] for k in by_start})
+        object.__setattr__(
+            self,
+            "_descriptions",
+            tuple(
+                frozenset(
+                    stem(w) for w in tokenise(t.description) if w not in DESCRIPTION_STOPWORDS
+                )
+                for t in self.topics
+            ),
+        )
 
     @property
     def slugs(self) -> tuple[str, ...]:
@@ -283,11 +298,12 @@ def vocabulary_problems(data: Any) -> list[VocabularyProblem]:
     return problems
 
 
-def _version(topics: Sequence[Topic], threshold: float) -> str:
-    """Short sha256 over what tagging depends on (descriptions are left out)."""
+def _version(topics: Sequence[Topic], threshold: float, model: TopicModel | None = None) -> str:
+    """Short sha256 over what tagging depends on: the model and, with one, the descriptions."""
     canonical = {
         "algorithm": ALGORITHM,
         "threshold": threshold,
+        "model": model.version if model else None,
         "topics": [
             {
                 "slug": t.slug,
@@ -295,6 +311,7 @@ def _version(topics: Sequence[Topic], threshold: float) -> str:
                 "words": sorted({stem(x) for w in t.words for x in tokenise(w)}),
                 "phrases": sorted({" ".join(stem(x) for x in tokenise(p)) for p in t.phrases}),
                 "categories": sorted({category_key(c) for c in t.categories}),
+                **({"description": t.description} if model else {}),
             }
             for t in sorted(topics, key=lambda t: t.slug)
         ],
@@ -303,8 +320,11 @@ def _version(topics: Sequence[Topic], threshold: float) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def vocabulary_from_data(data: Mapping[str, Any]) -> Vocabulary:
-    """Build a Vocabulary from plain data (topics.yaml loaded); VocabularyError if bad."""
+def vocabulary_from_data(data: Mapping[str, Any], model: TopicModel | None = None) -> Vocabulary:
+    """Build a Vocabulary from plain data (topics.yaml loaded); VocabularyError if bad.
+
+    With a `model` (topic_model.json), the model decides which topics a post gets.
+    """
     problems = vocabulary_problems(data)
     if problems:
         raise VocabularyError(problems)
@@ -320,9 +340,14 @@ def vocabulary_from_data(data: Mapping[str, Any]) -> Vocabulary:
         for raw in data["topics"]
     )
     threshold = float(data.get("threshold", DEFAULT_THRESHOLD))
-    return Vocabulary(topics=topics, threshold=threshold, version=_version(topics, threshold))
+    return Vocabulary(
+        topics=topics,
+        threshold=threshold,
+        version=_version(topics, threshold, model),
+        model=model,
+    )
 
 
 def rules_version(vocabulary: Vocabulary) -> str:
     """What post_topics.rules_version records: changes with the vocabulary or algorithm."""
-    return vocabulary.version or _version(vocabulary.topics, vocabulary.threshold)
+    return vocabulary.version or _version(vocabulary.topics, vocabulary.threshold, vocabulary.model)

@@ -4,7 +4,7 @@ Every expected error becomes one line and an exit code (see options);
 the commands live in `running` (check, fetch, serve, run, demo) and
 `archive` (status, retag, dedupe, redirects) and `takedowns` (remove)
 and `moderating` (submissions, member, import-opml) and `joining` (try, add)
-and `topics` (editors' topic corrections).
+and `topics` (editors' topic corrections) and `train_topics` (the topic model).
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ import sys
 import click
 
 from aggregator import __version__
-from aggregator.cli import archive, joining, moderating, running, takedowns, topics
+from aggregator.cli import (
+    archive,
+    joining,
+    moderating,
+    running,
+    takedowns,
+    topics,
+    train_topics,
+)
 from aggregator.cli.options import EXIT_CONFIG
 from aggregator.errors import AggregatorError
 
@@ -38,6 +46,7 @@ for _command in (
     archive.status,
     archive.retag,
     topics.topics,
+    train_topics.train_topics,
     archive.dedupe,
     takedowns.remove,
     archive.redirects,

@@ -163,9 +163,9 @@ def retag(config: Path, db: Path, topics_path: Path | None) -> None:
 
     def tag(
         title: str, text: str, categories: list[str], feed_topics: list[str]
-    ) -> list[tuple[str, str, float]]:
+    ) -> list[tuple[str, str, float, tuple[str, ...]]]:
         found = topics_for(title, text, categories, feed_topics, vocabulary)
-        return [(a.topic, a.source, a.score) for a in found]
+        return [(a.topic, a.source, a.score, a.evidence) for a in found]
 
     conn = storage.connect(existing_db(db))
     try:
@@ -227,14 +227,10 @@ def redirects(config: Path, db: Path, apply_: bool) -> None:
                     failed += 1
                     line += f"; not applied: {exc}"
                 else:
-                    admin.apply_redirect(
-                        conn, r["feed_id"], r["target"], to_iso(datetime.now(UTC))
-                    )
+                    admin.apply_redirect(conn, r["feed_id"], r["target"], to_iso(datetime.now(UTC)))
                     line += f"; {config} updated"
             click.echo(line)
     finally:
         conn.close()
     if failed:
         sys.exit(EXIT_CONFIG)
-
-

@@ -10,9 +10,12 @@ any value of theirs in it cut short.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
+from aggregator.analysis.topic_model import ModelError, TopicModel, model_from_data
 from aggregator.analysis.vocabulary import (
     Vocabulary,
     VocabularyError,
@@ -22,6 +25,21 @@ from aggregator.analysis.vocabulary import (
 from aggregator.registry.feeds import ConfigErrors, read_config_text
 from aggregator.registry.site import Site, optional_site
 from aggregator.registry.yamlsafe import YAMLProblem, cut, cut_quoted, load_yaml, show
+
+# The trained topic model Voice ships (built by `voice train-topics`).
+MODEL_PATH = Path(__file__).resolve().parents[1] / "analysis" / "topic_model.json"
+
+
+def load_model(path: Path = MODEL_PATH) -> TopicModel | None:
+    """The committed topic model, or None when there is none (the rules decide alone)."""
+    try:
+        blob = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        return model_from_data(json.loads(blob), hashlib.sha256(blob).hexdigest()[:12])
+    except (ValueError, ModelError) as exc:
+        raise ConfigErrors(path, [f"{path.name}: {exc}"]) from exc
 
 
 def _line(node: Any, key: Any = None, item: int | None = None) -> int | None:
@@ -64,15 +82,20 @@ def _shown(problem: VocabularyProblem) -> VocabularyProblem:
     )
 
 
-def parse_topics(text: str, path: Path = Path("topics.yaml")) -> Vocabulary:
+def parse_topics(
+    text: str, path: Path = Path("topics.yaml"), *, with_model: bool = True
+) -> Vocabulary:
     """Validate vocabulary text; raise ConfigErrors listing every problem with its line.
+
+    With `with_model` (always, except in tests of the rules alone) the committed
+    topic model decides which topics a post gets.
 
     A valid file is read with the C safe loader (every `voice run` cycle and
     `voice fetch` reads it); the round-trip loader, several times slower, is
     used only to put line numbers on problems.
     """
     try:
-        return vocabulary_from_data(load_yaml(text, "safe"))
+        return vocabulary_from_data(load_yaml(text, "safe"), load_model() if with_model else None)
     except (YAMLProblem, VocabularyError):
         pass
     try:
@@ -91,9 +114,9 @@ def parse_topics(text: str, path: Path = Path("topics.yaml")) -> Vocabulary:
         raise ConfigErrors(path, lines) from exc
 
 
-def load_topics(path: Path) -> Vocabulary:
-    """Read and validate a topics.yaml."""
-    return parse_topics(read_config_text(path), path)
+def load_topics(path: Path, *, with_model: bool = True) -> Vocabulary:
+    """Read and validate a topics.yaml (with the committed topic model, by default)."""
+    return parse_topics(read_config_text(path), path, with_model=with_model)
 
 
 def topics_for_registry(config: Path, site: Site | None = None) -> Vocabulary | None:

@@ -13,7 +13,12 @@ from collections.abc import Callable, Sequence
 from aggregator.analysis import sketch
 from aggregator.analysis.evidence import evidence_url
 from aggregator.storage.connection import transaction
-from aggregator.storage.corrections import editor_choices, topic_rows, with_corrections
+from aggregator.storage.corrections import (
+    INSERT_TOPIC,
+    editor_choices,
+    topic_rows,
+    with_corrections,
+)
 from aggregator.storage.duplicates import link_duplicates
 from aggregator.storage.posts import topics_summary
 
@@ -51,7 +56,7 @@ def retag_posts(
                 "DELETE FROM post_topics WHERE post_id = ?", [(post_id,) for post_id, _ in found]
             )
             conn.executemany(
-                "INSERT INTO post_topics VALUES (?, ?, ?, ?, ?)",
+                INSERT_TOPIC,
                 [row for i, topics in found for row in topic_rows(i, topics, version)],
             )
             conn.executemany(

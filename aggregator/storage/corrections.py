@@ -24,6 +24,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aggregator.errors import ConfigError
 from aggregator.storage.connection import transaction
@@ -31,7 +32,8 @@ from aggregator.storage.connection import transaction
 EDITOR = "editor"  # post_topics.source and rules_version of an editor's rows
 ADDED, REMOVED = "added", "removed"
 
-Found = tuple[tuple[str, str, float], ...]  # (topic, source, score)
+Found = tuple[tuple[str, str, float], ...]  # (topic, source, score[, evidence words])
+INSERT_TOPIC = "INSERT INTO post_topics VALUES (?, ?, ?, ?, ?, ?)"  # topic_rows' rows
 Choices = Mapping[str, str]  # topic -> ADDED or REMOVED
 
 
@@ -49,13 +51,22 @@ def with_corrections(found: Sequence[tuple[str, str, float]], choices: Choices) 
 
 
 def topic_rows(
-    post_id: int, found: Sequence[tuple[str, str, float]], version: str
-) -> list[tuple[int, str, str, float, str]]:
-    """post_topics rows; an editor's rows record `editor` as their version."""
+    post_id: int, found: Sequence[tuple[Any, ...]], version: str
+) -> list[tuple[int, str, str, float, str, str | None]]:
+    """post_topics rows; an editor's rows record `editor` as their version.
+
+    `found` holds (topic, source, score) or (topic, source, score, evidence),
+    evidence being the words and phrases tagging found (stored as JSON).
+    """
     return [
-        (post_id, topic, source, score, EDITOR if source == EDITOR else version)
-        for topic, source, score in found
+        (post_id, f[0], f[1], f[2], EDITOR if f[1] == EDITOR else version, evidence_json(f))
+        for f in found
     ]
+
+
+def evidence_json(found: tuple[Any, ...]) -> str | None:
+    """post_topics.evidence of one assignment: a JSON array, or None when there is none."""
+    return json.dumps(list(found[3]), ensure_ascii=False) if len(found) > 3 and found[3] else None
 
 
 def editor_choices(conn: sqlite3.Connection, post_ids: Sequence[int]) -> dict[int, dict[str, str]]:
@@ -116,10 +127,12 @@ def set_topics(
                 f"shown; correct post {post['duplicate_of']} instead"
             )
         current = conn.execute(
-            "SELECT topic, source, score, rules_version FROM post_topics WHERE post_id = ?",
+            "SELECT topic, source, score, rules_version, evidence FROM post_topics"
+            " WHERE post_id = ?",
             [post_id],
         ).fetchall()
         had = {r["topic"]: r["rules_version"] for r in current}
+        said = {r["topic"]: r["evidence"] for r in current}
         decided = [(t, ADDED) for t in dict.fromkeys(add)] + [
             (t, REMOVED) for t in dict.fromkeys(remove)
         ]
@@ -137,9 +150,15 @@ def set_topics(
         found = with_corrections([tuple(r)[:3] for r in current], choices)
         conn.execute("DELETE FROM post_topics WHERE post_id = ?", [post_id])
         conn.executemany(  # the rows tagging made keep the version that made them
-            "INSERT INTO post_topics VALUES (?, ?, ?, ?, ?)",
+            INSERT_TOPIC,
             [
-                (post_id, topic, source, score, EDITOR if source == EDITOR else had[topic])
+                (
+                    post_id,
+                    topic,
+                    source,
+                    score,
+                    *((EDITOR, None) if source == EDITOR else (had[topic], said[topic])),
+                )
                 for topic, source, score in found
             ],
         )

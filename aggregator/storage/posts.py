@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from aggregator.analysis import identity, sketch
 from aggregator.models import EntryData
 from aggregator.storage.choices import excerpt_entry
-from aggregator.storage.corrections import editor_choices, topic_rows, with_corrections
+from aggregator.storage.corrections import (
+    INSERT_TOPIC,
+    editor_choices,
+    topic_rows,
+    with_corrections,
+)
 from aggregator.storage.duplicates import link_duplicates
 from aggregator.storage.takedown import removed_keys
 
@@ -153,7 +158,7 @@ def _found_topics(
 
 def topics_summary(found: Sequence[tuple[str, str, float]]) -> str:
     """posts.topics: the JSON array of the slugs in a post's post_topics rows, sorted."""
-    return json.dumps(sorted({topic for topic, _, _ in found}))
+    return json.dumps(sorted({f[0] for f in found}))
 
 
 def _save_topics(
@@ -189,7 +194,7 @@ def _save_topics(
         rows += topic_rows(post_id, topics, version)
         saved.append((post_id,))
     conn.executemany("DELETE FROM post_topics WHERE post_id = ?", saved)
-    conn.executemany("INSERT INTO post_topics VALUES (?, ?, ?, ?, ?)", rows)
+    conn.executemany(INSERT_TOPIC, rows)
     conn.executemany("UPDATE posts SET topics = ? WHERE id = ?", corrected)
     return ids
 

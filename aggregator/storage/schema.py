@@ -383,6 +383,17 @@ def _m0009_editor_topics(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m0010_topic_evidence(db: sqlite_utils.Database) -> None:
+    """Why a post has a topic, in its words (issue 12): post_topics.evidence.
+
+    A JSON array of the topic's words and phrases that counted most, as the
+    post wrote them; NULL for a blog's default or an editor's choice, and for
+    rows written before this step until `voice retag` (the rules version
+    changed with this step, so the next retag fills them).
+    """
+    db.execute("ALTER TABLE post_topics ADD COLUMN evidence TEXT")
+
+
 # The public sentence per error kind as it was at 0005 (health.PUBLIC_ERRORS now).
 _PUBLIC_ERRORS_0005 = (
     ("timeout", "the server took too long to answer"),
@@ -416,5 +427,6 @@ STEPS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("0007_reader_pages", _m0007_reader_pages),
     ("0008_member_choices", _m0008_member_choices),
     ("0009_editor_topics", _m0009_editor_topics),
+    ("0010_topic_evidence", _m0010_topic_evidence),
 )
 MIGRATIONS = tuple(name for name, _ in STEPS)

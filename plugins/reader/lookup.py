@@ -7,6 +7,7 @@ page shows them.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -140,6 +141,7 @@ class TopicReason:
     label: str
     source: str  # category, rules, feed or editor (post_topics.source)
     score: float | None
+    evidence: tuple[str, ...] = ()  # the words that counted most (post_topics.evidence)
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,15 @@ async def canonical_of(db: Any, post_id: int) -> int | None:
     return rows.rows[0][0] if rows.rows else None
 
 
+def _words(evidence: str | None) -> tuple[str, ...]:
+    """post_topics.evidence (a JSON array of words, or NULL) as a tuple."""
+    try:
+        words = json.loads(evidence) if evidence else []
+    except ValueError:
+        return ()
+    return tuple(str(w) for w in words) if isinstance(words, list) else ()
+
+
 async def post_detail(db: Any, post_id: int) -> PostDetail | None:
     """A public post with its body, why each topic was given, and its copies (3 queries)."""
     rows = await db.execute(
@@ -184,8 +195,8 @@ async def post_detail(db: Any, post_id: int) -> PostDetail | None:
         return None
     row = rows.rows[0]
     topic_rows = await db.execute(
-        """SELECT pt.topic, coalesce(nullif(t.label, ''), pt.topic) AS label, pt.source, pt.score
-        FROM post_topics pt LEFT JOIN topics t ON t.slug = pt.topic
+        """SELECT pt.topic, coalesce(nullif(t.label, ''), pt.topic) AS label, pt.source, pt.score,
+        pt.evidence FROM post_topics pt LEFT JOIN topics t ON t.slug = pt.topic
         WHERE pt.post_id = :id ORDER BY coalesce(t.position, 1000000), pt.topic""",
         {"id": post_id},
     )
@@ -197,7 +208,8 @@ async def post_detail(db: Any, post_id: int) -> PostDetail | None:
         {"id": post_id},
     )
     topics = tuple(
-        TopicReason(r["topic"], r["label"], r["source"] or "", r["score"]) for r in topic_rows.rows
+        TopicReason(r["topic"], r["label"], r["source"] or "", r["score"], _words(r["evidence"]))
+        for r in topic_rows.rows
     )
     copies = tuple(
         Copy(
