@@ -3,7 +3,11 @@
 Feeds are in tests/data/copies/: a member's own post (member.rss), teaser
 copies of it by an aggregator site under three title suffixes, a network feed
 that links the original with tracking parameters, a council team's repost with
-an intro, and two short notes under one title.
+an intro, two short notes under one title, a programme blog's guest post of it
+under a new title (guest.rss), the blog's old address giving an excerpt only
+(member-old-excerpt.rss), and look-alikes: a short post that is mostly a
+quotation of it (quote.rss) and two job ads from one template on two feeds
+(jobs-council.rss, jobs-board.rss).
 """
 
 from __future__ import annotations
@@ -126,8 +130,8 @@ def test_title_stem(title: str, stem: str | None) -> None:
 @pytest.mark.parametrize(
     ("change", "why"),
     [
-        pytest.param({"title": "LocalGov Digital rebooted"}, "same title, no suffix",
-                     id="title-without-a-suffix"),
+        pytest.param({"title": "Why LocalGov Digital rebooted"}, "another post's title",
+                     id="different-title-without-a-suffix"),
         pytest.param({"title": "Why LocalGov Digital rebooted – Phil Rumens' blog"},
                      "another post's title", id="different-title"),
         pytest.param({"feed_id": 10}, "a blog does not copy itself", id="same-feed"),
@@ -140,6 +144,167 @@ def test_a_teaser_needs_the_title_rule_and_the_usual_guards(change: dict, why: s
     teaser = _post(2, 20, "LocalGov Digital rebooted – Phil Rumens' blog",
                    DATA / "copies" / "aggregator-dash.rss")  # fmt: skip
     assert duplicate_match(fingerprint(**{**teaser, **change}), full) is None, why
+
+
+# --- a blog's old address, excerpts only, beside the full text at its new one -----
+
+
+@pytest.mark.parametrize("old_first", [True, False], ids=["old-first", "new-first"])
+def test_an_excerpt_at_a_blogs_old_address_is_the_opening_of_the_same_titled_post(
+    server: FeedServer, db_path: Path, pool: ParsePool, old_first: bool
+) -> None:
+    """A blog that moved: the old feed gives an excerpt under the post's own title, no suffix."""
+    old = "member-old-excerpt.rss"
+    run_in_order(db_path, pool, server, *((old, MEMBER) if old_first else (MEMBER, old)))
+    found = links(db_path)
+    assert found[MEMBER] == (None, None)  # the full text leads
+    canonical, reason = found[old]
+    assert canonical == MEMBER and reason is not None and reason.startswith("opening-of")
+    assert rebuilt(db_path) == found
+
+
+def test_a_same_titled_shorter_post_is_an_opening_only_when_its_text_is_cut() -> None:
+    """Without "[…]" or "Read more", a shorter post under the same title is not an excerpt."""
+    full = fingerprint(**_post(1, 10, "LocalGov Digital rebooted", DATA / "copies" / MEMBER))
+    teaser = _post(2, 20, "LocalGov Digital rebooted", DATA / "copies" / "aggregator-dash.rss")
+    assert duplicate_match(fingerprint(**teaser), full) == Match("opening-of", 1.0, partial=2)
+    whole = teaser["text"].replace(" […]\nContinue reading", ".")
+    assert duplicate_match(fingerprint(**{**teaser, "text": whole}), full) is None
+
+
+def test_an_excerpt_under_the_same_title_is_found_whichever_post_is_new() -> None:
+    full = fingerprint(**_post(1, 10, "LocalGov Digital rebooted", DATA / "copies" / MEMBER))
+    excerpt = fingerprint(**_post(2, 20, "LocalGov Digital rebooted",
+                                  DATA / "copies" / "member-old-excerpt.rss"))  # fmt: skip
+    match = duplicate_match(excerpt, full)
+    assert match is not None and match.rule == "opening-of" and match.partial == 2
+    assert duplicate_match(full, excerpt) == match
+
+
+# --- a guest post under a new title: contained, whatever the title ---------------
+
+GUEST_TITLE = "Guest post: why LocalGov Digital wants to become a co-operative"
+
+
+@pytest.mark.parametrize("member_first", [True, False], ids=["member-first", "copy-first"])
+def test_a_guest_post_under_a_new_title_with_an_intro_is_a_copy(
+    server: FeedServer, db_path: Path, pool: ParsePool, member_first: bool
+) -> None:
+    order = (MEMBER, "guest.rss") if member_first else ("guest.rss", MEMBER)
+    run_in_order(db_path, pool, server, *order, now=datetime(2016, 12, 5, 12, tzinfo=UTC))
+    found = links(db_path)
+    assert found[MEMBER] == (None, None)
+    canonical, reason = found["guest.rss"]
+    assert canonical == MEMBER and reason is not None
+    rule, score = reason.split()
+    assert rule == "contained" and float(score) >= similarity.CONTAINED_THRESHOLD
+    assert rebuilt(db_path) == found
+
+
+def test_a_guest_post_is_contained_though_too_edited_for_near_duplicate() -> None:
+    full = fingerprint(**_post(1, 10, "LocalGov Digital rebooted", DATA / "copies" / MEMBER))
+    guest = fingerprint(**_post(2, 20, GUEST_TITLE, DATA / "copies" / "guest.rss"))
+    both = len(full.shingle_set & guest.shingle_set)
+    assert both / len(full.shingle_set | guest.shingle_set) < similarity.STRICT_THRESHOLD
+    match = duplicate_match(guest, full)
+    assert match is not None and match.rule == "contained" and match.partial is None
+    assert duplicate_match(full, guest) == match
+
+
+def _guest_without_intro_or_outro() -> dict:
+    guest = _post(2, 20, GUEST_TITLE, DATA / "copies" / "guest.rss")
+    body = guest["text"].split("\n")[1:-1]  # the guest post's own words only
+    return {**guest, "title": "Why LocalGov Digital wants to become a co-operative",
+            "text": "\n".join(body)}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        pytest.param({"title": GUEST_TITLE}, "contained", id="guest-post-title"),
+        pytest.param({"text": "This is a guest post by Phil Rumens.\n"}, "contained",
+                     id="intro-says-guest-post"),
+        pytest.param({"text": "It first appeared on his own blog last week.\n"}, "contained",
+                     id="intro-says-first-appeared"),
+        pytest.param({"author": "Phil Rumens"}, "contained", id="one-named-author"),
+        pytest.param({}, None, id="no-sign-like-two-posts-from-one-template"),
+        pytest.param({"author": "Digital team"}, None, id="an-unnamed-author-is-no-sign"),
+    ],
+)  # fmt: skip
+def test_a_copy_under_a_new_title_needs_a_sign_of_republication(
+    change: dict, rule: str | None
+) -> None:
+    """Both named by one person, or a title or intro saying so; templates have neither."""
+    member = _post(1, 10, "LocalGov Digital rebooted", DATA / "copies" / MEMBER)
+    guest = _guest_without_intro_or_outro()
+    if "author" in change:
+        member = {**member, "author": change["author"]}
+    guest = {**guest, **change, "text": change.get("text", "") + guest["text"]}
+    match = duplicate_match(fingerprint(**guest), fingerprint(**member))
+    assert (match.rule if match else None) == rule
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        pytest.param({"feed_id": 10}, "a blog does not copy itself", id="same-feed"),
+        pytest.param({"published": "2017-12-05T10:00:00+00:00"}, "a year later",
+                     id="a-year-apart"),
+        pytest.param({"title": "Guest post: LocalGov Digital in 2017"}, "another year's post",
+                     id="title-numbers-differ"),
+    ],
+)  # fmt: skip
+def test_containment_keeps_the_usual_guards(change: dict, why: str) -> None:
+    full = fingerprint(**_post(1, 10, "LocalGov Digital rebooted", DATA / "copies" / MEMBER))
+    guest = _post(2, 20, GUEST_TITLE, DATA / "copies" / "guest.rss")
+    assert duplicate_match(fingerprint(**{**guest, **change}), full) is None, why
+
+
+# --- look-alikes that containment must not merge ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "why"),
+    [
+        pytest.param("jobs-council.rss", "jobs-board.rss",
+                     "two roles' ads from one template share about 0.6 of their text",
+                     id="job-ads-from-one-template"),
+        pytest.param(MEMBER, "quote.rss",
+                     "a short post that is mostly a quotation is under the minimum size",
+                     id="a-short-post-quoting-two-paragraphs"),
+    ],
+)  # fmt: skip
+def test_look_alikes_are_not_contained(
+    server: FeedServer, db_path: Path, pool: ParsePool, first: str, second: str, why: str
+) -> None:
+    run_in_order(db_path, pool, server, first, second, now=datetime(2019, 3, 12, tzinfo=UTC))
+    assert links(db_path) == {first: (None, None), second: (None, None)}, why
+
+
+def test_a_section_of_a_longer_page_is_contained_but_too_small_a_share() -> None:
+    """The demo's workstreams feed posts sections of a 2014 article, each under its own title."""
+    page = DATA.parent.parent / "demo" / "feeds"
+    whole = _post(1, 10, "LocalGov Digital – people passionate about public services",
+                  page / "localgov-digital.rss")  # fmt: skip
+    section = _post(2, 20, "Skills and capability", page / "localgov-digital-workstreams.rdf")
+    section = {**section, "url": None}  # not the same page: only the text can match
+    a, b = fingerprint(**whole), fingerprint(**section)
+    assert len(b.shingle_set & a.shingle_set) / len(b.shingle_set) >= similarity.CONTAINED_THRESHOLD
+    assert len(b.shingle_set) >= similarity.MIN_CONTAINED_SHINGLES
+    assert duplicate_match(b, a) is None
+
+
+def test_a_short_quotation_is_not_contained_in_the_post_it_quotes() -> None:
+    """Under MIN_CONTAINED_SHINGLES: a short post that is mostly two quoted paragraphs."""
+    member = _post(1, 10, "LocalGov Digital rebooted", DATA / "copies" / MEMBER)
+    ending = member["text"][member["text"].index("You can only get so far") :]
+    full = fingerprint(**{**member, "text": ending})  # the quoted paragraphs and what follows
+    quote = fingerprint(**_post(2, 20, "Worth reading: the case for a co-operative",
+                                DATA / "copies" / "quote.rss"))  # fmt: skip
+    shared = len(quote.shingle_set & full.shingle_set)
+    assert shared / len(quote.shingle_set) >= similarity.CONTAINED_THRESHOLD
+    assert len(quote.shingle_set) >= similarity.MIN_CONTAINED_SHARE * len(full.shingle_set)
+    assert duplicate_match(quote, full) is None
 
 
 def _post(post_id: int, feed_id: int, title: str, feed: Path) -> dict:

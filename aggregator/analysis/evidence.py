@@ -57,6 +57,26 @@ _MAX_TAG = 2000
 _CANONICAL_WORD = re.compile(r"canonical(?![\w-])", re.IGNORECASE)
 
 
+# A post that says it republishes another, with or without a link: "Guest
+# post: ..." as its title, or a claim ("first appeared on her own blog",
+# "This is a guest post by", "cross-posted from") in its opening or closing words.
+_SAYS_COPY = re.compile(_CLAIM + r"|\bguest\s+(?:post|blog)\b", re.IGNORECASE)
+_GUEST_TITLE = re.compile(r"\s*(?:guest\s+(?:post|blog)|cross-?post|re-?post)\b", re.IGNORECASE)
+SAYS_COPY_EDGE = 400  # characters of plain text at either end where an intro or outro sits
+
+
+def says_it_is_a_copy(title: str, text: str) -> bool:
+    """Does the post say it republishes someone's post, by its title or its intro or outro?
+
+    Weaker than `evidence_url` (it names no original), so it only lets the
+    "contained" rule in `similarity` trust a copy under a new title.
+    """
+    if _GUEST_TITLE.match(title):
+        return True
+    ends = (text[:SAYS_COPY_EDGE], text[-SAYS_COPY_EDGE:])
+    return any(_SAYS_COPY.search(end) for end in ends)
+
+
 def evidence_url(content_html: str | None, base_url: str | None) -> str | None:
     """The URL key of the original this post says it is a copy of, or None.
 

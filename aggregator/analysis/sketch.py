@@ -88,6 +88,11 @@ def post_shingles(text: str) -> frozenset[int]:
     return hashes if len(hashes) >= MIN_SHINGLES else frozenset()
 
 
+def is_cut(text: str) -> bool:
+    """Does the text end as an excerpt does ("[…]", "Read more", "Continue reading")?"""
+    return _TEASER_TAIL.search(text) is not None
+
+
 def _word_hash(word: str) -> int:
     h = _WORD_HASHES.get(word)
     if h is None:
