@@ -45,10 +45,12 @@ def test_labelled_set_stays_above_its_floors() -> None:
     for scores in (dev, held):
         assert not scores.lookalikes_merged, scores.lookalikes_merged
         assert len(scores.per_topic) == 17  # every topic is labelled and predicted in each part
-    assert dev.dedupe_precision >= 0.70, dev.false_pairs
-    assert dev.dedupe_recall >= 0.70, dev.missed_pairs
+    # dedupe floors: just under the figures of the run after "contained" (dev
+    # 1.000 / 1.000, held-out 1.000 / 0.900); regression floors, not targets
+    assert dev.dedupe_precision >= 0.99, dev.false_pairs
+    assert dev.dedupe_recall >= 0.98, dev.missed_pairs
     assert held.dedupe_precision >= 0.99, held.false_pairs
-    assert held.dedupe_recall >= 0.55, held.missed_pairs
+    assert held.dedupe_recall >= 0.88, held.missed_pairs
     assert dev.topic_macro_f1 >= 0.77, dev.per_topic
     assert held.topic_macro_f1 >= 0.68, held.per_topic
 
