@@ -1,7 +1,9 @@
 """Copies found wherever they hide, through the whole cycle and stored links.
 
 Feeds are in tests/data/copies/: a member's own post (member.rss), teaser
-copies of it by an aggregator site under three title suffixes, a network feed
+copies of it by an aggregator site under three title suffixes and a round-up's
+teaser ending "Read more on <site>" (aggregator-read-more.rss), a newsletter
+running it as "Issue 4: <title>" (newsletter.rss), a network feed
 that links the original with tracking parameters, a council team's repost with
 an intro, two short notes under one title, a programme blog's guest post of it
 under a new title (guest.rss), the blog's old address giving an excerpt only
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.analysis import similarity
+from aggregator.analysis import similarity, sketch
 from aggregator.analysis.similarity import Match, duplicate_match, fingerprint
 from aggregator.models import ParseJob
 from aggregator.parsing.parse import parse_feed
@@ -83,7 +85,8 @@ def server(feed_dir: Path):
 
 
 @pytest.mark.parametrize("aggregator", ["aggregator-dash.rss", "aggregator-bar.rss",
-                                        "aggregator-hyphen.rss"])  # fmt: skip
+                                        "aggregator-hyphen.rss",
+                                        "aggregator-read-more.rss"])  # fmt: skip
 @pytest.mark.parametrize("member_first", [True, False], ids=["member-first", "copy-first"])
 def test_an_aggregators_teaser_is_a_copy_of_the_members_own_post(
     server: FeedServer, db_path: Path, pool: ParsePool, aggregator: str, member_first: bool
@@ -144,6 +147,35 @@ def test_a_teaser_needs_the_title_rule_and_the_usual_guards(change: dict, why: s
     teaser = _post(2, 20, "LocalGov Digital rebooted – Phil Rumens' blog",
                    DATA / "copies" / "aggregator-dash.rss")  # fmt: skip
     assert duplicate_match(fingerprint(**{**teaser, **change}), full) is None, why
+
+
+@pytest.mark.parametrize(
+    ("ending", "cut"),
+    [
+        pytest.param("advice and […]\nRead more on The Front Counter · originally from Penrhydd",
+                     True, id="read-more-on-site"),
+        pytest.param("300 premises…\nRead more at Notes from the EH office", True,
+                     id="ellipsis-then-read-more-at-site"),
+        pytest.param("which it is.\nContinue reading at Public sector blogs »", True,
+                     id="continue-reading-at-site"),
+        pytest.param("which it is.\nRead the full post on Jo's blog", True,
+                     id="read-the-full-post-on-site"),
+        pytest.param("which it is.\nRead more about the co-operative on our website.", False,
+                     id="a-full-posts-last-line-pointing-elsewhere"),
+        pytest.param("which it is. You can read more on our website.", False,
+                     id="read-more-mid-line"),
+    ],
+)  # fmt: skip
+def test_a_teasers_last_line_naming_where_to_read_on_is_not_compared(
+    ending: str, cut: bool
+) -> None:
+    """The tail is the round-up's, not the original's: left, it costs a teaser its containment."""
+    member = _post(1, 10, "LocalGov Digital rebooted", DATA / "copies" / MEMBER)
+    opening = "\n".join(member["text"].split("\n")[:2]) + " "
+    text = opening + ending
+    assert sketch.is_cut(text) is cut
+    without_last_line = text.removesuffix(ending.split("\n")[-1])
+    assert (sketch.post_shingles(text) == sketch.post_shingles(without_last_line)) is cut
 
 
 # --- a blog's old address, excerpts only, beside the full text at its new one -----
@@ -258,6 +290,72 @@ def test_containment_keeps_the_usual_guards(change: dict, why: str) -> None:
     full = fingerprint(**_post(1, 10, "LocalGov Digital rebooted", DATA / "copies" / MEMBER))
     guest = _post(2, 20, GUEST_TITLE, DATA / "copies" / "guest.rss")
     assert duplicate_match(fingerprint(**{**guest, **change}), full) is None, why
+
+
+def test_a_guest_post_whose_title_says_one_is_still_contained() -> None:
+    """ "one" in a title is a word, not a part number: no series guard against the original."""
+    full = fingerprint(**_post(1, 10, "LocalGov Digital rebooted", DATA / "copies" / MEMBER))
+    guest = _post(2, 20, "Guest post: one co-operative for every council",
+                  DATA / "copies" / "guest.rss")  # fmt: skip
+    match = duplicate_match(fingerprint(**guest), full)
+    assert match is not None and match.rule == "contained"
+
+
+# --- a newsletter's issue label: "Issue 4: <title>" --------------------------------
+
+ISSUE = "Issue 4: LocalGov Digital rebooted"
+
+
+@pytest.mark.parametrize("member_first", [True, False], ids=["member-first", "copy-first"])
+def test_a_newsletter_running_a_post_as_an_issue_is_a_copy(
+    server: FeedServer, db_path: Path, pool: ParsePool, member_first: bool
+) -> None:
+    order = (MEMBER, "newsletter.rss") if member_first else ("newsletter.rss", MEMBER)
+    run_in_order(db_path, pool, server, *order, now=datetime(2016, 11, 26, tzinfo=UTC))
+    found = links(db_path)
+    assert found[MEMBER] == (None, None)
+    canonical, reason = found["newsletter.rss"]
+    assert canonical == MEMBER and reason is not None and reason.startswith("near-duplicate")
+    assert rebuilt(db_path) == found
+
+
+@pytest.mark.parametrize(
+    ("title", "rule"),
+    [
+        pytest.param(ISSUE, "near-duplicate", id="issue-label"),
+        pytest.param("The Co-op Digest, issue 4: LocalGov Digital rebooted", "near-duplicate",
+                     id="newsletter-name-and-issue"),
+        pytest.param("#4 – LocalGov Digital rebooted", "near-duplicate", id="hash-number"),
+        pytest.param("No. 12 | LocalGov Digital rebooted", "near-duplicate", id="no-number"),
+        # a series' number is the post's own, whatever the place in the title
+        pytest.param("Part 2: LocalGov Digital rebooted", None, id="part-2-label"),
+        pytest.param("LocalGov Digital rebooted, part 2", None, id="part-2-suffix"),
+        pytest.param("Issue 4: LocalGov Digital rebooted, part 2", None,
+                     id="issue-label-and-a-part-number"),
+        pytest.param("Weeknotes 12: LocalGov Digital rebooted", None, id="weeknotes-label"),
+        pytest.param("LocalGov Digital rebooted 2017", None, id="a-year"),
+    ],
+)  # fmt: skip
+def test_an_issue_label_is_the_newsletters_number_not_the_posts(
+    title: str, rule: str | None
+) -> None:
+    """Only a periodical's label ("Issue 4:", "No. 12 |") is set aside; the rest must agree."""
+    member = fingerprint(**_post(1, 10, "LocalGov Digital rebooted", DATA / "copies" / MEMBER))
+    issue = _post(2, 20, ISSUE, DATA / "copies" / "newsletter.rss")
+    for new, old in ((fingerprint(**{**issue, "title": title}), member),):
+        match = duplicate_match(new, old)
+        assert (match.rule if match else None) == rule
+        assert duplicate_match(old, new) == match
+
+
+def test_two_issues_of_a_newsletter_keep_their_numbers() -> None:
+    """Issue 4 and Issue 5 under one column title are two issues: the labels differ."""
+    issue = _post(1, 10, ISSUE, DATA / "copies" / "newsletter.rss")
+    column = "Letter from the chair"
+    four = fingerprint(**{**issue, "title": f"Issue 4: {column}"})
+    five = {**issue, "post_id": 2, "feed_id": 20, "title": f"Issue 5: {column}"}
+    five = fingerprint(**{**five, "url": "https://coopdigest.substack.com/p/issue-5"})
+    assert duplicate_match(five, four) is None
 
 
 # --- look-alikes that containment must not merge ----------------------------------

@@ -45,6 +45,12 @@ def test_a_claim_naming_another_post_on_the_same_host_still_counts() -> None:
                      False, id="mentioned-in-the-middle"),
         pytest.param("Why guest posts matter", "We love guests.", False,
                      id="guest-post-later-in-the-title"),
+        pytest.param("Blue badges", "Her post struck a chord, so we're republishing it here "
+                     "with her permission.\nOur service.", True, id="intro-republishing"),
+        pytest.param("Blue badges", "Our service.\nRepublished with the author's permission.",
+                     True, id="outro-republished"),
+        pytest.param("Blue badges", "Our service. " * 80 + "We republished the data. "
+                     + "More. " * 80, False, id="republished-in-the-middle"),
         pytest.param("Blue badges", "Our service.", False, id="nothing-said"),
     ],
 )  # fmt: skip

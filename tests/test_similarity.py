@@ -446,6 +446,12 @@ def test_a_claim_to_be_a_copy_of_itself_is_no_evidence() -> None:
         ("I learnt summit on Monday", ()),
         ("Reflections on LocalGovCamp", ()),
         ("Vitamin I and other jokes", ()),
+        # number words count after a series word, as Roman numerals do: elsewhere
+        # "one" and "two" are words of the title, not its place in a series
+        ("LocalGovCamp, day two", ("2",)),
+        ("Guest post: one schema for every chargepoint in the borough", ()),
+        ("Week 14: two councils, one board", ("14",)),
+        ("Five things I learned researching with councillors", ()),
     ],
 )
 def test_title_numbers(title: str, numbers: tuple[str, ...]) -> None:

@@ -59,8 +59,11 @@ _CANONICAL_WORD = re.compile(r"canonical(?![\w-])", re.IGNORECASE)
 
 # A post that says it republishes another, with or without a link: "Guest
 # post: ..." as its title, or a claim ("first appeared on her own blog",
-# "This is a guest post by", "cross-posted from") in its opening or closing words.
-_SAYS_COPY = re.compile(_CLAIM + r"|\bguest\s+(?:post|blog)\b", re.IGNORECASE)
+# "This is a guest post by", "cross-posted from", "we're republishing it here
+# with her permission") in its opening or closing words.
+_SAYS_COPY = re.compile(
+    _CLAIM + r"|\bguest\s+(?:post|blog)\b|\bre-?publish(?:ed|ing)\b", re.IGNORECASE
+)
 _GUEST_TITLE = re.compile(r"\s*(?:guest\s+(?:post|blog)|cross-?post|re-?post)\b", re.IGNORECASE)
 SAYS_COPY_EDGE = 400  # characters of plain text at either end where an intro or outro sits
 

@@ -120,6 +120,7 @@ class Fingerprint:
     title_stem_key: str | None = None  # title_key of the title less a " – Blog name" suffix
     says_copy: bool = False  # evidence.says_it_is_a_copy: "Guest post: ...", "first appeared on"
     cut: bool = False  # the text ends as an excerpt does: "[…]", "Read more", "Continue reading"
+    title_unlabelled_key: str | None = None  # title_key less an "Issue 4:" label (title_unlabelled)
 
 
 _CARDINALS = (
@@ -129,7 +130,8 @@ _CARDINALS = (
 _NUMBER_WORDS = {word: str(i) for i, word in enumerate(_CARDINALS.split())}
 _ROMAN = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7",
           "viii": "8", "ix": "9", "x": "10"}  # fmt: skip
-_SERIES_WORDS = frozenset({"part", "pt", "chapter", "episode", "ep", "vol", "volume", "week"})
+_SERIES_WORDS = frozenset({"part", "pt", "chapter", "episode", "ep", "vol", "volume", "week",
+                           "day", "issue", "round", "series", "season"})  # fmt: skip
 _DIGITS = re.compile(r"\d+")
 
 
@@ -137,15 +139,17 @@ def title_numbers(title: str) -> tuple[str, ...]:
     """The numbers in a title, in order: what tells a series' posts apart.
 
     Digits anywhere ("Weeknotes 12", "LocalGovCamp 2016", "S01E02"), number
-    words ("part two") and Roman numerals after a series word ("Part II"),
-    all as plain decimal so "Part 2", "part two" and "Part II" agree.
+    words ("part two", "day two") and Roman numerals ("Part II") after a
+    series word, all as plain decimal so "Part 2", "part two" and "Part II"
+    agree. Elsewhere a number word is a word of the title: "Guest post: one
+    schema for every chargepoint" is not part 1 of anything.
     """
     numbers: list[str] = []
     previous = ""
     for word in words(title):
         if _DIGITS.search(word):
             numbers.extend(str(int(run)) for run in _DIGITS.findall(word))
-        elif word in _NUMBER_WORDS:
+        elif word in _NUMBER_WORDS and previous in _SERIES_WORDS:
             numbers.append(_NUMBER_WORDS[word])
         elif word in _ROMAN and previous in _SERIES_WORDS:
             numbers.append(_ROMAN[word])
@@ -186,6 +190,7 @@ def fingerprint(
     else:
         sig = minhash(hashes, NUM_PERM)
     stem = title_stem(title)
+    unlabelled = title_unlabelled(title)
     return Fingerprint(
         post_id=post_id,
         feed_id=feed_id,
@@ -203,6 +208,7 @@ def fingerprint(
         title_stem_key=title_key(stem) if stem else None,
         says_copy=says_it_is_a_copy(title, text),
         cut=is_cut(text),
+        title_unlabelled_key=title_key(unlabelled) if unlabelled else None,
     )
 
 
@@ -222,6 +228,22 @@ def title_stem(title: str) -> str | None:
     if match is None or len(words(match["suffix"])) > 8 or not words(match["suffix"]):
         return None
     return match["stem"].strip()
+
+
+# "Issue 4: ", "The Call-In, issue 4: ", "No. 12 | ", "#4 – " before a title:
+# how a newsletter or digest labels the post it runs. The number is the
+# periodical's, not the post's, unlike a series' "Part 2:" or "Weeknotes 12:".
+_ISSUE_LABEL = re.compile(
+    r"(?:[^:|\u2013\u2014]{0,60}?[\s,]+)?(?:issue|edition|no\.?|number|#)\s*\d+"
+    r"\s*[:|\u2013\u2014-]\s+(?P<rest>.*\w.*)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def title_unlabelled(title: str) -> str | None:
+    """The title less a periodical's issue label ("Issue 4: Title" -> "Title"); None without one."""
+    match = _ISSUE_LABEL.fullmatch(title.strip())
+    return match["rest"].strip() if match else None
 
 
 def lsh_keys(title: str, signature: Sequence[int]) -> tuple[str, ...]:
@@ -293,6 +315,8 @@ def duplicate_match(new: Fingerprint, old: Fingerprint) -> Match | None:
 
     Rules 3 to 6 are off when the titles carry different numbers (Weeknotes
     12 and 13, part 1 and 2) or the posts are more than MAX_DAYS_APART apart.
+    A newsletter's issue label is not the post's number: "Issue 4: Title"
+    and "Title" carry the same numbers (`_relabelled`).
     The decision is symmetric: swapping new and old gives the same Match.
     """
     if new.post_id == old.post_id:
@@ -307,7 +331,7 @@ def duplicate_match(new: Fingerprint, old: Fingerprint) -> Match | None:
         old.evidence_key is not None and old.evidence_key == new.url_key
     ):
         return Match("evidence", 1.0)
-    if new.title_numbers != old.title_numbers:
+    if new.title_numbers != old.title_numbers and not _relabelled(new, old):
         return None
     if abs(new.published - old.published) > timedelta(days=MAX_DAYS_APART):
         return None
@@ -324,6 +348,11 @@ def duplicate_match(new: Fingerprint, old: Fingerprint) -> Match | None:
     if score >= (STRICT_THRESHOLD if strict else NEAR_DUPLICATE_THRESHOLD):
         return Match("near-duplicate", score)
     return _opening_of(new, old) or _contained(new, old)
+
+
+def _relabelled(a: Fingerprint, b: Fingerprint) -> bool:
+    """One title is the other under a periodical's issue label: "Issue 4: Title" and "Title"."""
+    return a.title_unlabelled_key == b.title_key or b.title_unlabelled_key == a.title_key
 
 
 def _opening_of(a: Fingerprint, b: Fingerprint) -> Match | None:

@@ -40,10 +40,16 @@ _SEED = b"voice-minhash-v1"  # the (a, b) parameters derive from it; never chang
 MIN_SHINGLES = 30
 
 # What a teaser adds after the opening it copies: "[…]", "Read more",
-# "Continue reading", WordPress's "The post X appeared first on Y." None of
-# it is in the original, so it would only lower the containment of the copy.
+# "Continue reading", WordPress's "The post X appeared first on Y.", or a last
+# line naming where to read on ("Read more on The Front Counter · originally
+# from Y", "Continue reading at Z"). None of it is in the original, so it
+# would only lower the containment of the copy. The named form must start a
+# line and name a place ("on", "at"): "Read more about the pledge on our
+# website." ending a whole post is the post's own words.
 _TEASER_TAIL = re.compile(
     r"(?:\s*(?:\[?(?:\u2026|\.\.\.)\]?|read more|continue reading|read the full (?:post|article)"
+    r"|(?<![^\n])(?:read more|continue reading|read the full (?:post|article|story))"
+    r"\s+(?:on|at)\s+[^\n]{1,150}"
     r"|the post .{1,300}? appeared first on .{1,200}?)[\s.:\u00bb\u203a\u2192>]*)+\Z",
     re.IGNORECASE | re.DOTALL,
 )
