@@ -45,12 +45,13 @@ def test_labelled_set_stays_above_its_floors() -> None:
     for scores in (dev, held):
         assert not scores.lookalikes_merged, scores.lookalikes_merged
         assert len(scores.per_topic) == 17  # every topic is labelled and predicted in each part
-    # dedupe floors: just under the figures of the run after "contained" (dev
-    # 1.000 / 1.000, held-out 1.000 / 0.900); regression floors, not targets
+    # dedupe floors: just under the figures of the run after issue labels and
+    # "Read more on <site>" tails (dev 1.000 / 1.000, held-out 1.000 / 0.950);
+    # regression floors, not targets
     assert dev.dedupe_precision >= 0.99, dev.false_pairs
-    assert dev.dedupe_recall >= 0.93, dev.missed_pairs
+    assert dev.dedupe_recall >= 0.99, dev.missed_pairs
     assert held.dedupe_precision >= 0.99, held.false_pairs
-    assert held.dedupe_recall >= 0.88, held.missed_pairs
+    assert held.dedupe_recall >= 0.94, held.missed_pairs
     assert dev.topic_macro_f1 >= 0.70, dev.per_topic
     assert held.topic_macro_f1 >= 0.67, held.per_topic
 
