@@ -346,3 +346,20 @@ def test_many_long_posts_tag_consistently(committed: Vocabulary) -> None:
     for i, result in enumerate(results):
         assert result == results[i % len(texts)]
         assert "events" in slugs(result)  # the blog's default, always given
+
+
+TOKENISER_CASES = {
+    "ascii": "GOV.UK's A/B test_case, 3rd-party (beta) 2024!",
+    "curly quotes and dashes": "‘Digital’ — we’re “done” – nearly…",
+    "accents and other scripts": "Café naïve Ysgol Gymraeg ŵ ŷ Straße ١٢٣ İstanbul",
+    "symbols inside words": "x̅y a½b £5 €10 ² ⅻ",
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize("text", TOKENISER_CASES.values(), ids=TOKENISER_CASES.keys())
+def test_the_fast_tokeniser_gives_the_regular_expressions_tokens(text: str) -> None:
+    from aggregator.analysis.vocabulary import _TOKEN_RE, stem, stem_of, tokenise
+
+    assert tokenise(text) == _TOKEN_RE.findall(text.lower())
+    assert [stem_of(t) for t in tokenise(text)] == [stem(t) for t in tokenise(text)]

@@ -6,8 +6,16 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from aggregator.analysis.tagging import topics_for
-from aggregator.analysis.vocabulary import rules_version
+from aggregator.analysis.tagging import (
+    _learned_words,
+    _read,
+    model_features,
+    post_words,
+    topics_for,
+)
+from aggregator.analysis.topic_model import FEATURES, LEARNED_UNIT, learned_sums, packed
+from aggregator.analysis.topic_training import Example, count_lexicon
+from aggregator.analysis.vocabulary import rules_version, tokenise
 from aggregator.cli import cli
 from aggregator.registry.topics import MODEL_PATH, load_topics
 
@@ -65,7 +73,44 @@ def test_train_topics_rebuilds_the_committed_model_byte_for_byte(tmp_path: Path)
             ],
         )
         assert result.exit_code == 0, result.output
-        assert "217 development posts" in result.output
+        assert "457 development posts" in result.output
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
     assert outputs[0] == MODEL_PATH.read_bytes()
+
+
+def test_learned_words_count_for_a_topic_and_are_shown_as_the_post_wrote_them() -> None:
+    """A post with none of the topic's listed words is tagged by the words the model learned."""
+    vocabulary = load_topics(ROOT / "topics.yaml")
+    assert vocabulary.model is not None and vocabulary.model.lexicon
+    title, text = "Sharing what we built", "We pooled budgets with two neighbours last year."
+    rows = model_features(title, text, [], [], vocabulary)
+    learned = [row[FEATURES.index("learned_words")] for row in rows]
+    words = post_words(title, text)
+    assert learned == learned_sums(vocabulary._lexicon, set(words), len(rows))
+    best = max(range(len(rows)), key=lambda i: learned[i])
+    shown = _learned_words(_read(title, text, vocabulary), best, vocabulary, [])
+    written = set(tokenise(title + " " + text))
+    assert shown and all(w in written for w in shown)
+
+
+def test_learned_sums_are_exact_whatever_the_order_of_the_words() -> None:
+    rows = {"alpha": (1200, -300, 0), "beta": (-50, 4000, -7), "gamma": (3, 3, 3)}
+    lexicon = {w: packed(v) for w, v in rows.items()}
+    sums = learned_sums(lexicon, {"alpha", "beta", "gamma", "unknown"}, 3)
+    assert sums == [x / LEARNED_UNIT for x in (1153, 3703, -4)]
+    assert learned_sums(lexicon, {"unknown"}, 3) == [0.0, 0.0, 0.0]
+
+
+def test_the_lexicon_is_counted_from_common_words_only() -> None:
+    def post(words: str, labels: set[int], blog: str) -> Example:
+        stems = frozenset(words.split())
+        return Example(rows=(), labels=frozenset(labels), group=blog, words=stems)
+
+    examples = [post("budget pool the", {0}, f"blog{i}") for i in range(5)]
+    examples += [post("budget newsletter", {1}, f"other{i}") for i in range(5)]
+    examples += [post("rare", {0}, "blog0")]
+    lexicon = count_lexicon(examples, 2)
+    assert set(lexicon) == {"budget", "pool", "newsletter"}  # "the": stopword; "rare": too few
+    assert lexicon["pool"][0] > 0 > lexicon["pool"][1]
+    assert lexicon["newsletter"][1] > 0 > lexicon["newsletter"][0]

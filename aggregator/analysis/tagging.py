@@ -35,10 +35,24 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import compress
+from itertools import count as counting
 from typing import Literal
 
-from aggregator.analysis.topic_model import chosen, feature_rows, logits, probability
-from aggregator.analysis.vocabulary import Vocabulary, category_key, rules_version, stem, tokenise
+from aggregator.analysis.topic_model import (
+    chosen,
+    feature_rows,
+    learned_sums,
+    logits,
+    probability,
+)
+from aggregator.analysis.vocabulary import (
+    Vocabulary,
+    category_key,
+    rules_version,
+    stem_of,
+    tokenise,
+)
 from aggregator.models import FeedData
 
 # Changing these or the scoring below: bump vocabulary.ALGORITHM, so the rules version changes.
@@ -81,7 +95,7 @@ def _terms(stems: list[str], vocabulary: Vocabulary) -> Terms:
     n = len(stems)
     skip_to = 0
     # Most tokens signal nothing: find the few that might in one C-speed pass.
-    for i in [i for i, token in enumerate(stems) if token in interesting]:
+    for i in compress(counting(), map(interesting.__contains__, stems)):
         if i < skip_to:
             continue  # inside a phrase already counted
         token = stems[i]
@@ -130,11 +144,14 @@ class _Read:
     title_terms: Terms
     text_terms: Terms
     discount: float  # the text's length discount
+    stems: set[str]  # every distinct stem of title and text
 
 
 def _read(title: str, text: str, vocabulary: Vocabulary) -> _Read:
     heading, body = tokenise(title), tokenise(text)
-    heading_stems, body_stems = list(map(stem, heading)), list(map(stem, body))
+    heading_stems, body_stems = list(map(stem_of, heading)), list(map(stem_of, body))
+    stems = set(body_stems)
+    stems.update(heading_stems)
     return _Read(
         heading,
         heading_stems,
@@ -143,6 +160,7 @@ def _read(title: str, text: str, vocabulary: Vocabulary) -> _Read:
         _terms(heading_stems, vocabulary),
         _terms(body_stems, vocabulary),
         max(1.0, math.sqrt(len(body) / LENGTH_UNIT)),
+        stems,
     )
 
 
@@ -165,13 +183,36 @@ def _evidence_words(read: _Read, index: int, vocabulary: Vocabulary) -> tuple[st
             if index in owners:
                 words = " ".join(tokens[first : first + len(term)])
                 ranked.append((-factor * _value(term, count), place * 1_000_000 + first, words))
-    if not ranked:  # given for its description's words alone
+    found = list(dict.fromkeys(words for _, _, words in sorted(ranked)))[:EVIDENCE_TERMS]
+    if len(found) < EVIDENCE_TERMS:
+        found.extend(_learned_words(read, index, vocabulary, found))
+    if not found:  # given for its description's words alone
         wanted = vocabulary._descriptions[index]
         seen = dict.fromkeys(
             token for token, s in zip(read.text_tokens, read.text_stems, strict=True) if s in wanted
         )
         return tuple(list(seen)[:EVIDENCE_TERMS])
-    return tuple(dict.fromkeys(words for _, _, words in sorted(ranked)))[:EVIDENCE_TERMS]
+    return tuple(found[:EVIDENCE_TERMS])
+
+
+def _learned_words(read: _Read, index: int, vocabulary: Vocabulary, shown: list[str]) -> list[str]:
+    """The post's words the model learned say most for the topic, as written, best first."""
+    rank = vocabulary._learned[index] if vocabulary._learned else {}
+    wanted = EVIDENCE_TERMS - len(shown)
+    found = sorted(filter(rank.__contains__, read.stems), key=rank.__getitem__)
+    ranked = found[: wanted + len(shown)]
+    already = {w for words in shown for w in words.split()}
+    out: list[str] = []
+    for s in ranked:
+        if s in read.title_stems:
+            word = read.title_tokens[read.title_stems.index(s)]
+        else:
+            word = read.text_tokens[read.text_stems.index(s)]
+        if word not in already:
+            out.append(word)
+            if len(out) >= wanted:
+                break
+    return out
 
 
 def _categories(categories: Sequence[str], vocabulary: Vocabulary) -> set[int]:
@@ -191,6 +232,11 @@ def rule_scores(title: str, text: str, vocabulary: Vocabulary) -> dict[str, floa
         for i, (t, x) in enumerate(zip(title_evidence, text_evidence, strict=True))
         if t or x
     }
+
+
+def post_words(title: str, text: str) -> frozenset[str]:
+    """The post's distinct stems, title and text: what the model's lexicon is counted over."""
+    return frozenset(map(stem_of, tokenise(title) + tokenise(text)))
 
 
 def model_features(
@@ -216,8 +262,7 @@ def _features(
     read: _Read, categories: set[int], defaults: set[int], vocabulary: Vocabulary
 ) -> list[tuple[float, ...]]:
     title_evidence, text_evidence = _rule_evidence(read, vocabulary)
-    words = set(read.text_stems)
-    words.update(read.title_stems)
+    words = read.stems
     size = len(vocabulary.topics)
     return feature_rows(
         title_evidence,
@@ -226,6 +271,7 @@ def _features(
         [i in defaults for i in range(size)],
         [len(d & words) for d in vocabulary._descriptions],
         vocabulary.threshold,
+        learned_sums(vocabulary._lexicon, words, size),
     )
 
 

@@ -7,28 +7,35 @@ development part of tests/data/eval) and hands its data to `model_from_data`.
 For every post and topic the rules give evidence (see `tagging`): the words
 and phrases found in the title and in the text, the post's own categories,
 the blog's defaults, how the topic ranks against the others, and how many
-words of the topic's description the post uses. The model is one logistic
-regression whose weights are shared by every topic, plus a bias per topic:
+words of the topic's description the post uses; and the words it learned from
+the labelled posts (`lexicon`, below). The model is one logistic regression
+whose weights are shared by every topic, plus a bias per topic:
 
     logit(topic) = bias[topic] + sum over i of weight[i] * feature[i](post, topic)
 
-Shared weights are few (FEATURES), so 217 labelled posts are enough to set
-them, and they apply to a topic the model never saw (it gets the mean bias).
-A post gets the topics whose logit reaches `threshold`, best first, at most
-`max_topics`; when none does, the best one if it reaches `fallback`. Words
-learned from the labelled posts themselves were tried and did not help on
-blogs the model had not seen (docs/design.md), so the evidence a reader sees
-is always the topic's own words and phrases.
+Shared weights are few (FEATURES), so a few hundred labelled posts are enough
+to set them, and they apply to a topic the model never saw (it gets the mean
+bias and no learned words). A post gets the topics whose logit reaches
+`threshold`, best first, at most `max_topics`; when none does, the best one
+if it reaches `fallback`.
+
+Learned words. The lexicon holds, for each stemmed word used by at least a
+few development posts on more than one blog, its naive-Bayes log ratio per
+topic: how much likelier a post about the topic is to use it than a post
+that is not (in thousandths, integers, so a sum does not depend on order).
+A post's `learned_words` feature for a topic is the sum over the distinct
+words it uses, divided by LEARNED_UNIT. The words with the largest ratios for
+a topic that a post uses are part of the evidence a reader sees.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-FORMAT = 1  # of topic_model.json; bump when FEATURES or their meaning change
+FORMAT = 2  # of topic_model.json; bump when FEATURES or their meaning change
 FEATURES = (
     "title_evidence",  # ln(1 + rule evidence in the title)
     "text_evidence",  # ln(1 + rule evidence in the text, length-discounted)
@@ -40,7 +47,10 @@ FEATURES = (
     "share_of_top",  # its rule score / the highest rule score
     "description",  # ln(1 + distinct words of the topic's description in the post)
     "over_threshold",  # 1 when the rule score reaches topics.yaml's threshold
+    "learned_words",  # the lexicon's log ratios of the post's words, summed, / LEARNED_UNIT
 )
+LEXICON_SCALE = 1000  # lexicon entries are log ratios in thousandths
+LEARNED_UNIT = 10.0 * LEXICON_SCALE
 
 # Words too common to say anything when they appear in a description.
 _STOPWORDS = """a an and are as at be by can council councils digital each for from how in
@@ -60,6 +70,8 @@ class TopicModel:
     threshold: float
     fallback: float
     max_topics: int
+    topics: tuple[str, ...] = ()  # the lexicon's columns
+    lexicon: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # stem -> per topic
 
     def bias(self, slug: str) -> float:
         return self.biases.get(slug, self.default_bias)
@@ -76,6 +88,10 @@ def model_from_data(data: Mapping[str, Any], version: str) -> TopicModel:
             raise ModelError(f"topic model format {data.get('format')!r}, expected {FORMAT}")
         weights = tuple(float(data["weights"][name]) for name in FEATURES)
         biases = {str(k): float(v) for k, v in data["biases"].items()}
+        topics = tuple(str(t) for t in data["lexicon_topics"])
+        lexicon = {str(k): tuple(map(int, v.split())) for k, v in data["lexicon"].items()}
+        if any(len(v) != len(topics) for v in lexicon.values()):
+            raise ModelError("topic model: a lexicon row does not have one value per topic")
         return TopicModel(
             version=version,
             weights=weights,
@@ -84,6 +100,8 @@ def model_from_data(data: Mapping[str, Any], version: str) -> TopicModel:
             threshold=float(data["threshold"]),
             fallback=float(data["fallback"]),
             max_topics=int(data["max_topics"]),
+            topics=topics,
+            lexicon=lexicon,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         if isinstance(exc, ModelError):
@@ -94,6 +112,40 @@ def model_from_data(data: Mapping[str, Any], version: str) -> TopicModel:
 _NOTHING = (0.0,) * len(FEATURES)
 
 
+# A word's column of log ratios packed into one integer, FIELD_BITS per topic,
+# each value shifted up by FIELD_OFFSET so no field is negative: the sum of a
+# post's words is then one C-speed `sum` of integers, exact in any order, and
+# each topic's total is read back from its field.
+FIELD_BITS = 40
+FIELD_OFFSET = 1 << 24
+_FIELD_MASK = (1 << FIELD_BITS) - 1
+
+
+def packed(values: Sequence[int]) -> int:
+    """One lexicon row as a single integer (see FIELD_BITS)."""
+    total = 0
+    for k, value in enumerate(values):
+        if not -FIELD_OFFSET < value < FIELD_OFFSET:
+            raise ModelError(f"topic model: lexicon value {value} out of range")
+        total |= (value + FIELD_OFFSET) << (FIELD_BITS * k)
+    return total
+
+
+def learned_sums(lexicon: Mapping[str, int], stems: set[str], size: int) -> list[float]:
+    """The learned_words feature per topic: the post's distinct stems' log ratios summed.
+
+    `lexicon` maps a stem to its `packed` row, one field per topic.
+    """
+    found = list(filter(lexicon.__contains__, stems))
+    if not found:
+        return [0.0] * size
+    total = sum(map(lexicon.__getitem__, found))
+    offset = len(found) * FIELD_OFFSET
+    return [
+        (((total >> (FIELD_BITS * k)) & _FIELD_MASK) - offset) / LEARNED_UNIT for k in range(size)
+    ]
+
+
 def feature_rows(
     title_evidence: Sequence[float],
     text_evidence: Sequence[float],
@@ -101,6 +153,7 @@ def feature_rows(
     defaults: Sequence[bool],
     description_hits: Sequence[int],
     threshold: float,
+    learned: Sequence[float],
 ) -> list[tuple[float, ...]]:
     """FEATURES for every topic of the vocabulary, in its order (training and tagging)."""
     scores = [2.0 * t + x for t, x in zip(title_evidence, text_evidence, strict=True)]
@@ -112,7 +165,7 @@ def feature_rows(
     for i, score in enumerate(scores):
         if not (score or categories[i] or defaults[i]):  # most topics: no evidence at all
             hits = description_hits[i]
-            rows.append((*_NOTHING[:8], math.log1p(hits), 0.0) if hits else _NOTHING)
+            rows.append((*_NOTHING[:8], math.log1p(hits) if hits else 0.0, 0.0, learned[i]))
             continue
         rows.append(
             (
@@ -126,6 +179,7 @@ def feature_rows(
                 score / top if top > 0 else 0.0,
                 math.log1p(description_hits[i]),
                 float(score >= threshold),
+                learned[i],
             )
         )
     return rows
@@ -135,13 +189,13 @@ def logits(
     model: TopicModel, slugs: Sequence[str], rows: Sequence[tuple[float, ...]]
 ) -> list[float]:
     """The model's logit per topic."""
-    w0, w1, w2, w3, w4, w5, w6, w7, w8, w9 = model.weights
+    w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10 = model.weights
     out = []
-    for slug, (x0, x1, x2, x3, x4, x5, x6, x7, x8, x9) in zip(slugs, rows, strict=True):
+    for slug, (x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10) in zip(slugs, rows, strict=True):
         out.append(
             model.bias(slug)
             + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3 + w4 * x4
-            + w5 * x5 + w6 * x6 + w7 * x7 + w8 * x8 + w9 * x9
+            + w5 * x5 + w6 * x6 + w7 * x7 + w8 * x8 + w9 * x9 + w10 * x10
         )  # fmt: skip
     return out
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from aggregator.analysis.tagging import model_features
+from aggregator.analysis.tagging import model_features, post_words
 from aggregator.analysis.topic_training import FOLDS, Example, train
 from aggregator.analysis.vocabulary import vocabulary_from_data
 from aggregator.cli.options import one_line_errors
@@ -69,6 +69,7 @@ def development_examples(data: Path, vocabulary_path: Path) -> tuple[list[Exampl
                 labels=frozenset(index[t] for t in p["topics"]),
                 group=home.get(p["cluster"], p["feed"]) if p["cluster"] else p["feed"],
                 defaults=frozenset(index[t] for t in defaults if t in index),
+                words=post_words(entry.title, entry.text),
             )
         )
     return examples, list(vocabulary.slugs)
