@@ -208,6 +208,30 @@ def test_retag_gives_a_tombstone_no_topics(taken_down: tuple[Path, list[str]]) -
     assert tagged == (0,)
 
 
+
+def test_new_default_topics_give_a_tombstone_no_topics(
+    taken_down: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    """The blog of the one post taken down gets a new default topic: not the tombstone."""
+    db, _ = taken_down
+    config = tmp_path / "feeds.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("[open-data]", "[open-data, user-research]"), encoding="utf-8")
+    invoke("fetch", "--allow-private-hosts", "--config", str(config), "--db", str(db))
+    conn = sqlite3.connect(db)
+    tombstones = conn.execute(
+        "SELECT posts.topics, count(post_topics.topic) FROM posts"
+        " LEFT JOIN post_topics ON posts.id = post_id"
+        " WHERE posts.removed_at IS NOT NULL GROUP BY posts.topics"
+    ).fetchall()
+    living = conn.execute(
+        "SELECT count(*) FROM post_topics t JOIN posts p ON p.id = t.post_id"
+        " WHERE p.removed_at IS NULL AND t.topic = 'user-research' AND t.source = 'feed'"
+    ).fetchone()
+    conn.close()
+    assert tombstones == [("[]", 0)]
+    assert living[0] > 0  # the new default did reach the blog's other posts
+
 def test_a_dedupe_rebuild_keeps_copies_of_a_taken_down_post_hidden(
     server: FeedServer, feed_dir: Path, tmp_path: Path
 ) -> None:

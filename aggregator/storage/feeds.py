@@ -144,6 +144,7 @@ def _apply_feed_topics(conn: sqlite3.Connection, urls: list[str]) -> None:
     """A blog's default topics changed in feeds.yaml: update its posts' "feed" topics.
 
     A topic an editor removed from a post stays removed; editor rows are kept.
+    A taken-down post (a tombstone) gets no topics back.
     """
     marks = ",".join("?" * len(urls))
     feeds = f"(SELECT id FROM feeds WHERE url IN ({marks}))"
@@ -162,7 +163,7 @@ def _apply_feed_topics(conn: sqlite3.Connection, urls: list[str]) -> None:
         INSERT OR IGNORE INTO post_topics (post_id, topic, source, score, rules_version)
         SELECT p.id, j.value, 'feed', 1.0, 'feeds.yaml'
         FROM posts p JOIN feeds f ON f.id = p.feed_id, json_each(f.topics) j
-        WHERE p.feed_id IN {feeds} AND NOT EXISTS (
+        WHERE p.feed_id IN {feeds} AND p.removed_at IS NULL AND NOT EXISTS (
             SELECT 1 FROM editor_topics e
             WHERE e.post_id = p.id AND e.topic = j.value AND e.action = 'removed')
         """,
@@ -173,7 +174,7 @@ def _apply_feed_topics(conn: sqlite3.Connection, urls: list[str]) -> None:
         UPDATE posts SET topics = coalesce((
             SELECT json_group_array(topic) FROM (
                 SELECT topic FROM post_topics WHERE post_id = posts.id ORDER BY topic)), '[]')
-        WHERE feed_id IN {feeds}
+        WHERE feed_id IN {feeds} AND removed_at IS NULL
         """,
         urls,
     )
