@@ -14,7 +14,13 @@ clock or database; the parse workers and the store call in with plain values.
   the parse workers.
 - `similarity`: the cross-feed duplicate rules, their thresholds and guards, and
   the canonical post of a cluster.
+- `titles`: what a title says: series numbers, a round-up's " – Blog name"
+  suffix, a newsletter's issue label.
 - `vocabulary`: the topics of topics.yaml, their checks, lookup indexes and version.
 - `tagging`: scoring a post against the vocabulary and assigning its topics.
+- `topic_model`: the trained model that weighs the rules' evidence and the words
+  learned from the labelled set (aggregator/analysis/topic_model.json).
+- `topic_training`: how `voice train-topics` builds that model from the
+  development part, with cross-validation grouped by blog.
 - `excerpt`: the excerpt stored for a blog whose member chose excerpts only.
 """

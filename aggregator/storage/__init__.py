@@ -1,6 +1,6 @@
 """The storage stage: SQLite, whose tables and views are Voice's public contract.
 
-    schema       the numbered schema steps (DDL only, no Voice code)
+    schema       the numbered schema steps (DDL only, no Voice code): early, later
     private_schema  the private file's tables, created when absent
     migrations   applies them with sqlite-utils (its only user)
     keys         columns derived by today's rules, filled after migrating
@@ -10,6 +10,7 @@
     duplicates   cross-feed copy links, inside the caller's transaction
     feeds        the feeds table: registry sync, due feeds, `voice status`
     choices      a member's display (full or excerpts) and pause, applied to stored posts
+    corrections  editors' topic corrections: applied over tagging, who and when kept privately
     verification verification tokens (private) and verified blogs
     admin        whole-archive changes: retag, dedupe rebuild, re-cleaning, redirects
     takedown     a blog or a post out of the public file, kept privately for undo

@@ -1,0 +1,103 @@
+"""Steps 0006 onwards: takedown notices, reader pages, members' choices, topics' evidence."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+
+def _m0006_takedown_notices(db: sqlite_utils.Database) -> None:
+    """Say publicly that a post was removed, and why in general terms only.
+
+    A tombstone row in posts has an empty title and text, which reads as a
+    broken post; researchers need to tell "removed at the author's request"
+    from "never had a title". Who asked and why stay in the private file.
+    """
+    db.execute(
+        """
+        CREATE VIEW takedowns AS
+        SELECT id AS post_id, feed_id, first_seen_at, removed_at,
+               'Removed at the author''s request' AS notice
+        FROM posts WHERE removed_at IS NOT NULL
+        """
+    )
+
+
+def _m0007_reader_pages(db: sqlite_utils.Database) -> None:
+    """What the reader pages need from the contract (issue 10).
+
+    Topic labels and descriptions come from topics.yaml, which Datasette's
+    plugins must not read: the fetcher copies them into `topics`. Each blog
+    gets a stable `slug` for its page's address (filled by storage.keys).
+    Lists are in first-seen order, which is id order (a post's id is given
+    when Voice first stores it), so partial indexes over the public posts
+    give each list's next 25 without sorting.
+    """
+    for statement in (
+        """
+        CREATE TABLE topics (
+            slug TEXT PRIMARY KEY,
+            label TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            position INTEGER NOT NULL DEFAULT 0
+        )
+        """,
+        "ALTER TABLE feeds ADD COLUMN slug TEXT",
+        "CREATE UNIQUE INDEX feeds_slug ON feeds(slug)",
+        "CREATE INDEX posts_feed_order ON posts(feed_id, id)",
+        "CREATE INDEX posts_river_order ON posts(id, feed_id)"
+        " WHERE hidden = 0 AND duplicate_of IS NULL AND removed_at IS NULL AND is_backfill = 0",
+        "CREATE INDEX posts_public_region ON posts(region, id)"
+        " WHERE hidden = 0 AND duplicate_of IS NULL AND removed_at IS NULL",
+    ):
+        db.execute(statement)
+
+
+def _m0008_member_choices(db: sqlite_utils.Database) -> None:
+    """What a member chose for their blog, and whether they proved it is theirs (issue 11).
+
+    `display` ('full' or 'excerpt'), `research` and `paused` come from
+    feeds.yaml; `verified_at` is when the member's verification token was
+    found in the blog's feed (the token itself stays in the private file).
+    """
+    for statement in (
+        "ALTER TABLE feeds ADD COLUMN display TEXT NOT NULL DEFAULT 'full'",
+        "ALTER TABLE feeds ADD COLUMN research INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE feeds ADD COLUMN paused INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE feeds ADD COLUMN verified_at TEXT",
+    ):
+        db.execute(statement)
+
+
+def _m0009_editor_topics(db: sqlite_utils.Database) -> None:
+    """Editors' topic corrections that tagging never undoes (issue 12).
+
+    One row per post and topic an editor decided: `added` (the post also has
+    a `post_topics` row with source `editor`) or `removed` (it never gets the
+    topic again from rules, categories or the blog's defaults). Who and when
+    stay in the private file (`topic_corrections`): editors' names are never
+    served.
+    """
+    db.execute(
+        """
+        CREATE TABLE editor_topics (
+            post_id INTEGER NOT NULL REFERENCES posts(id),
+            topic TEXT NOT NULL,
+            action TEXT NOT NULL CHECK (action IN ('added', 'removed')),
+            PRIMARY KEY (post_id, topic)
+        )
+        """
+    )
+
+
+def _m0010_topic_evidence(db: sqlite_utils.Database) -> None:
+    """Why a post has a topic, in its words (issue 12): post_topics.evidence.
+
+    A JSON array of the topic's words and phrases that counted most, as the
+    post wrote them; NULL for a blog's default or an editor's choice, and for
+    rows written before this step until `voice retag` (the rules version
+    changed with this step, so the next retag fills them).
+    """
+    db.execute("ALTER TABLE post_topics ADD COLUMN evidence TEXT")
