@@ -44,3 +44,10 @@ def test_every_column_is_in_the_schema_docs(tmp_path: Path) -> None:
         missing = [c for c in columns if f"| `{c}` |" not in section]
         assert not missing, f"{table}: undocumented columns {missing}"
     assert isinstance(conn, sqlite3.Connection)
+
+
+def test_every_migration_is_in_the_schema_docs() -> None:
+    from aggregator.storage.schema import MIGRATIONS
+
+    migrations = SCHEMA.split("## Migrations", 1)[1].split("\n## ", 1)[0]
+    assert [m for m in MIGRATIONS if f"| `{m}` |" not in migrations] == []
