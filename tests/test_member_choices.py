@@ -7,6 +7,8 @@ SQLite file; `voice status --feed` and the blog page read what the cycle wrote.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import shutil
 import sqlite3
 from dataclasses import replace
@@ -19,13 +21,14 @@ from click.testing import CliRunner
 from datasette.app import Datasette
 from sqlite_utils.migrations import Migrations
 
-from aggregator.analysis.excerpt import MAX_CHARS, excerpt_of
+from aggregator.analysis.excerpt import MAX_CHARS, excerpt_of, shown_in
 from aggregator.cli import cli
 from aggregator.errors import ConfigError
 from aggregator.health import PAUSED_EXPLANATION
 from aggregator.models import Registry
 from aggregator.parsing.pool import ParsePool
 from aggregator.registry.site import Site, metadata_for
+from aggregator.registry.topics import load_topics
 from aggregator.storage import connect, mark_verified, schema, set_verification_token
 from aggregator.storage.connection import attach_private
 from aggregator.storage.feeds import sync_feeds
@@ -38,7 +41,10 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 FEED = "long-posts.rss"
 # Words only in the later paragraphs of the two posts: never public for an excerpt blog.
 FULL_ONLY = ["zeppelinmarmalade", "quokkaparliament"]
+# Tagging's evidence for these posts that is only in the later paragraphs.
+HIDDEN_EVIDENCE = {"prototype", "crews", "user research"}
 TOKEN = "lgv-3q2X9vT0pZk8mW4rY7sB"
+VOCABULARY = load_topics(ROOT / "topics.yaml")
 
 
 @pytest.fixture
@@ -52,9 +58,49 @@ def registry(url: str, **choices: object) -> Registry:
     return replace(base, feeds=(replace(base.feeds[0], title="Bins and benches", **choices),))
 
 
-def cycle(db: Path, pool: ParsePool, url: str, *, due_only: bool = False, **choices: object):
+def cycle(
+    db: Path,
+    pool: ParsePool,
+    url: str,
+    *,
+    due_only: bool = False,
+    tag: bool = False,
+    **choices: object,
+):
     return update_feeds(
-        registry(url, **choices), db, due_only=due_only, clock=lambda: NOW, pool=pool
+        registry(url, **choices),
+        db,
+        due_only=due_only,
+        clock=lambda: NOW,
+        pool=pool,
+        vocabulary=VOCABULARY if tag else None,
+    )
+
+
+def evidence(db: Path) -> dict[str, set[str]]:
+    """Each post's title -> its topics' evidence words and phrases."""
+    found: dict[str, set[str]] = {}
+    for title, words in rows(
+        db,
+        "SELECT title, evidence FROM posts JOIN post_topics ON post_id = posts.id"
+        " WHERE evidence IS NOT NULL",
+    ):
+        found.setdefault(title, set()).update(json.loads(words))
+    return found
+
+
+def evidence_not_in_text(db: Path) -> list[tuple[str, str]]:
+    """(title, word) for each evidence word or phrase its post's stored text does not show."""
+    texts = dict(rows(db, "SELECT title, text FROM posts"))
+    return sorted(
+        (title, word)
+        for title, words in evidence(db).items()
+        for word in words
+        if not re.search(
+            r"(?<![^\W_])" + r"[\W_]+".join(map(re.escape, word.split())) + r"(?![^\W_])",
+            texts[title],
+            re.IGNORECASE,
+        )
     )
 
 
@@ -135,6 +181,22 @@ def test_a_long_post_is_cut_at_a_word_within_the_limit_and_cutting_again_changes
     assert excerpt_of(cut.html, None) == cut
 
 
+@pytest.mark.parametrize(
+    ("word", "shown"),
+    [
+        pytest.param("bins", True, id="a-word-in-any-case"),
+        pytest.param("open data", True, id="a-phrase-across-a-hyphen"),
+        pytest.param("user research", True, id="a-phrase-across-a-line"),
+        pytest.param("bin", False, id="part-of-a-word-is-not-the-word"),
+        pytest.param("data open", False, id="a-phrase-in-another-order"),
+        pytest.param("prototype", False, id="a-word-the-text-lacks"),
+    ],
+)
+def test_evidence_is_kept_when_the_excerpt_shows_it_whole(word: str, shown: bool) -> None:
+    text = "Bins and Open-Data:\nwhat user\nresearch found…"
+    assert shown_in([word], text) == ((word,) if shown else ())
+
+
 # -- display: excerpt -------------------------------------------------------
 
 
@@ -168,6 +230,32 @@ def test_switching_to_excerpts_cuts_the_stored_posts_at_once(
     assert rows(db_path, "SELECT count(*) FROM posts WHERE content_html IS NOT NULL") == [(0,)]
     stored = rows(db_path, "SELECT count(*) FROM posts_public")
     assert stored == [(2,)]  # cut, not lost
+
+
+def test_an_excerpt_blog_shows_no_evidence_from_the_hidden_text(
+    feed_url: str, db_path: Path, pool: ParsePool
+) -> None:
+    cycle(db_path, pool, feed_url, tag=True, display="excerpt")
+    assert evidence_not_in_text(db_path) == []
+    shown = set().union(*evidence(db_path).values())
+    assert shown and not shown & HIDDEN_EVIDENCE
+    topics = rows(db_path, "SELECT count(*) FROM post_topics")
+    assert topics == [(3,)]  # a topic is a label, not the text: it stays
+
+
+def test_switching_to_excerpts_cuts_the_evidence_too(
+    feed_url: str, db_path: Path, pool: ParsePool
+) -> None:
+    cycle(db_path, pool, feed_url, tag=True)
+    before = set().union(*evidence(db_path).values())
+    assert before >= HIDDEN_EVIDENCE  # the full text's evidence reaches the later paragraphs
+    conn = connect(db_path)
+    sync_feeds(conn, registry(feed_url, display="excerpt").feeds, "2026-11-23T13:00:00Z")
+    conn.close()
+    assert evidence_not_in_text(db_path) == []
+    after = set().union(*evidence(db_path).values())
+    assert after and after < before and not after & HIDDEN_EVIDENCE
+    assert rows(db_path, "SELECT count(*) FROM post_topics") == [(3,)]
 
 
 def test_switching_back_to_full_text_stores_it_at_the_next_fetch(

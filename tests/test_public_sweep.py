@@ -208,7 +208,6 @@ def test_retag_gives_a_tombstone_no_topics(taken_down: tuple[Path, list[str]]) -
     assert tagged == (0,)
 
 
-
 def test_new_default_topics_give_a_tombstone_no_topics(
     taken_down: tuple[Path, list[str]], tmp_path: Path
 ) -> None:
@@ -231,6 +230,7 @@ def test_new_default_topics_give_a_tombstone_no_topics(
     conn.close()
     assert tombstones == [("[]", 0)]
     assert living[0] > 0  # the new default did reach the blog's other posts
+
 
 def test_a_dedupe_rebuild_keeps_copies_of_a_taken_down_post_hidden(
     server: FeedServer, feed_dir: Path, tmp_path: Path

@@ -5,10 +5,15 @@ it is short; otherwise the first paragraphs of the post, cut at a word
 boundary near `MAX_CHARS` characters of text and ended with "…". A cut
 excerpt is plain paragraphs (links and markup dropped), at most `MAX_CHARS`
 characters of text, so cutting an excerpt again gives the same excerpt.
+
+Words said about a post (tagging's evidence) are kept for an excerpt only
+when the excerpt shows them (`shown_in`).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
 from html.parser import HTMLParser
@@ -113,3 +118,17 @@ def cut_at_word(text: str, room: int) -> str:
     if text[room] != " " and " " in cut:
         cut = cut.rsplit(" ", 1)[0]
     return cut.rstrip(" ,;:-–—") + ELLIPSIS
+
+
+def shown_in(words: Iterable[str], text: str) -> tuple[str, ...]:
+    """The words and phrases that `text` shows whole, in any case: the rest is not public.
+
+    A phrase's words may be apart by any spaces or punctuation ("open data"
+    is shown by "open-data"), as tagging's tokens are runs of letters and digits.
+    """
+    return tuple(w for w in words if w.split() and _whole(w).search(text))
+
+
+def _whole(phrase: str) -> re.Pattern[str]:
+    inner = r"[\W_]+".join(map(re.escape, phrase.split()))
+    return re.compile(rf"(?<![^\W_]){inner}(?![^\W_])", re.IGNORECASE)

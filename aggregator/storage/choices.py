@@ -3,8 +3,10 @@
 - display 'excerpt': every post of the blog is stored as its excerpt only
   (analysis.excerpt): summary_html holds the excerpt, content_html is NULL,
   and text, the search index, content_key and the MinHash sketch are made from
-  the excerpt, so no route reaches the full text. Switching a blog to
-  excerpts cuts its stored posts in the same transaction as the switch;
+  the excerpt, so no route reaches the full text; tagging's evidence
+  (post_topics.evidence) keeps only the words the excerpt shows (the topics
+  stay: a label is not the text). Switching a blog to excerpts cuts its
+  stored posts and their evidence in the same transaction as the switch;
   switching back forgets the blog's raw hashes and validators, so its next
   fetch stores every entry still in the feed in full again.
 - paused: the blog is not fetched (see feeds.SCHEDULABLE) and its health says
@@ -15,12 +17,14 @@ Every function here runs inside the caller's transaction.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from aggregator.analysis import identity, similarity, sketch
-from aggregator.analysis.excerpt import excerpt_of
+from aggregator.analysis.excerpt import excerpt_of, shown_in
 from aggregator.health import explain
 from aggregator.models import EntryData
 
@@ -33,13 +37,21 @@ def excerpt_entry(entry: EntryData) -> EntryData:
         summary_html=cut.html,
         content_html=None,
         text=cut.text,
+        topics=_shown_evidence(entry.topics, cut.text),
         content_key=identity.content_key(entry.title, cut.text),
         minhash=sketch.signature(cut.text),
     )
 
 
+def _shown_evidence(found: Sequence[tuple[Any, ...]], text: str) -> tuple[Any, ...]:
+    """(topic, source, score[, evidence]) with only the evidence `text` shows."""
+    return tuple(f[:3] + (shown_in(f[3], text),) if len(f) > 3 else f for f in found)
+
+
 def cut_to_excerpts(conn: sqlite3.Connection, feed_id: int) -> int:
     """Replace the blog's stored posts by their excerpts; how many changed.
+
+    Their topics stay; each topic's evidence keeps only what the excerpt shows.
 
     The search index is rebuilt by the posts' update trigger and then
     optimised, so the old terms leave the FTS segments too (as for takedowns).
@@ -75,7 +87,25 @@ def cut_to_excerpts(conn: sqlite3.Connection, feed_id: int) -> int:
         )
     if changed:
         conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('optimize')")
+    _keep_shown_evidence(conn, feed_id)
     return len(changed)
+
+
+def _keep_shown_evidence(conn: sqlite3.Connection, feed_id: int) -> None:
+    """Each post's topic evidence cut to the words its stored (excerpt) text shows."""
+    rows = conn.execute(
+        "SELECT t.post_id, t.topic, t.evidence, p.text FROM post_topics t"
+        " JOIN posts p ON p.id = t.post_id"
+        " WHERE p.feed_id = ? AND p.removed_at IS NULL AND t.evidence IS NOT NULL",
+        [feed_id],
+    ).fetchall()
+    cut = []
+    for post_id, topic, evidence, text in rows:
+        words = json.loads(evidence)
+        shown = list(shown_in(words, text or ""))
+        if shown != words:
+            cut.append((json.dumps(shown, ensure_ascii=False) if shown else None, post_id, topic))
+    conn.executemany("UPDATE post_topics SET evidence = ? WHERE post_id = ? AND topic = ?", cut)
 
 
 def refetch_in_full(conn: sqlite3.Connection, feed_id: int) -> None:
