@@ -28,6 +28,7 @@ from aggregator.models import ParseJob
 from aggregator.parsing.parse import parse_feed
 from aggregator.registry.feeds import parse_registry
 from aggregator.registry.topics import load_topics
+from bench import old_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "tests" / "data" / "eval"
@@ -126,6 +127,18 @@ def test_every_labelled_post_gets_the_same_topics_scores_and_evidence(
         if found[key][n] != expected[key][n]
     ]
     assert not differ, (len(differ), differ[:3])
+
+
+def test_the_benchs_old_rules_are_the_rules_of_the_golden_file(
+    golden: dict[str, Any], posts: list[Post]
+) -> None:
+    """bench/old_rules.py, issue 12's CPU budget, still tags as the rules did."""
+    rules = vocabularies()["rules"]
+    column = VARIANTS.index("rules")
+    for key, title, text, categories, defaults in posts:
+        given = old_rules.topics_for(title, text, categories, defaults, rules)
+        found = [[a.topic, a.source, a.score, list(a.evidence)] for a in given]
+        assert json.loads(json.dumps(found)) == golden["posts"][key][column], key
 
 
 def test_training_sees_the_same_feature_rows(golden: dict[str, Any], posts: list[Post]) -> None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from itertools import compress
+from itertools import compress, repeat
 from itertools import count as counting
 from typing import Literal
 
@@ -43,8 +43,9 @@ from aggregator.analysis.topic_model import (
     chosen,
     feature_rows,
     learned_sums,
-    logits,
     probability,
+    topic_logits,
+    word_sums,
 )
 from aggregator.analysis.vocabulary import (
     Vocabulary,
@@ -144,14 +145,17 @@ class _Read:
     title_terms: Terms
     text_terms: Terms
     discount: float  # the text's length discount
-    stems: set[str]  # every distinct stem of title and text
+    written: dict[str, str]  # every distinct stem of title and text -> its first token
+    known: list[str]  # those in the model's lexicon or a description (none without a model)
 
 
 def _read(title: str, text: str, vocabulary: Vocabulary) -> _Read:
     heading, body = tokenise(title), tokenise(text)
     heading_stems, body_stems = list(map(stem_of, heading)), list(map(stem_of, body))
-    stems = set(body_stems)
-    stems.update(heading_stems)
+    # reversed, so each stem keeps its first token, the title's over the text's
+    written = dict(zip(reversed(body_stems), reversed(body), strict=True))
+    written.update(zip(reversed(heading_stems), reversed(heading), strict=True))
+    rows = vocabulary._word_rows
     return _Read(
         heading,
         heading_stems,
@@ -160,7 +164,8 @@ def _read(title: str, text: str, vocabulary: Vocabulary) -> _Read:
         _terms(heading_stems, vocabulary),
         _terms(body_stems, vocabulary),
         max(1.0, math.sqrt(len(body) / LENGTH_UNIT)),
-        stems,
+        written,
+        list(filter(rows.__contains__, written)) if rows else [],
     )
 
 
@@ -197,17 +202,15 @@ def _evidence_words(read: _Read, index: int, vocabulary: Vocabulary) -> tuple[st
 
 def _learned_words(read: _Read, index: int, vocabulary: Vocabulary, shown: list[str]) -> list[str]:
     """The post's words the model learned say most for the topic, as written, best first."""
-    rank = vocabulary._learned[index] if vocabulary._learned else {}
-    wanted = EVIDENCE_TERMS - len(shown)
-    found = sorted(filter(rank.__contains__, read.stems), key=rank.__getitem__)
-    ranked = found[: wanted + len(shown)]
+    if not vocabulary._learned:
+        return []
+    rank, order = vocabulary._learned[index], vocabulary._learned_order[index]
+    unranked = len(order)  # beyond every rank: a word that does not speak for the topic
+    best = sorted(map(rank.get, read.known, repeat(unranked)))[:EVIDENCE_TERMS]
     already = {w for words in shown for w in words.split()}
+    wanted = EVIDENCE_TERMS - len(shown)
     out: list[str] = []
-    for s in ranked:
-        if s in read.title_stems:
-            word = read.title_tokens[read.title_stems.index(s)]
-        else:
-            word = read.text_tokens[read.text_stems.index(s)]
+    for word in (read.written[order[r]] for r in best if r < unranked):
         if word not in already:
             out.append(word)
             if len(out) >= wanted:
@@ -262,7 +265,7 @@ def _features(
     read: _Read, categories: set[int], defaults: set[int], vocabulary: Vocabulary
 ) -> list[tuple[float, ...]]:
     title_evidence, text_evidence = _rule_evidence(read, vocabulary)
-    words = read.stems
+    words = read.written.keys()
     size = len(vocabulary.topics)
     return feature_rows(
         title_evidence,
@@ -272,6 +275,28 @@ def _features(
         [len(d & words) for d in vocabulary._descriptions],
         vocabulary.threshold,
         learned_sums(vocabulary._lexicon, words, size),
+    )
+
+
+def _logits(
+    read: _Read, categories: set[int], defaults: set[int], vocabulary: Vocabulary
+) -> list[float]:
+    """The model's logit per topic index: `_features` weighed, without building every row."""
+    assert vocabulary.model is not None
+    title_evidence, text_evidence = _rule_evidence(read, vocabulary)
+    rows = list(map(vocabulary._word_rows.__getitem__, read.known))
+    learned, description_hits = word_sums(rows, len(vocabulary.topics))
+    return topic_logits(
+        vocabulary.model,
+        vocabulary._biases,
+        vocabulary._plain_logits,
+        title_evidence,
+        text_evidence,
+        categories,
+        defaults,
+        description_hits,
+        vocabulary.threshold,
+        learned,
     )
 
 
@@ -299,8 +324,7 @@ def topics_for(
             if score >= vocabulary.threshold:
                 scores[i] = max(scores.get(i, 0.0), score)
     else:
-        rows = _features(read, named, defaults, vocabulary)
-        logit = logits(model, vocabulary.slugs, rows)
+        logit = _logits(read, named, defaults, vocabulary)
         scores = {i: 1.0 for i in defaults}
         for i in chosen(logit, model.threshold, model.fallback, model.max_topics):
             scores[i] = max(scores.get(i, 0.0), round(probability(logit[i]), 4))

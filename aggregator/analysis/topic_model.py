@@ -31,7 +31,9 @@ a topic that a post uses are part of the evidence a reader sees.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import sys
+from array import array
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,16 +111,12 @@ def model_from_data(data: Mapping[str, Any], version: str) -> TopicModel:
         raise ModelError(f"topic model: {exc!r}") from exc
 
 
-_NOTHING = (0.0,) * len(FEATURES)
-
-
 # A word's column of log ratios packed into one integer, FIELD_BITS per topic,
 # each value shifted up by FIELD_OFFSET so no field is negative: the sum of a
 # post's words is then one C-speed `sum` of integers, exact in any order, and
-# each topic's total is read back from its field.
-FIELD_BITS = 40
+# each topic's total is read back from its field (64 bits: one array item).
+FIELD_BITS = 64
 FIELD_OFFSET = 1 << 24
-_FIELD_MASK = (1 << FIELD_BITS) - 1
 
 
 def packed(values: Sequence[int]) -> int:
@@ -131,19 +129,94 @@ def packed(values: Sequence[int]) -> int:
     return total
 
 
-def learned_sums(lexicon: Mapping[str, int], stems: set[str], size: int) -> list[float]:
+def learned_sums(lexicon: Mapping[str, int], stems: Iterable[str], size: int) -> list[float]:
     """The learned_words feature per topic: the post's distinct stems' log ratios summed.
 
     `lexicon` maps a stem to its `packed` row, one field per topic.
     """
-    found = list(filter(lexicon.__contains__, stems))
-    if not found:
+    return summed([lexicon[s] for s in stems if s in lexicon], size)
+
+
+def summed(rows: Sequence[int], size: int) -> list[float]:
+    """The learned_words feature per topic from the `packed` rows of a post's distinct words."""
+    if not rows:
         return [0.0] * size
-    total = sum(map(lexicon.__getitem__, found))
-    offset = len(found) * FIELD_OFFSET
-    return [
-        (((total >> (FIELD_BITS * k)) & _FIELD_MASK) - offset) / LEARNED_UNIT for k in range(size)
-    ]
+    fields = array("Q", sum(rows).to_bytes(8 * size, sys.byteorder))
+    offset = len(rows) * FIELD_OFFSET
+    return [(field - offset) / LEARNED_UNIT for field in fields]
+
+
+def word_row(values: Sequence[int], described: Iterable[int]) -> int:
+    """A word's `packed` lexicon row (0s when it has none) followed by one field per
+    topic that is 1 when the topic's description uses the word: what tagging sums."""
+    row = packed(values)
+    for i in described:
+        row += 1 << (FIELD_BITS * (len(values) + i))
+    return row
+
+
+def word_sums(rows: Sequence[int], size: int) -> tuple[list[float], list[int]]:
+    """From the `word_row`s of a post's distinct words, per topic: the learned_words
+    feature and how many words of its description the post uses."""
+    if not rows:
+        return [0.0] * size, [0] * size
+    fields = array("Q", sum(rows).to_bytes(16 * size, sys.byteorder))
+    offset = len(rows) * FIELD_OFFSET
+    return [(field - offset) / LEARNED_UNIT for field in fields[:size]], fields[size:].tolist()
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How the topics' rule scores (2 x title + text evidence) rank: the rank features' input."""
+
+    top: float  # the highest score (0 when no topic has any evidence)
+    first: int  # index of the highest score above 0, else -1
+    second: int  # the second highest above 0, else -1
+
+
+def ranking(scores: Sequence[float]) -> Ranking:
+    """Ties go to the lower index (a stable sort keeps them in order); only scores above 0 rank."""
+    order = sorted(
+        (i for i, score in enumerate(scores) if score > 0), key=scores.__getitem__, reverse=True
+    )
+    return Ranking(
+        top=max(scores, default=0.0),
+        first=order[0] if order else -1,
+        second=order[1] if len(order) > 1 else -1,
+    )
+
+
+def evidence_row(
+    i: int,
+    title_evidence: float,
+    text_evidence: float,
+    category: bool,
+    default: bool,
+    ranked: Ranking,
+    description_hits: int,
+    threshold: float,
+    learned: float,
+) -> tuple[float, ...]:
+    """FEATURES of one topic that has rule evidence, a category or a default."""
+    score = 2.0 * title_evidence + text_evidence
+    return (
+        math.log1p(title_evidence),
+        math.log1p(text_evidence),
+        math.log1p(score),
+        float(category),
+        float(default),
+        float(i == ranked.first),
+        float(i == ranked.second),
+        score / ranked.top if ranked.top > 0 else 0.0,
+        math.log1p(description_hits),
+        float(score >= threshold),
+        learned,
+    )
+
+
+def _plain(description_hits: int) -> float:
+    """The description feature of a topic with no other evidence (most topics)."""
+    return math.log1p(description_hits) if description_hits else 0.0
 
 
 def feature_rows(
@@ -155,45 +228,85 @@ def feature_rows(
     threshold: float,
     learned: Sequence[float],
 ) -> list[tuple[float, ...]]:
-    """FEATURES for every topic of the vocabulary, in its order (training and tagging)."""
+    """FEATURES for every topic of the vocabulary, in its order (training)."""
     scores = [2.0 * t + x for t, x in zip(title_evidence, text_evidence, strict=True)]
-    top = max(scores) if scores else 0.0
-    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
-    first = order[0] if order and scores[order[0]] > 0 else -1
-    second = order[1] if len(order) > 1 and scores[order[1]] > 0 else -1
+    ranked = ranking(scores)
     rows = []
     for i, score in enumerate(scores):
         if not (score or categories[i] or defaults[i]):  # most topics: no evidence at all
-            hits = description_hits[i]
-            rows.append((*_NOTHING[:8], math.log1p(hits) if hits else 0.0, 0.0, learned[i]))
+            rows.append((0.0,) * 8 + (_plain(description_hits[i]), 0.0, learned[i]))
             continue
         rows.append(
-            (
-                math.log1p(title_evidence[i]),
-                math.log1p(text_evidence[i]),
-                math.log1p(score),
-                float(categories[i]),
-                float(defaults[i]),
-                float(i == first),
-                float(i == second),
-                score / top if top > 0 else 0.0,
-                math.log1p(description_hits[i]),
-                float(score >= threshold),
+            evidence_row(
+                i,
+                title_evidence[i],
+                text_evidence[i],
+                categories[i],
+                defaults[i],
+                ranked,
+                description_hits[i],
+                threshold,
                 learned[i],
             )
         )
     return rows
 
 
-def logits(
-    model: TopicModel, slugs: Sequence[str], rows: Sequence[tuple[float, ...]]
+def plain_logits(model: TopicModel, biases: Sequence[float], sizes: Sequence[int]) -> PlainLogits:
+    """Per topic, its logit before learned words when it has no evidence but its
+    description, by how many of the description's words the post uses (0 to `sizes`)."""
+    w8 = model.weights[FEATURES.index("description")]
+    return tuple(
+        tuple(bias + w8 * _plain(hits) for hits in range(size + 1))
+        for bias, size in zip(biases, sizes, strict=True)
+    )
+
+
+PlainLogits = tuple[tuple[float, ...], ...]
+
+
+def topic_logits(
+    model: TopicModel,
+    biases: Sequence[float],
+    plain: PlainLogits,
+    title_evidence: Sequence[float],
+    text_evidence: Sequence[float],
+    categories: Set[int],
+    defaults: Set[int],
+    description_hits: Sequence[int],
+    threshold: float,
+    learned: Sequence[float],
 ) -> list[float]:
-    """The model's logit per topic."""
+    """The model's logit per topic (tagging): the same numbers as weighing `feature_rows`.
+
+    `biases` are the model's in the vocabulary's order, `plain` from
+    `plain_logits`. A topic with no rule evidence, category or default has
+    only its description and learned words (every other feature is 0, and
+    adding 0 changes no sum), so its row is not built.
+    """
     w0, w1, w2, w3, w4, w5, w6, w7, w8, w9, w10 = model.weights
-    out = []
-    for slug, (x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10) in zip(slugs, rows, strict=True):
-        out.append(
-            model.bias(slug)
+    out = [
+        base[hits] + w10 * words
+        for base, hits, words in zip(plain, description_hits, learned, strict=True)
+    ]
+    scores = [2.0 * t + x for t, x in zip(title_evidence, text_evidence, strict=True)]
+    if not (any(scores) or categories or defaults):
+        return out
+    ranked = ranking(scores)
+    for i in {i for i, score in enumerate(scores) if score} | categories | defaults:
+        x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10 = evidence_row(
+            i,
+            title_evidence[i],
+            text_evidence[i],
+            i in categories,
+            i in defaults,
+            ranked,
+            description_hits[i],
+            threshold,
+            learned[i],
+        )
+        out[i] = (
+            biases[i]
             + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3 + w4 * x4
             + w5 * x5 + w6 * x6 + w7 * x7 + w8 * x8 + w9 * x9 + w10 * x10
         )  # fmt: skip
@@ -203,7 +316,8 @@ def logits(
 def chosen(logit: Sequence[float], threshold: float, fallback: float, max_topics: int) -> list[int]:
     """Indexes of the topics given: logit >= threshold, best first, at most max_topics;
     else the best one if it reaches `fallback`."""
-    order = sorted(range(len(logit)), key=lambda i: (-logit[i], i))
+    # best first, ties to the lower index (a stable sort keeps them in order)
+    order = sorted(range(len(logit)), key=logit.__getitem__, reverse=True)
     picked = [i for i in order[:max_topics] if logit[i] >= threshold]
     if not picked and order and logit[order[0]] >= fallback:
         picked = [order[0]]

@@ -2,9 +2,10 @@
 
 Pure: no I/O, no YAML. `registry.topics` reads topics.yaml and hands the plain
 data to `vocabulary_from_data`, which reports every problem at once
-(`VocabularyError`) or builds a `Vocabulary`. Stemming and tokenising live
-here because the vocabulary's indexes and its version are built with them;
-`tagging` runs posts through the same functions, so both sides agree.
+(`VocabularyError`) or builds a `Vocabulary`. Its indexes and version are
+built with `words` (tokens and stems), which `tagging` runs posts through
+too, so both sides agree. With a model it also lays the model out in its
+topic order, so tagging a post only looks words up and adds.
 """
 
 from __future__ import annotations
@@ -13,11 +14,22 @@ import hashlib
 import json
 import math
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aggregator.analysis.topic_model import DESCRIPTION_STOPWORDS, TopicModel, packed
+from aggregator.analysis.topic_model import (
+    DESCRIPTION_STOPWORDS,
+    PlainLogits,
+    TopicModel,
+    packed,
+    plain_logits,
+    word_row,
+)
+
+# Tokens and stems live in `words`; imported from here too (tests, tagging).
+from aggregator.analysis.words import _TOKEN_RE, category_key, stem, stem_of, tokenise  # noqa: F401
 
 # Bump when tokenising, stemming or scoring changes, so the rules version changes.
 # 2: the trained topic model decides (issue 12); evidence kept per topic.
@@ -29,106 +41,6 @@ TOP_KEYS = ("threshold", "topics")
 TOPIC_KEYS = ("slug", "label", "description", "words", "phrases", "categories")
 LIST_KEYS = ("words", "phrases", "categories")
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_TOKEN_RE = re.compile(r"[^\W_]+")
-_KEY_RE = re.compile(r"[\W_]+")
-
-# Suffix rules, tried in order; the first whose remaining stem is long enough wins.
-# "ly" is left out on purpose: it would split "assembly" from "assemblies" and
-# "supply" from "suppliers", and few signal words are adverbs.
-_SUFFIXES: tuple[tuple[str, str, int], ...] = (
-    # (suffix, replacement, shortest stem allowed)
-    ("ments", "", 4),
-    ("ment", "", 4),
-    ("ings", "", 3),
-    ("ing", "", 3),
-    ("iers", "y", 2),
-    ("ier", "y", 2),
-    ("ies", "y", 2),
-    ("ied", "y", 2),
-    ("sses", "ss", 2),
-    ("ches", "ch", 2),
-    ("shes", "sh", 2),
-    ("xes", "x", 2),
-    ("ers", "", 3),
-    ("er", "", 3),
-    ("ed", "", 3),
-    ("s", "", 3),
-)
-_NO_PLURAL = ("ss", "us", "is")  # access, status, analysis keep their final s
-_KEEP_DOUBLE = frozenset("lsfz")  # "call", "access", "staff" keep the double letter
-
-
-def stem(token: str) -> str:
-    """Crude, consistent English stemming: both the vocabulary and posts go through it.
-
-    >>> [stem(w) for w in ("procurement", "procuring", "procured", "procure")]
-    ['procur', 'procur', 'procur', 'procur']
-    >>> [stem(w) for w in ("services", "planning", "technologies", "users")]
-    ['servic', 'plan', 'technology', 'user']
-    """
-    word = token.lower()
-    for suffix, replacement, shortest in _SUFFIXES:
-        if not word.endswith(suffix):
-            continue
-        base = word[: len(word) - len(suffix)]
-        if len(base) < shortest or (suffix == "s" and word.endswith(_NO_PLURAL)):
-            continue
-        word = base + replacement
-        if (
-            not replacement
-            and len(word) > 3
-            and word[-1] == word[-2]
-            and word[-1] not in _KEEP_DOUBLE
-            and word[-1] not in "aeiou"
-        ):
-            word = word[:-1]  # planned -> plann -> plan
-        break
-    if len(word) > 3 and word.endswith("e") and word[-2] != "e":
-        word = word[:-1]  # share/sharing, procure/procuring; "committee" kept
-    return word
-
-
-class _StemCache(dict[str, str]):
-    """token -> stem, filled on first sight: a dict lookup is most of a post's stemming."""
-
-    def __missing__(self, token: str) -> str:
-        if len(self) >= _STEM_CACHE_SIZE:
-            self.clear()
-        value = self[token] = stem(token)
-        return value
-
-
-_STEM_CACHE_SIZE = 1 << 16
-stem_of = _StemCache().__getitem__  # stem(token), cached: what tagging calls per token
-
-# ASCII that is not a letter or digit becomes a space; the rest of Unicode is
-# left to the check below, so tokens are exactly those of _TOKEN_RE.
-_ASCII_GAPS = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
-
-
-def tokenise(text: str) -> list[str]:
-    """Lower-case runs of letters and digits: "GOV.UK" -> ["gov", "uk"].
-
-    The same tokens as ``_TOKEN_RE.findall(text.lower())``, at about a third
-    of the cost: str.translate and str.split do the work in C, and only a
-    token holding some other non-alphanumeric character (curly quotes,
-    dashes) goes through the regular expression.
-    """
-    tokens = text.lower().translate(_ASCII_GAPS).split()
-    if "".join(tokens).isalnum() or not tokens:
-        return tokens
-    out: list[str] = []
-    for token in tokens:
-        if token.isalnum():
-            out.append(token)
-        else:
-            out.extend(_TOKEN_RE.findall(token))
-    return out
-
-
-def category_key(name: str) -> str:
-    """Key for matching categories: "Open Data", "open-data" and "#OpenData" agree."""
-    return _KEY_RE.sub("", name.casefold())
 
 
 @dataclass(frozen=True)
@@ -168,6 +80,14 @@ class Vocabulary:
     # each with its rank (0 speaks most)
     _lexicon: dict[str, int] = field(init=False, repr=False, compare=False)
     _learned: tuple[dict[str, int], ...] = field(init=False, repr=False, compare=False)
+    # per topic, the words that speak for it in rank order (_learned inverted)
+    _learned_order: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
+    # with a model: every word of the lexicon or a description -> its
+    # topic_model.word_row; the model's bias per topic, in this vocabulary's
+    # order, and topic_model.plain_logits
+    _word_rows: dict[str, int] = field(init=False, repr=False, compare=False)
+    _biases: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    _plain_logits: PlainLogits = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         words: dict[str, set[int]] = {}
@@ -211,12 +131,23 @@ class Vocabulary:
                 for t in self.topics
             ),
         )
+        model = self.model
+        biases = tuple(model.bias(t.slug) for t in self.topics) if model else ()
+        object.__setattr__(self, "_biases", biases)
+        sizes = [len(d) for d in self._descriptions]
+        object.__setattr__(
+            self, "_plain_logits", plain_logits(model, biases, sizes) if model else ()
+        )
         lexicon = _reordered(self.model, self.topics)
         object.__setattr__(self, "_lexicon", {w: packed(v) for w, v in lexicon.items()})
         object.__setattr__(
             self,
             "_learned",
             tuple(_ranks(lexicon, i) for i in range(len(self.topics))),
+        )
+        object.__setattr__(self, "_learned_order", tuple(tuple(r) for r in self._learned))
+        object.__setattr__(
+            self, "_word_rows", _word_rows(lexicon, self._descriptions) if model else {}
         )
 
     @property
@@ -234,8 +165,24 @@ def _reordered(model: TopicModel | None, topics: Sequence[Topic]) -> dict[str, t
     column = {slug: i for i, slug in enumerate(model.topics)}
     wanted = [column.get(t.slug) for t in topics]
     return {
-        word: tuple(0 if j is None else values[j] for j in wanted)
+        sys.intern(word): tuple(0 if j is None else values[j] for j in wanted)
         for word, values in model.lexicon.items()
+    }
+
+
+def _word_rows(
+    lexicon: dict[str, tuple[int, ...]], descriptions: Sequence[frozenset[str]]
+) -> dict[str, int]:
+    """topic_model.word_row of every word of the lexicon or of a description."""
+    zeros = (0,) * len(descriptions)
+    words = dict.fromkeys(lexicon)
+    for description in descriptions:
+        words.update(dict.fromkeys(sorted(description)))
+    return {
+        sys.intern(w): word_row(
+            lexicon.get(w, zeros), [i for i, d in enumerate(descriptions) if w in d]
+        )
+        for w in words
     }
 
 
