@@ -114,7 +114,8 @@ def test_topic_facet_and_filter_go_through_post_topics(
     build(server, db_path, pool)
     conn = sqlite3.connect(db_path)
     conn.executemany(
-        "INSERT INTO post_topics VALUES (?, ?, 'rules', 1.0, 'test')",
+        "INSERT INTO post_topics (post_id, topic, source, score, rules_version)"
+        " VALUES (?, ?, 'rules', 1.0, 'test')",
         [(1, "open-data"), (2, "open-data"), (2, "democracy"), (3, "democracy"), (4, "events")],
     )
     conn.commit()
