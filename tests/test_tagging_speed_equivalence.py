@@ -24,9 +24,7 @@ import pytest
 
 from aggregator.analysis.tagging import model_features, topics_for
 from aggregator.analysis.vocabulary import Vocabulary, rules_version
-from aggregator.models import ParseJob
-from aggregator.parsing.parse import parse_feed
-from aggregator.registry.feeds import parse_registry
+from aggregator.cli import train_topics
 from aggregator.registry.topics import load_topics
 from bench import old_rules
 
@@ -39,27 +37,10 @@ Post = tuple[str, str, str, tuple[str, ...], tuple[str, ...]]  # key, title, tex
 
 def labelled_posts() -> list[Post]:
     """Every post of the labelled set as Voice's parser reads it, in gold.json's order."""
-    gold = json.loads((EVAL / "gold.json").read_text("utf-8"))
-    text = (EVAL / "feeds.yaml").read_text("utf-8").replace("{base}", "http://eval")
-    registry = parse_registry(text, EVAL / "feeds.yaml")
-    defaults = {s.url.rsplit("/", 1)[1]: tuple(s.topics) for s in registry.feeds}
-    entries = {}
-    for feed in sorted({p["feed"] for p in gold["posts"]}):
-        job = ParseJob(
-            body=(EVAL / "feeds" / feed).read_bytes(),
-            url=f"http://eval/{feed}",
-            content_type=None,
-            fetched_at="2025-01-01T00:00:00Z",
-            max_entries=10_000,
-        )
-        for entry in parse_feed(job).entries:
-            entries[(feed, entry.guid)] = entry
-    posts = []
-    for p in gold["posts"]:
-        entry = entries[(p["feed"], p["guid"])]
-        key = f"{p['feed']} {p['guid']}"
-        posts.append((key, entry.title, entry.text, entry.categories, defaults.get(p["feed"], ())))
-    return posts
+    return [
+        (f"{p['feed']} {p['guid']}", entry.title, entry.text, entry.categories, defaults)
+        for entry, defaults, p in train_topics.labelled_posts(EVAL, None)
+    ]
 
 
 VARIANTS = ("model", "model bare", "rules", "rules bare")  # the golden file's columns

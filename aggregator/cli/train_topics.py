@@ -29,10 +29,17 @@ TRAINING_PART = "dev"
 
 def development_posts(data: Path) -> list[tuple[EntryData, tuple[str, ...], dict[str, Any]]]:
     """The development part's posts: (entry as parsed, the blog's defaults, gold record)."""
+    return labelled_posts(data, TRAINING_PART)
+
+
+def labelled_posts(
+    data: Path, part: str | None
+) -> list[tuple[EntryData, tuple[str, ...], dict[str, Any]]]:
+    """One part's posts (every post when `part` is None), in gold.json's order."""
     from aggregator.parsing.parse import parse_feed
 
     gold = json.loads((data / "gold.json").read_text("utf-8"))
-    posts = [p for p in gold["posts"] if p["split"] == TRAINING_PART]
+    posts = [p for p in gold["posts"] if part is None or p["split"] == part]
     registry_text = (data / "feeds.yaml").read_text("utf-8").replace("{base}", "http://eval")
     registry = parse_registry(registry_text, data / "feeds.yaml")
     defaults = {s.url.rsplit("/", 1)[1]: tuple(s.topics) for s in registry.feeds}
