@@ -91,8 +91,11 @@ def topic_reason(source: str, score: float | None, evidence: Sequence[str] = ())
     'from words and phrases in its title and text: "peer review", "assessors"'.
     """
     said = TOPIC_SOURCES.get(source) or "from " + (source or "Voice's rules")
-    if evidence and source in ("rules", "category"):
-        said += ": " + ", ".join(f"\u201c{w}\u201d" for w in evidence)
+    words = ", ".join(f"\u201c{w}\u201d" for w in evidence)
+    if evidence and source == "rules":
+        said += ": " + words
+    elif evidence and source == "category":
+        said += ", and its words " + words
     return said
 
 
