@@ -48,7 +48,7 @@ def test_a_post_gets_its_topics_with_the_words_that_counted() -> None:
 def test_the_blogs_defaults_are_always_given() -> None:
     vocabulary = load_topics(ROOT / "topics.yaml")
     found = topics_for("Hello", "A short note.", [], ["events"], vocabulary)
-    assert [(a.topic, a.source, a.score) for a in found] == [("events", "feed", 1.0)]
+    assert ("events", "feed", 1.0) in [(a.topic, a.source, a.score) for a in found]
 
 
 def test_the_model_is_part_of_the_rules_version() -> None:
@@ -79,7 +79,7 @@ def test_train_topics_rebuilds_the_committed_model_byte_for_byte(tmp_path: Path)
              "--out", str(out)],
         )  # fmt: skip
         assert result.exit_code == 0, result.output
-        assert "457 development posts" in result.output
+        assert "577 development posts" in result.output
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
     assert outputs[0] == MODEL_PATH.read_bytes()
