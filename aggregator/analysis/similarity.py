@@ -63,6 +63,27 @@ STRICT_THRESHOLD = 0.8
 # after a year. URL and evidence rules ignore dates: a copy may be months late.
 MAX_DAYS_APART = 60
 
+# ... except a late repost (a team blog running a member's post three or nine
+# months on, tests/test_copy_variations.py): beyond MAX_DAYS_APART the content
+# rules still apply to two whole posts (neither cut as a teaser is) when the
+# titles agree (up to a " – Blog name" suffix), at least LATE_CONTAINMENT of
+# the shorter text's shingles are in the longer one's, the longer adds at most
+# LATE_MAX_ADDED shingles of its own, and every number in the shorter text is
+# in the longer. A repost with an intro, a note or a signature keeps all of the
+# original (0.97-1.0 with headings and images re-rendered) and adds 10-70
+# shingles; a copy reworked with a paragraph added (tests/test_similarity.py)
+# adds over 100; next year's edition of an event or a job ad from one template
+# keeps ~0.9 but moves its dates and years on; the same title over a different
+# body (weeknotes, "Reflections on LocalGovCamp") keeps almost nothing.
+# Teasers are published within days of their post, so they get no such grace.
+LATE_CONTAINMENT = 0.95
+LATE_MAX_ADDED = 80
+# ... and only up to this many days apart: an annual post (an event, a
+# report, gritting season) comes back under its title a year later, give or
+# take a few weeks, and is the next edition, not a copy, however little of
+# its template changed.
+LATE_MAX_DAYS = 300
+
 # Minimum share of a teaser's shingles found in the longer post for
 # "opening-of": a copy of the first paragraphs, cut mid-sentence, keeps
 # ~0.97-1.0 (a retyped quote or a "Read more" link costs a shingle or two); a
@@ -121,6 +142,7 @@ class Fingerprint:
     says_copy: bool = False  # evidence.says_it_is_a_copy: "Guest post: ...", "first appeared on"
     cut: bool = False  # the text ends as an excerpt does: "[…]", "Read more", "Continue reading"
     title_unlabelled_key: str | None = None  # title_key less an "Issue 4:" label (title_unlabelled)
+    text_numbers: frozenset[str] = frozenset()  # the numbers in the text (dates, years, amounts)
 
 
 def fingerprint(
@@ -175,6 +197,7 @@ def fingerprint(
         says_copy=says_it_is_a_copy(title, text),
         cut=is_cut(text),
         title_unlabelled_key=title_key(unlabelled) if unlabelled else None,
+        text_numbers=frozenset(w for w in words(text) if w.isdigit()) if hashes else frozenset(),
     )
 
 
@@ -246,7 +269,12 @@ def duplicate_match(new: Fingerprint, old: Fingerprint) -> Match | None:
        under a new title, with an intro and light edits); not within a feed.
 
     Rules 3 to 6 are off when the titles carry different numbers (Weeknotes
-    12 and 13, part 1 and 2) or the posts are more than MAX_DAYS_APART apart.
+    12 and 13, part 1 and 2) or the posts are more than MAX_DAYS_APART apart,
+    unless they are a whole repost up to LATE_MAX_DAYS late (`_late_copy`).
+    7. contained, too, when the longer post is the shorter under its title
+       with a " – Blog name" suffix and holds at least CONTAINMENT_THRESHOLD
+       of it (a short original reposted with an intro). A teaser shorter
+       than MIN_SHINGLES is compared by opening-of only.
     A newsletter's issue label is not the post's number: "Issue 4: Title"
     and "Title" carry the same numbers (`_relabelled`).
     The decision is symmetric: swapping new and old gives the same Match.
@@ -265,12 +293,17 @@ def duplicate_match(new: Fingerprint, old: Fingerprint) -> Match | None:
         return Match("evidence", 1.0)
     if new.title_numbers != old.title_numbers and not _relabelled(new, old):
         return None
-    if abs(new.published - old.published) > timedelta(days=MAX_DAYS_APART):
+    apart = abs(new.published - old.published)
+    if apart > timedelta(days=MAX_DAYS_APART) and not (
+        apart <= timedelta(days=LATE_MAX_DAYS) and _late_copy(new, old)
+    ):
         return None
     if new.content_key.startswith("c:") and new.content_key == old.content_key:
         return Match("same-content", 1.0)
     if new.feed_id == old.feed_id:
         return None
+    if _too_short(new) or _too_short(old):  # a short teaser: only opening-of compares it
+        return _opening_of(new, old)
     score = (
         _jaccard(new.shingle_set, old.shingle_set)
         if new.shingle_set and old.shingle_set
@@ -279,12 +312,57 @@ def duplicate_match(new: Fingerprint, old: Fingerprint) -> Match | None:
     strict = new.title_key != old.title_key or _named_authors_differ(new.author, old.author)
     if score >= (STRICT_THRESHOLD if strict else NEAR_DUPLICATE_THRESHOLD):
         return Match("near-duplicate", score)
-    return _opening_of(new, old) or _contained(new, old)
+    return _opening_of(new, old) or _contained(new, old) or _within_suffixed(new, old)
 
 
 def _relabelled(a: Fingerprint, b: Fingerprint) -> bool:
     """One title is the other under a periodical's issue label: "Issue 4: Title" and "Title"."""
     return a.title_unlabelled_key == b.title_key or b.title_unlabelled_key == a.title_key
+
+
+def _too_short(fp: Fingerprint) -> bool:
+    """A teaser below MIN_SHINGLES (sketch.MIN_TEASER_SHINGLES): compared as an opening only."""
+    return 0 < len(fp.shingle_set) < MIN_SHINGLES
+
+
+def _titles_agree(a: Fingerprint, b: Fingerprint) -> bool:
+    """One title, or one is the other with a " – Blog name" suffix."""
+    return b.title_key in (a.title_key, a.title_stem_key) or a.title_key == b.title_stem_key
+
+
+def _containment(a: Fingerprint, b: Fingerprint) -> float:
+    """The share of the shorter text's shingles found in the longer one's."""
+    smaller = min(len(a.shingle_set), len(b.shingle_set))
+    return len(a.shingle_set & b.shingle_set) / smaller if smaller else 0.0
+
+
+def _late_copy(a: Fingerprint, b: Fingerprint) -> bool:
+    """A whole repost months later: one title, the shorter text, its numbers, little added."""
+    if a.cut or b.cut or not _titles_agree(a, b) or _containment(a, b) < LATE_CONTAINMENT:
+        return False
+    short, full = (a, b) if len(a.shingle_set) < len(b.shingle_set) else (b, a)
+    added = len(full.shingle_set - short.shingle_set)
+    return added <= LATE_MAX_ADDED and short.text_numbers <= full.text_numbers
+
+
+def _within_suffixed(a: Fingerprint, b: Fingerprint) -> Match | None:
+    """Match("contained") when the longer post is the shorter under "Title – Blog name".
+
+    A short original reposted with an intro, a signature and the blog's name
+    on its title: the intro counts against its Jaccard, it is too short for
+    "contained", and it is the original, not a teaser, so not "opening-of".
+    The suffix is the sign of republication; the whole shorter text must be
+    in the longer, and be at least MIN_CONTAINED_SHARE of it.
+    """
+    if not a.shingle_set or not b.shingle_set:
+        return None
+    short, full = (a, b) if len(a.shingle_set) < len(b.shingle_set) else (b, a)
+    if full.title_stem_key != short.title_key or len(short.shingle_set) < (
+        MIN_CONTAINED_SHARE * len(full.shingle_set)
+    ):
+        return None
+    contained = _containment(a, b)
+    return Match("contained", contained) if contained >= CONTAINMENT_THRESHOLD else None
 
 
 def _opening_of(a: Fingerprint, b: Fingerprint) -> Match | None:

@@ -38,6 +38,11 @@ _SEED = b"voice-minhash-v1"  # the (a, b) parameters derive from it; never chang
 # that says what of a post's text is compared (`signature` and
 # similarity.fingerprint both start from it).
 MIN_SHINGLES = 30
+# ... except a teaser (the text ends "[…]", "Read more"): a round-up that cuts
+# a post after its first paragraph may keep only 14 words of it, and the
+# "opening-of" rule, which needs the title to agree and the whole teaser in
+# the longer post, is the only rule that compares a text this short.
+MIN_TEASER_SHINGLES = 10
 
 # What a teaser adds after the opening it copies: "[…]", "Read more",
 # "Continue reading", WordPress's "The post X appeared first on Y.", or a last
@@ -88,10 +93,16 @@ def post_shingles(text: str) -> frozenset[int]:
     """The shingles deduplication compares for a post: none below MIN_SHINGLES.
 
     A teaser's tail ("[…] Continue reading") is left out first, so a copy of
-    a post's opening has only shingles of the original.
+    a post's opening has only shingles of the original. A cut text keeps
+    its shingles from MIN_TEASER_SHINGLES.
     """
-    hashes = shingles(_TEASER_TAIL.sub("", text))
-    return hashes if len(hashes) >= MIN_SHINGLES else frozenset()
+    kept = _TEASER_TAIL.sub("", text)
+    hashes = shingles(kept)
+    if len(hashes) >= MIN_SHINGLES:
+        return hashes
+    if len(hashes) >= MIN_TEASER_SHINGLES and len(kept) < len(text):
+        return hashes
+    return frozenset()
 
 
 def is_cut(text: str) -> bool:
