@@ -45,13 +45,13 @@ def test_labelled_set_stays_above_its_floors() -> None:
     for scores in (dev, held):
         assert not scores.lookalikes_merged, scores.lookalikes_merged
         assert len(scores.per_topic) == 17  # every topic is labelled and predicted in each part
-    # dedupe floors: just under the figures of the run after issue labels and
-    # "Read more on <site>" tails (dev 1.000 / 1.000, held-out 1.000 / 0.950);
-    # regression floors, not targets
+    # dedupe floors: just under the figures of the one run after the repost
+    # variations (tests/test_copy_variations.py) on 577 + 300 posts (dev
+    # 1.000 / 1.000, held-out 1.000 / 0.960); regression floors, not targets
     assert dev.dedupe_precision >= 0.99, dev.false_pairs
     assert dev.dedupe_recall >= 0.99, dev.missed_pairs
     assert held.dedupe_precision >= 0.99, held.false_pairs
-    assert held.dedupe_recall >= 0.94, held.missed_pairs
+    assert held.dedupe_recall >= 0.95, held.missed_pairs
     # topic floors: just under the one run after retraining on 577 posts (dev 0.936,
     # P 0.915; held-out 0.839, P 0.822, lowest 0.658); regression floors, not targets
     assert dev.topic_macro_f1 >= 0.92, dev.per_topic
