@@ -14,6 +14,7 @@ clock or database; the parse workers and the store call in with plain values.
   the parse workers.
 - `similarity`: the cross-feed duplicate rules, their thresholds and guards, and
   the canonical post of a cluster.
+- `bylines`: what two posts' author fields say about who wrote them.
 - `titles`: what a title says: series numbers, a round-up's " – Blog name"
   suffix, a newsletter's issue label.
 - `vocabulary`: the topics of topics.yaml, their checks, lookup indexes and version.

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from aggregator.analysis.bylines import named_authors_agree, named_authors_differ
 from aggregator.analysis.evidence import says_it_is_a_copy
 from aggregator.analysis.identity import canonical_url, content_key, title_key, words
 from aggregator.analysis.sketch import MIN_SHINGLES as MIN_SHINGLES  # re-exported
@@ -309,7 +310,7 @@ def duplicate_match(new: Fingerprint, old: Fingerprint) -> Match | None:
         if new.shingle_set and old.shingle_set
         else estimated_jaccard(new.signature, old.signature)
     )
-    strict = new.title_key != old.title_key or _named_authors_differ(new.author, old.author)
+    strict = new.title_key != old.title_key or named_authors_differ(new.author, old.author)
     if score >= (STRICT_THRESHOLD if strict else NEAR_DUPLICATE_THRESHOLD):
         return Match("near-duplicate", score)
     return _opening_of(new, old) or _contained(new, old) or _within_suffixed(new, old)
@@ -389,38 +390,14 @@ def _contained(a: Fingerprint, b: Fingerprint) -> Match | None:
     smaller, larger = sorted((len(a.shingle_set), len(b.shingle_set)))
     if smaller < MIN_CONTAINED_SHINGLES or smaller < MIN_CONTAINED_SHARE * larger:
         return None
-    if not (a.says_copy or b.says_copy or _named_authors_agree(a.author, b.author)):
+    if not (a.says_copy or b.says_copy or named_authors_agree(a.author, b.author)):
         return None
     contained = len(a.shingle_set & b.shingle_set) / smaller
     return Match("contained", contained) if contained >= CONTAINED_THRESHOLD else None
 
 
-# Author fields that name a role or an account, not a person: they say nothing
-# about who wrote a republished post.
-_UNNAMED = frozenset(
-    {"admin", "administrator", "editor", "editors", "webmaster", "team", "staff", "guest",
-     "author", "blog", "unknown", "anonymous", "comms", "communications", "digital", "web"}
-)  # fmt: skip
-
-
 def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
     return len(a & b) / len(a | b) if a or b else 0.0
-
-
-def _named_authors_agree(a: str | None, b: str | None) -> bool:
-    """Both name a person and share a word: one author, whichever blog ran the post."""
-    words_a, words_b = set(words(a or "")), set(words(b or ""))
-    if not words_a or not words_b or words_a & _UNNAMED or words_b & _UNNAMED:
-        return False
-    return bool(words_a & words_b)
-
-
-def _named_authors_differ(a: str | None, b: str | None) -> bool:
-    """Both name a person and share no word ("Jo Bloggs" and "jo@example.org (Jo)" agree)."""
-    words_a, words_b = set(words(a or "")), set(words(b or ""))
-    if not words_a or not words_b or words_a & _UNNAMED or words_b & _UNNAMED:
-        return False
-    return not words_a & words_b
 
 
 def choose_canonical(cluster: Sequence[Fingerprint], partial: Sequence[int] = ()) -> int:
