@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from itertools import compress, repeat
+from itertools import compress, islice
 from itertools import count as counting
 from typing import Literal
 
@@ -146,7 +146,7 @@ class _Read:
     text_terms: Terms
     discount: float  # the text's length discount
     written: dict[str, str]  # every distinct stem of title and text -> its first token
-    known: list[str]  # those in the model's lexicon or a description (none without a model)
+    rows: list[int]  # the word_rows of those in the model's lexicon or a description
 
 
 def _read(title: str, text: str, vocabulary: Vocabulary) -> _Read:
@@ -165,7 +165,7 @@ def _read(title: str, text: str, vocabulary: Vocabulary) -> _Read:
         _terms(body_stems, vocabulary),
         max(1.0, math.sqrt(len(body) / LENGTH_UNIT)),
         written,
-        list(filter(rows.__contains__, written)) if rows else [],
+        list(filter(None, map(rows.get, written))) if rows else [],  # a row is never 0
     )
 
 
@@ -204,13 +204,14 @@ def _learned_words(read: _Read, index: int, vocabulary: Vocabulary, shown: list[
     """The post's words the model learned say most for the topic, as written, best first."""
     if not vocabulary._learned:
         return []
-    rank, order = vocabulary._learned[index], vocabulary._learned_order[index]
-    unranked = len(order)  # beyond every rank: a word that does not speak for the topic
-    best = sorted(map(rank.get, read.known, repeat(unranked)))[:EVIDENCE_TERMS]
+    # The topic's words best first, kept when the post uses them: a lazy C-speed
+    # scan that stops at the fifth (a post's usually come early in the order).
+    order, written = vocabulary._learned_order[index], read.written
+    best = islice(compress(order, map(written.__contains__, order)), EVIDENCE_TERMS)
     already = {w for words in shown for w in words.split()}
     wanted = EVIDENCE_TERMS - len(shown)
     out: list[str] = []
-    for word in (read.written[order[r]] for r in best if r < unranked):
+    for word in map(written.__getitem__, best):
         if word not in already:
             out.append(word)
             if len(out) >= wanted:
@@ -284,8 +285,7 @@ def _logits(
     """The model's logit per topic index: `_features` weighed, without building every row."""
     assert vocabulary.model is not None
     title_evidence, text_evidence = _rule_evidence(read, vocabulary)
-    rows = list(map(vocabulary._word_rows.__getitem__, read.known))
-    learned, description_hits = word_sums(rows, len(vocabulary.topics))
+    learned, description_hits = word_sums(read.rows, len(vocabulary.topics))
     return topic_logits(
         vocabulary.model,
         vocabulary._biases,
