@@ -27,6 +27,7 @@ from aggregator.errors import AggregatorError
 from aggregator.joining import members, moderation
 from aggregator.joining.fields import FieldError, check_region
 from aggregator.joining.moderation import Instance
+from aggregator.registry.topics import topics_for_registry
 from aggregator.schedule import to_iso
 
 MAX_REQUEST_BYTES = 64_000
@@ -201,13 +202,21 @@ def import_opml(
     outlines = read_opml(file)
     instance = Instance(config, db, allow_private_hosts)
     registry = instance.registry()
+    vocabulary = topics_for_registry(config)  # once, not once per outline
     conn = instance.submissions()
     try:
         for outline in outlines:
             if yes:
                 registry = instance.registry()  # each addition counts for the next outline
             said = import_outline(
-                instance, conn, registry, outline, region=canonical, add=yes, now=_now()
+                instance,
+                conn,
+                registry,
+                outline,
+                vocabulary=vocabulary,
+                region=canonical,
+                add=yes,
+                now=_now(),
             )
             click.echo(said)
             sys.stdout.flush()

@@ -19,9 +19,13 @@ from aggregator import __version__
 from aggregator.errors import FetchError
 from aggregator.joining import submissions as subs
 from aggregator.joining.fields import FieldError, validate_changes
-from aggregator.joining.moderation import Instance, apply_changes, summarise
+from aggregator.joining.moderation import (
+    Instance,
+    apply_changes,
+    registered_source,
+    summarise,
+)
 from aggregator.joining.submissions import RequestState
-from aggregator.registry.feeds import normalise_feed_url
 
 NOT_FOUND = "This status link is not valid. Check you copied all of it."
 MEMBER = "member (status link)"
@@ -87,10 +91,7 @@ def show(instance: Instance, token: Any) -> dict[str, Any]:
 
 def feed_health(instance: Instance, member: RequestState) -> dict[str, Any] | None:
     """The blog as Voice holds it now: feeds.yaml choices and the database's health."""
-    wanted = normalise_feed_url(member.feed_url or member.url)
-    source = next(
-        (f for f in instance.registry().feeds if normalise_feed_url(f.url) == wanted), None
-    )
+    source = registered_source(instance, member)
     if source is None:
         return None
     health: dict[str, Any] = {
@@ -112,22 +113,21 @@ def feed_health(instance: Instance, member: RequestState) -> dict[str, Any] | No
     if not instance.db.exists():
         return health
     from aggregator import storage
+    from aggregator.storage.targets import find_feed
 
     conn = storage.connect(instance.db)
     try:
-        for row in conn.execute("SELECT * FROM feeds WHERE removed_at IS NULL"):
-            if normalise_feed_url(row["url"]) == wanted:
-                posts = conn.execute(
-                    "SELECT count(*) FROM posts WHERE feed_id = ? AND removed_at IS NULL",
-                    [row["id"]],
-                ).fetchone()[0]
-                found = dict(row)
-                health.update(
-                    {k: found.get(k) for k in ("status", "explanation", "last_success_at", "slug")},
-                    last_checked_at=found.get("last_checked_at"),
-                    posts=posts,
-                )
-                break
+        feed_id = find_feed(conn, member.feed_url or member.url)
+        if feed_id is not None:
+            found = dict(conn.execute("SELECT * FROM feeds WHERE id = ?", [feed_id]).fetchone())
+            posts = conn.execute(
+                "SELECT count(*) FROM posts WHERE feed_id = ? AND removed_at IS NULL", [feed_id]
+            ).fetchone()[0]
+            health.update(
+                {k: found.get(k) for k in ("status", "explanation", "last_success_at", "slug")},
+                last_checked_at=found.get("last_checked_at"),
+                posts=posts,
+            )
         verified = conn.execute(
             "SELECT verified_at FROM private.verifications WHERE feed_url = ?", [source.url]
         ).fetchone()

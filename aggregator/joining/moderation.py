@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aggregator.analysis.vocabulary import Vocabulary
 from aggregator.errors import ConfigError
 from aggregator.joining import submissions as subs
 from aggregator.joining.fields import FieldError, JoinForm, validate_join
@@ -27,7 +28,7 @@ from aggregator.joining.preview import preview_lines
 from aggregator.joining.submissions import RequestState
 from aggregator.models import FeedSource, Registry
 from aggregator.registry.feeds import load_registry, normalise_feed_url
-from aggregator.registry.sameblog import blog_key, find_registered
+from aggregator.registry.sameblog import find_entry, find_registered
 from aggregator.registry.topics import topics_for_registry
 
 # What a member's choice means in feeds.yaml: the default is written as no key.
@@ -62,10 +63,18 @@ class Instance:
         return subs.connect_submissions(self.db)
 
 
+def registered_source(instance: Instance, member: RequestState) -> FeedSource | None:
+    """The feeds.yaml entry of an approved member's feed, by the normalised-URL rule."""
+    wanted = normalise_feed_url(member.feed_url or member.url)
+    return next((f for f in instance.registry().feeds if normalise_feed_url(f.url) == wanted), None)
+
+
 # --- new submissions ------------------------------------------------------------
 
 
-def run_checked_trial(instance: Instance, url: str, registry: Registry) -> dict[str, Any]:
+def run_checked_trial(
+    instance: Instance, url: str, registry: Registry, vocabulary: Vocabulary | None
+) -> dict[str, Any]:
     """Trial one address; FieldError('url') when it has no usable feed or is registered."""
     from aggregator.joining.trial import run_trial
 
@@ -74,7 +83,7 @@ def run_checked_trial(instance: Instance, url: str, registry: Registry) -> dict[
         trial = run_trial(
             url,
             registry,
-            topics_for_registry(instance.config),
+            vocabulary,
             allow_private_hosts=instance.allow_private_hosts,
             transport=instance.transport,
         )
@@ -90,13 +99,9 @@ def run_checked_trial(instance: Instance, url: str, registry: Registry) -> dict[
 
 def queued_as(conn: sqlite3.Connection, *urls: str | None) -> int | None:
     """The pending join request for the same blog as any of `urls`, if one waits."""
-    wanted = {blog_key(u) for u in urls if u}
-    for request in subs.pending_requests(conn):
-        if request.kind == "join" and any(
-            blog_key(u) in wanted for u in (request.url, request.feed_url, request.site_url) if u
-        ):
-            return request.id
-    return None
+    joins = [r for r in subs.pending_requests(conn) if r.kind == "join"]
+    index = find_entry([(r.url, r.feed_url, r.site_url) for r in joins], *(u for u in urls if u))
+    return None if index is None else joins[index].id
 
 
 def queue_join(
@@ -118,8 +123,9 @@ def queue_join(
 
 def new_submission(instance: Instance, data: Any, *, now: str) -> dict[str, Any]:
     """The web form's "send": validate, try the blog, store; the JSON answer."""
-    form = validate_join(data, instance.slugs())
-    trial = run_checked_trial(instance, form.url, instance.registry())
+    vocabulary = topics_for_registry(instance.config)  # topics.yaml read once
+    form = validate_join(data, vocabulary.slugs if vocabulary else ())
+    trial = run_checked_trial(instance, form.url, instance.registry(), vocabulary)
     conn = instance.submissions()
     try:
         request_id, token = queue_join(conn, form, trial, now=now)
@@ -153,8 +159,7 @@ def apply_changes(
     """
     from aggregator.registry.edit import update_feed
 
-    wanted = normalise_feed_url(member.feed_url or member.url)
-    if not any(normalise_feed_url(f.url) == wanted for f in instance.registry().feeds):
+    if registered_source(instance, member) is None:
         raise ConfigError(f"#{member.id}: {member.feed_url} is no longer in {instance.config}")
     update_feed(instance.config, member.feed_url or member.url, registry_changes(changes))
     sync_public(instance, now)

@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from aggregator.analysis.vocabulary import Vocabulary
 from aggregator.errors import ConfigError
 from aggregator.joining.fields import FieldError, JoinForm, check_url
 from aggregator.joining.moderation import AlreadyRegistered, Instance, queue_join, run_checked_trial
@@ -89,6 +90,7 @@ def import_outline(
     registry: Registry,
     outline: OutlineSource,
     *,
+    vocabulary: Vocabulary | None,
     region: str,
     add: bool,
     now: str,
@@ -98,7 +100,7 @@ def import_outline(
 
     try:
         url = check_url(outline.url)
-        trial = run_checked_trial(instance, url, registry)
+        trial = run_checked_trial(instance, url, registry, vocabulary)
     except AlreadyRegistered as exc:
         given = "" if exc.feed.url == outline.url else f" (listed as {outline.url})"
         return f"already registered as {exc.feed.url}{given}"
