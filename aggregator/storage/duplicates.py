@@ -60,13 +60,18 @@ def link_duplicates(conn: sqlite3.Connection, post_ids: Sequence[int]) -> int:
             [(key, post_id) for key in keys],
         )
         best: dict[int, similarity.Match] = {}  # cluster root -> the strongest match into it
+        seen: dict[int, similarity.Fingerprint] = {}
         for old, root in _candidates(conn, new, keys):
+            seen[old.post_id] = old
             match = similarity.duplicate_match(new, old)
             if match is not None and (root not in best or match.score > best[root].score):
                 best[root] = match
         if not best:
             continue
-        roots = [_fingerprint(r) for r in _rows(conn, sorted(best))]
+        # A root is usually a candidate already: reuse its fingerprint (its shingles).
+        missing = [r for r in best if r not in seen]
+        seen.update((r["id"], _fingerprint(r)) for r in _rows(conn, missing))
+        roots = [seen[r] for r in sorted(best)]
         partial = [m.partial for m in best.values() if m.partial is not None]
         canonical = similarity.choose_canonical([*roots, new], partial)
         # The new post may join several clusters (a teaser of the member's post
@@ -97,10 +102,10 @@ def _reason(match: similarity.Match) -> str:
 
 
 def _rows(conn: sqlite3.Connection, ids: Sequence[int]) -> list[sqlite3.Row]:
+    if not ids:
+        return []
     return conn.execute(
-        _FINGERPRINT_SQL
-        + f" WHERE posts.id IN ({_marks([str(i) for i in ids])}) ORDER BY posts.id",
-        list(ids),
+        _FINGERPRINT_SQL + f" WHERE posts.id IN ({_marks(ids)})", list(ids)
     ).fetchall()
 
 
@@ -156,5 +161,5 @@ def _candidates(
 _KEYED = "SELECT post_id FROM post_lsh WHERE band IN"
 
 
-def _marks(values: Sequence[str]) -> str:
+def _marks(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
