@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from datasette.utils.asgi import Request, Response
-from reader.text import STATUS_TEXT
+from reader.text import STATUS_TEXT, readable_date
 
 from connect.guard import Refusal
 
@@ -26,7 +26,6 @@ STATUS_LABELS = {
     "removed": "taken down",
     "withdrawn": "withdrawn",
 }
-FEED_STATUS = STATUS_TEXT  # as a blog's page says them
 CHANGE_LABELS = {
     "pending": "waiting for a moderator",
     "approved": "done",
@@ -49,7 +48,7 @@ async def render(
             "site": SITE,
             "readable_date": readable_date,
             "status_labels": STATUS_LABELS,
-            "feed_status": FEED_STATUS,
+            "feed_status": STATUS_TEXT,  # as a blog's page says them
             "change_labels": CHANGE_LABELS,
             **context,
         },
@@ -102,13 +101,3 @@ async def not_found(datasette: Any, request: Request) -> Response:
     message = "There is nothing at this address."
     return await problem(datasette, request, "Page not found", message, 404)
 
-
-def readable_date(value: str | None) -> str:
-    """ "2024-03-05T10:00:00+00:00" -> "5 March 2024"."""
-    if not value:
-        return ""
-    try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return str(value)
-    return f"{when.day} {when:%B %Y}"
