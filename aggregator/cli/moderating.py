@@ -38,12 +38,18 @@ def _now() -> str:
     return to_iso(datetime.now(UTC))
 
 
-def _instance(ctx: click.Context, config: Path | None, db: Path | None) -> Instance:
+def _instance(
+    ctx: click.Context,
+    config: Path | None,
+    db: Path | None,
+    allow_private_hosts: bool | None = None,
+) -> Instance:
     """A subcommand's own --config/--db, else the group's (`voice submissions --db X approve 3`)."""
     parent = ctx.parent.params if ctx.parent else {}
     return Instance(
         config or parent.get("config") or Path("feeds.yaml"),
         db or parent.get("db") or Path("db/voice.db"),
+        allow_private_hosts,
     )
 
 
@@ -115,8 +121,7 @@ def submissions_new(
     ctx: click.Context, config: Path | None, db: Path | None, allow_private_hosts: bool | None
 ) -> None:
     """The web form's "send": a join request as JSON on stdin; the answer as JSON."""
-    instance = _instance(ctx, config, db)
-    instance = Instance(instance.config, instance.db, allow_private_hosts)
+    instance = _instance(ctx, config, db, allow_private_hosts)
     _answer_json(lambda data: moderation.new_submission(instance, data, now=_now()))
 
 
