@@ -29,7 +29,7 @@ from aggregator.cli.options import (
 from aggregator.errors import ConfigError, StoreError
 from aggregator.joining.preview import LABEL, preview_lines
 from aggregator.joining.trial import Trial, run_trial
-from aggregator.models import Registry, Settings
+from aggregator.models import REGIONS, Registry, Settings
 from aggregator.registry.edit import add_feed
 from aggregator.registry.feeds import load_registry
 from aggregator.registry.regions import match_region
@@ -97,7 +97,7 @@ def _region(text: str) -> str:
     canonical, suggestion = match_region(text)
     if canonical:
         return canonical
-    hint = f"did you mean {suggestion}?" if suggestion else "see the regions in README.md"
+    hint = f"did you mean {suggestion}?" if suggestion else "use one of " + ", ".join(REGIONS)
     raise ConfigError(f"--region {text!r} is not a region Voice knows: {hint}")
 
 
