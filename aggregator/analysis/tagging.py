@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import compress, islice
 from itertools import count as counting
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from aggregator.analysis.topic_model import (
     chosen,
@@ -134,9 +134,12 @@ def _evidence(terms: Terms, size: int) -> list[float]:
     return evidence
 
 
-@dataclass(frozen=True)
-class _Read:
-    """A post tokenised once: what every step below needs."""
+class _Read(NamedTuple):
+    """A post tokenised once: what every step below needs.
+
+    A named tuple rather than a frozen dataclass: one is built per post, and
+    a frozen dataclass's __init__ costs as much as some of the steps.
+    """
 
     title_tokens: list[str]
     title_stems: list[str]
