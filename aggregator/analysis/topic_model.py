@@ -293,22 +293,20 @@ def topic_logits(
     if not (any(scores) or categories or defaults):
         return out
     ranked = ranking(scores)
+    top, first, second = ranked.top, ranked.first, ranked.second
+    log1p = math.log1p
+    # evidence_row's features weighed in place, term by term in FEATURES order,
+    # so the sums are the same floats without building a row per topic.
     for i in {i for i, score in enumerate(scores) if score} | categories | defaults:
-        x0, x1, x2, x3, x4, x5, x6, x7, x8, x9, x10 = evidence_row(
-            i,
-            title_evidence[i],
-            text_evidence[i],
-            i in categories,
-            i in defaults,
-            ranked,
-            description_hits[i],
-            threshold,
-            learned[i],
-        )
+        t, x, score = title_evidence[i], text_evidence[i], scores[i]
         out[i] = (
             biases[i]
-            + w0 * x0 + w1 * x1 + w2 * x2 + w3 * x3 + w4 * x4
-            + w5 * x5 + w6 * x6 + w7 * x7 + w8 * x8 + w9 * x9 + w10 * x10
+            + w0 * log1p(t) + w1 * log1p(x) + w2 * log1p(score)
+            + w3 * float(i in categories) + w4 * float(i in defaults)
+            + w5 * float(i == first) + w6 * float(i == second)
+            + w7 * (score / top if top > 0 else 0.0)
+            + w8 * log1p(description_hits[i]) + w9 * float(score >= threshold)
+            + w10 * learned[i]
         )  # fmt: skip
     return out
 
