@@ -27,6 +27,7 @@ from aggregator.analysis.bylines import named_authors_agree, named_authors_diffe
 from aggregator.analysis.fingerprints import Fingerprint as Fingerprint  # re-exported
 from aggregator.analysis.fingerprints import fingerprint as fingerprint
 from aggregator.analysis.fingerprints import lsh_keys as lsh_keys
+from aggregator.analysis.framing import framed
 from aggregator.analysis.sketch import MIN_SHINGLES as MIN_SHINGLES
 from aggregator.analysis.sketch import estimated_jaccard
 from aggregator.analysis.titles import title_numbers as title_numbers
@@ -116,7 +117,8 @@ MIN_CONTAINED_SHARE = 0.5
 class Match:
     """Why a post is a copy: the rule (stored as `duplicate_reason`) and its score."""
 
-    rule: str  # "same-url", "evidence", "same-content", "near-duplicate", "opening-of", "contained"
+    # "same-url", "evidence", "same-content", "near-duplicate", "opening-of", "contained", "framed"
+    rule: str
     score: float  # 1.0 for the exact rules, the Jaccard or containment for the others
     partial: int | None = None  # opening-of: the post_id that is only the other's opening
 
@@ -148,15 +150,22 @@ def duplicate_match(new: Fingerprint, old: Fingerprint) -> Match | None:
        name one person as author or one says it is a copy (a guest post
        under a new title, with an intro and light edits); not within a feed.
 
-    Rules 3 to 6 are off when the titles carry different numbers (Weeknotes
+    Rules 3 to 8 are off when the titles carry different numbers (Weeknotes
     12 and 13, part 1 and 2) or the posts are more than MAX_DAYS_APART apart,
-    unless they are a whole repost up to LATE_MAX_DAYS late (`_late_copy`).
+    unless they are a whole repost up to LATE_MAX_DAYS late (`_late_copy`,
+    `_framed`).
     7. contained, too, when the longer post is the shorter under its title
        with a " – Blog name" suffix and holds at least CONTAINMENT_THRESHOLD
        of it (a short original reposted with an intro). A teaser shorter
        than MIN_SHINGLES is compared by opening-of only.
+    8. framed: the whole of one text is in the other, which adds only
+       before and after it (an intro of a paragraph or two, an outro, a bio),
+       with light edits at most and the same numbers inside (`framing`),
+       and a sign of republication or one title (`_framed`).
     A newsletter's issue label is not the post's number: "Issue 4: Title"
-    and "Title" carry the same numbers (`_relabelled`).
+    and "Title" carry the same numbers (`_relabelled`). A headline of its
+    own that lost the original's number is compared by framed only
+    (`_retitled`).
     The decision is symmetric: swapping new and old gives the same Match.
     """
     if new.post_id == old.post_id:
@@ -171,17 +180,20 @@ def duplicate_match(new: Fingerprint, old: Fingerprint) -> Match | None:
         old.evidence_key is not None and old.evidence_key == new.url_key
     ):
         return Match("evidence", 1.0)
-    if new.title_numbers != old.title_numbers and not _relabelled(new, old):
+    renumbered = new.title_numbers != old.title_numbers and not _relabelled(new, old)
+    if renumbered and not _retitled(new, old):
         return None
     apart = abs(new.published - old.published)
     if apart > timedelta(days=MAX_DAYS_APART) and not (
-        apart <= timedelta(days=LATE_MAX_DAYS) and _late_copy(new, old)
+        apart <= timedelta(days=LATE_MAX_DAYS) and (_late_copy(new, old) or _framed(new, old))
     ):
         return None
     if new.content_key.startswith("c:") and new.content_key == old.content_key:
         return Match("same-content", 1.0)
     if new.feed_id == old.feed_id:
         return None
+    if renumbered:  # a headline of its own, without the original's number: only framed
+        return _framed(new, old)
     if _too_short(new) or _too_short(old):  # a short teaser: only opening-of compares it
         return _opening_of(new, old)
     score = (
@@ -192,12 +204,54 @@ def duplicate_match(new: Fingerprint, old: Fingerprint) -> Match | None:
     strict = new.title_key != old.title_key or named_authors_differ(new.author, old.author)
     if score >= (STRICT_THRESHOLD if strict else NEAR_DUPLICATE_THRESHOLD):
         return Match("near-duplicate", score)
-    return _opening_of(new, old) or _contained(new, old) or _within_suffixed(new, old)
+    return (
+        _opening_of(new, old)
+        or _contained(new, old)
+        or _within_suffixed(new, old)
+        or _framed(new, old)
+    )
 
 
 def _relabelled(a: Fingerprint, b: Fingerprint) -> bool:
-    """One title is the other under a periodical's issue label: "Issue 4: Title" and "Title"."""
+    """One title is the other under a label: "Issue 4: Title" or "Guest post: Title" and "Title"."""
     return a.title_unlabelled_key == b.title_key or b.title_unlabelled_key == a.title_key
+
+
+def _retitled(a: Fingerprint, b: Fingerprint) -> bool:
+    """One title has numbers, the other none and is not the first less them.
+
+    "Weeknotes" and "Weeknotes 13", "Title" and "Title, part 2" are a
+    series; "Issue 4: what my casework says about the website" run under a
+    headline of the team's own is not, and only `_framed` may match it.
+    """
+    if bool(a.title_numbers) == bool(b.title_numbers):
+        return False
+    plain, numbered = (b, a) if a.title_numbers else (a, b)
+    return not plain.title_words <= numbered.title_words
+
+
+def _framed(a: Fingerprint, b: Fingerprint) -> Match | None:
+    """Match("framed") when one whole text is in the other, which adds only at its edges.
+
+    `framing.framed` reads the texts in order. The sign of republication is
+    "contained"'s or the titles agreeing (a team account under the post's
+    own title), and never two different named authors unless one says it
+    is a copy. Not a teaser: a cut text is an opening, and "opening-of"
+    marks it so that it never leads its cluster.
+    """
+    if a.cut or b.cut:
+        return None
+    if not (
+        a.says_copy
+        or b.says_copy
+        or (
+            not named_authors_differ(a.author, b.author)
+            and (named_authors_agree(a.author, b.author) or _titles_agree(a, b))
+        )
+    ):
+        return None
+    score = framed(a.shingle_seq, a.text_words, b.shingle_seq, b.text_words)
+    return Match("framed", score) if score is not None else None
 
 
 def _too_short(fp: Fingerprint) -> bool:

@@ -72,18 +72,22 @@ def shingles(text: str, k: int = SHINGLE_SIZE) -> frozenset[int]:
     is stable across processes for ints and runs in C: several times faster
     than hashing each run's text.
     """
-    w = words(text)
+    return frozenset(_runs(words(text), k))
+
+
+def _runs(w: list[str], k: int) -> list[int]:
+    """The shingles of a word list, in the order they occur (`shingles`)."""
     if not w:
-        return frozenset()
+        return []
     cache = _WORD_HASHES
     hashes = [cache.get(word) or _word_hash(word) for word in w]
     if len(hashes) < k:
-        return frozenset({hash(tuple(hashes)) & _MASK64})
+        return [hash(tuple(hashes)) & _MASK64]
     # hash() of a tuple of ints does not depend on PYTHONHASHSEED (only str and
     # bytes are salted), so these values are the same in every process;
     # tests/test_canaries.py fails if a Python upgrade changes the tuple hash.
     runs = zip(*(hashes[i:] for i in range(k)), strict=False)
-    return frozenset(hash(run) & _MASK64 for run in runs)
+    return [hash(run) & _MASK64 for run in runs]
 
 
 _WORD_HASHES: dict[str, int] = {}
@@ -96,13 +100,23 @@ def post_shingles(text: str) -> frozenset[int]:
     a post's opening has only shingles of the original. A cut text keeps
     its shingles from MIN_TEASER_SHINGLES.
     """
+    return frozenset(post_sequence(text)[0])
+
+
+def post_sequence(text: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """`post_shingles` in the order they occur, and the words they are made of.
+
+    Shingle i covers words i to i + SHINGLE_SIZE - 1, so a rule can say where
+    in a post two texts agree (`framing`), not only how much. Both are empty
+    when `post_shingles` is.
+    """
     kept = _TEASER_TAIL.sub("", text)
-    hashes = shingles(kept)
-    if len(hashes) >= MIN_SHINGLES:
-        return hashes
-    if len(hashes) >= MIN_TEASER_SHINGLES and len(kept) < len(text):
-        return hashes
-    return frozenset()
+    w = words(kept)
+    runs = _runs(w, SHINGLE_SIZE)
+    distinct = len(set(runs))
+    if distinct >= MIN_SHINGLES or (distinct >= MIN_TEASER_SHINGLES and len(kept) < len(text)):
+        return tuple(runs), tuple(w)
+    return (), ()
 
 
 def is_cut(text: str) -> bool:

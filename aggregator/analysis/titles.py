@@ -1,8 +1,9 @@
-"""What a title says about a post: series numbers, a round-up's blog-name suffix, an issue label.
+"""What a title says about a post: series numbers, a round-up's blog-name suffix, a label.
 
 Pure helpers of the duplicate rules (`similarity`): two posts whose titles
 carry different series numbers are different posts; a round-up's copy is
-titled "Title – Blog name"; a newsletter runs "Issue 4: Title".
+titled "Title – Blog name"; a newsletter runs "Issue 4: Title", a team blog
+"Guest post: Title".
 """
 
 from __future__ import annotations
@@ -71,9 +72,17 @@ _ISSUE_LABEL = re.compile(
     r"\s*[:|\u2013\u2014-]\s+(?P<rest>.*\w.*)",
     re.IGNORECASE | re.DOTALL,
 )
+# "Guest post: ", "Guest blog by Jo Bloggs – ", "Cross-post | " before a title:
+# how a team blog labels a post it republishes (`evidence.says_it_is_a_copy`).
+_GUEST_LABEL = re.compile(
+    r"\s*(?:guest\s+(?:post|blog)|cross-?post(?:ed)?|re-?post(?:ed)?)\b[^:|\u2013\u2014]{0,60}?"
+    r"\s*[:|\u2013\u2014]\s+(?P<rest>.*\w.*)",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
 def title_unlabelled(title: str) -> str | None:
-    """The title less a periodical's issue label ("Issue 4: Title" -> "Title"); None without one."""
-    match = _ISSUE_LABEL.fullmatch(title.strip())
+    """The title less a label that is not the post's: a periodical's issue ("Issue 4: Title")
+    or a republication's ("Guest post: Title"); None without one."""
+    match = _ISSUE_LABEL.fullmatch(title.strip()) or _GUEST_LABEL.fullmatch(title.strip())
     return match["rest"].strip() if match else None
