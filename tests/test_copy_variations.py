@@ -43,6 +43,7 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)  # after every repost, so no date is clam
 MEMBER = "member.rss"
 TEAM = "team.rss"
 TEAM_BLOG = "Brackenford Digital"
+EDITOR = "Morwenna Pascoe"  # the team blog's editor, a named person
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,8 @@ VARIATIONS = [
     Variation("title-suffix", lambda o: o.html, title=suffixed),
     Variation("title-suffix-intro", lambda o: INTRO_PLAIN(o) + o.html, title=suffixed),
     Variation("team-account", lambda o: INTRO_PLAIN(o) + o.html, author=lambda o: "Digital team"),
+    # a team blog runs the post under its editor's byline, crediting the author in its intro
+    Variation("editor-byline", lambda o: INTRO_COLLEAGUE(o) + o.html, author=lambda o: EDITOR),
     Variation(
         "all-at-once",
         lambda o: INTRO_COLLEAGUE(o) + retyped(rerendered(o.html)) + SIGNATURE(o),
@@ -192,12 +195,21 @@ VARIATIONS = [
               "<p>Read more</p>", title=suffixed, late=False),
 ]  # fmt: skip
 DELAYS = {"same-day": 0, "2-weeks": 14, "3-months": 91, "9-months": 273}
+# A year or two late, a repost is one still when it says so or credits the
+# author by name (an annual post's next edition does neither): every variation
+# whose intro or outro names the author, or claims a copy.
+VERY_LATE = {"13-months": 396, "2-years": 730}
+SIGNED = ("intro-claim", "intro-colleague", "intro-plain", "intro-one-line", "editors-note",
+          "signature", "intro-and-editors-note", "title-suffix-intro", "team-account",
+          "all-at-once", "editor-byline")  # fmt: skip
 CASES = [
     pytest.param(v, delay, id=f"{v.name}-{delay}")
     for v in VARIATIONS
     for delay in DELAYS
     if v.late or DELAYS[delay] <= 14
-]
+] + [pytest.param(v, delay, id=f"{v.name}-{delay}") for v in VARIATIONS if v.name in SIGNED
+     for delay in VERY_LATE]  # fmt: skip
+DAYS = DELAYS | VERY_LATE
 
 
 # --- feeds and the store -------------------------------------------------------------
@@ -292,14 +304,14 @@ def test_every_realistic_repost_is_linked_to_its_original(
     name = f"{variation.name}-{delay}.rss"
     # Voice has only the excerpt of a post whose blog gives excerpts; a repost
     # months later is of the whole post, so it is not one of these variations.
-    reposted = [(i, o) for i, o in enumerate(ORIGINALS) if DELAYS[delay] <= 14 or not o.excerpt]
+    reposted = [(i, o) for i, o in enumerate(ORIGINALS) if DAYS[delay] <= 14 or not o.excerpt]
     items = [
         Item(
             guid=f"repost-{i}",
             url=f"https://team.example.gov.uk/{variation.name}/{delay}/{i}/",
             title=variation.title(o),
             author=variation.author(o),
-            published=o.published + timedelta(days=DELAYS[delay], hours=3),
+            published=o.published + timedelta(days=DAYS[delay], hours=3),
             html=variation.body(o),
         )
         for i, o in reposted
@@ -430,6 +442,39 @@ def lookalikes() -> list[tuple[str, Original, Item]]:
                 ),
             )
         )
+    # A year or two on, a team blog's next edition credits last year's author
+    # by name: a credit lets a late repost in, never a text whose dates moved.
+    credited = replace(yearless, author="Priya Shah")
+    for name, days in [("event-next-year-credited", 364), ("event-two-years-on-credited", 728)]:
+        cases.append(
+            (
+                name,
+                credited,
+                Item(
+                    f"la-{name}",
+                    f"https://team.example.gov.uk/{name}/",
+                    credited.title,
+                    EDITOR,
+                    credited.published + timedelta(days=days),
+                    INTRO_COLLEAGUE(credited) + next_edition(credited.html),
+                ),
+            )
+        )
+    template = ORIGINALS[3]
+    cases.append(
+        (
+            "same-title-new-body-credited-a-year-on",
+            template,
+            Item(
+                "la-new-body-credited",
+                "https://team.example.gov.uk/new-body-credited/",
+                template.title,
+                EDITOR,
+                template.published + timedelta(days=400),
+                INTRO_COLLEAGUE(template) + _new_body(template, ORIGINALS[9]),
+            ),
+        )
+    )
     job = _by_title("We're hiring: senior user researcher")
     other = _by_title("We're hiring: content designer")
     role = re.compile("senior user researcher", re.IGNORECASE)

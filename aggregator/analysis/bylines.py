@@ -31,3 +31,22 @@ def named_authors_differ(a: str | None, b: str | None) -> bool:
     if not words_a or not words_b or words_a & _UNNAMED or words_b & _UNNAMED:
         return False
     return not words_a & words_b
+
+
+def credits(edge_words: frozenset[str], author: str | None) -> bool:
+    """Do a post's opening or closing words name `author` in full ("a post by Jo Bloggs")?
+
+    How a team blog that runs a member's post under its editor's byline says
+    whose it is, often without "first published" or "guest post". The whole
+    name, of at least two words or a handle of at least HANDLE letters
+    ("harrietrowe"), so a first name in passing is not a credit.
+    """
+    names = set(words(author or ""))
+    if not names or names & _UNNAMED:
+        return False
+    if len(names) == 1 and len(next(iter(names))) < HANDLE:
+        return False
+    return names <= edge_words
+
+
+HANDLE = 8  # letters of a one-word author field that is a handle, not a first name

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from aggregator.analysis.evidence import says_it_is_a_copy
+from aggregator.analysis.evidence import SAYS_COPY_EDGE, says_it_is_a_copy
 from aggregator.analysis.identity import canonical_url, content_key, title_key, words
 from aggregator.analysis.sketch import (
     NUM_PERM,
@@ -55,6 +55,9 @@ class Fingerprint:
     shingle_seq: tuple[int, ...] = ()
     text_words: tuple[str, ...] = ()
     title_words: frozenset[str] = frozenset()
+    # The words of the text's opening and closing SAYS_COPY_EDGE characters,
+    # where an intro or an outro credits the post's author (bylines.credits).
+    edge_words: frozenset[str] = frozenset()
 
 
 def fingerprint(
@@ -114,6 +117,7 @@ def fingerprint(
         shingle_seq=sequence,
         text_words=text_words,
         title_words=frozenset(words(title)),
+        edge_words=frozenset(words(f"{text[:SAYS_COPY_EDGE]} {text[-SAYS_COPY_EDGE:]}")),
     )
 
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from aggregator.analysis.bylines import named_authors_agree, named_authors_differ
+from aggregator.analysis.bylines import credits, named_authors_agree, named_authors_differ
 from aggregator.analysis.fingerprints import Fingerprint as Fingerprint  # re-exported
 from aggregator.analysis.fingerprints import fingerprint as fingerprint
 from aggregator.analysis.fingerprints import lsh_keys as lsh_keys
@@ -77,7 +77,9 @@ LATE_MAX_ADDED = 80
 # ... and only up to this many days apart: an annual post (an event, a
 # report, gritting season) comes back under its title a year later, give or
 # take a few weeks, and is the next edition, not a copy, however little of
-# its template changed.
+# its template changed. Unless one post says it is the other's copy, or names
+# the other's author in its intro or outro (`_signed`): a next edition does
+# not credit someone else's blog, and a repost is one however late it comes.
 LATE_MAX_DAYS = 300
 
 # Minimum share of a teaser's shingles found in the longer post for
@@ -153,7 +155,8 @@ def duplicate_match(new: Fingerprint, old: Fingerprint) -> Match | None:
     Rules 3 to 8 are off when the titles carry different numbers (Weeknotes
     12 and 13, part 1 and 2) or the posts are more than MAX_DAYS_APART apart,
     unless they are a whole repost up to LATE_MAX_DAYS late (`_late_copy`,
-    `_framed`).
+    `_framed`), or later still when one says it is a copy or credits the
+    other's author (`_signed`).
     7. contained, too, when the longer post is the shorter under its title
        with a " – Blog name" suffix and holds at least CONTAINMENT_THRESHOLD
        of it (a short original reposted with an intro). A teaser shorter
@@ -185,7 +188,8 @@ def duplicate_match(new: Fingerprint, old: Fingerprint) -> Match | None:
         return None
     apart = abs(new.published - old.published)
     if apart > timedelta(days=MAX_DAYS_APART) and not (
-        apart <= timedelta(days=LATE_MAX_DAYS) and (_late_copy(new, old) or _framed(new, old))
+        (apart <= timedelta(days=LATE_MAX_DAYS) or _signed(new, old))
+        and (_late_copy(new, old) or _framed(new, old))
     ):
         return None
     if new.content_key.startswith("c:") and new.content_key == old.content_key:
@@ -236,14 +240,15 @@ def _framed(a: Fingerprint, b: Fingerprint) -> Match | None:
     `framing.framed` reads the texts in order. The sign of republication is
     "contained"'s or the titles agreeing (a team account under the post's
     own title), and never two different named authors unless one says it
-    is a copy. Not a teaser: a cut text is an opening, and "opening-of"
-    marks it so that it never leads its cluster.
+    is a copy or credits the other's author by name (`_signed`: a team blog
+    running a member's post under its editor's byline). Not a teaser: a
+    cut text is an opening, and "opening-of" marks it so that it never
+    leads its cluster.
     """
     if a.cut or b.cut:
         return None
     if not (
-        a.says_copy
-        or b.says_copy
+        _signed(a, b)
         or (
             not named_authors_differ(a.author, b.author)
             and (named_authors_agree(a.author, b.author) or _titles_agree(a, b))
@@ -252,6 +257,13 @@ def _framed(a: Fingerprint, b: Fingerprint) -> Match | None:
         return None
     score = framed(a.shingle_seq, a.text_words, b.shingle_seq, b.text_words)
     return Match("framed", score) if score is not None else None
+
+
+def _signed(a: Fingerprint, b: Fingerprint) -> bool:
+    """One says it is a copy, or credits the other's author by name in its intro or outro."""
+    if a.says_copy or b.says_copy:
+        return True
+    return credits(a.edge_words, b.author) or credits(b.edge_words, a.author)
 
 
 def _too_short(fp: Fingerprint) -> bool:
