@@ -2,12 +2,18 @@
 
 Serves tests/data/eval/feeds on 127.0.0.1, fetches them with `update_feeds`
 (parse workers, tagging with topics.yaml, deduplication, SQLite), and compares
-what was stored with tests/data/eval/gold.json, separately for its two parts
+what was stored with tests/data/eval/gold.json, separately for each part
 (each post's `split`, see tests/data/eval/README.md):
 
 - `dev`: the part rules and parameters may be chosen on;
 - `held-out`: never used to choose anything; it says how Voice does on posts
-  and blogs it was not tuned on. A gap between the two is a finding.
+  and blogs it was not tuned on. A gap between the two is a finding. Its
+  duplicates were examined once, after a run missed a repost (issue 12);
+- `held-out-2`: written after that, by authors who saw neither the rules nor
+  the other parts, and never examined: the duplicate figures to trust.
+
+The held-out targets are judged on both held-out parts together ("held-out
+all"), with each part's figures beside them.
 
 Scores per part:
 
@@ -42,7 +48,9 @@ from aggregator.registry.topics import load_topics  # noqa: E402
 from aggregator.update import update_feeds  # noqa: E402
 from tests.support.feedserver import FeedServer  # noqa: E402
 
-SPLITS = ("dev", "held-out")
+SPLITS = ("dev", "held-out", "held-out-2")
+HELD_OUT = ("held-out", "held-out-2")
+ALL_HELD_OUT = "held-out all"  # both held-out parts scored as one
 # The held-out targets of issue 12.
 TARGETS = {
     "dedupe_precision": 0.99,
@@ -189,6 +197,8 @@ def score(db: Path) -> Report:
         split: score_part([p for p in posts if p["split"] == split], stored, lookalikes)
         for split in SPLITS
     }
+    held = [p for p in posts if p["split"] in HELD_OUT]
+    parts[ALL_HELD_OUT] = score_part(held, stored, lookalikes)
     part_of = {(p["feed"], p["guid"]): p["split"] for p in posts}
     by_root: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for p in posts:
@@ -212,18 +222,19 @@ def evaluate() -> Report:
 
 
 def _row(label: str, values: list[str], target: str = "") -> str:
-    cells = "".join(f"{v:>12}" for v in values)
+    cells = "".join(f"{v:>13}" for v in values)
     return f"  {label:26}{cells}" + (f"   {target}" if target else "")
 
 
 def main(argv: list[str]) -> int:
     report = evaluate()
-    shown = ["dev"] if "--dev-only" in argv else list(SPLITS)  # while choosing rules
+    dev_only = "--dev-only" in argv  # while choosing rules
+    shown = ["dev"] if dev_only else [*SPLITS, ALL_HELD_OUT]
     parts = [report.parts[s] for s in shown]
-    sizes = " + ".join(f"{report.parts[s].posts} {s}" for s in shown)
+    sizes = " + ".join(f"{report.parts[s].posts} {s}" for s in SPLITS if s in shown)
     print(f"labelled set: tests/data/eval, {sizes} posts")
-    heading = {"dev": "development", "held-out": "held-out"}
-    print(_row("", [heading[s] for s in shown], "held-out target"))
+    heading = {"dev": "development", "held-out": "held-out 1", "held-out-2": "held-out 2"}
+    print(_row("", [heading.get(s, s) for s in shown], "held-out target"))
     rows: list[tuple[str, str, str]] = [
         ("duplicates precision", "dedupe_precision", ">= 0.99"),
         ("duplicates recall", "dedupe_recall", ">= 0.97"),
@@ -243,19 +254,23 @@ def main(argv: list[str]) -> int:
         f" macro F1 {cv['macro_f1']:.3f})"
     )
     print(_row("look-alikes merged", [str(len(s.lookalikes_merged)) for s in parts], "0"))
-    if len(shown) == 2:
+    if not dev_only:
         print(_row("copies linked across parts", [str(len(report.across))], "0"))
     print("  per topic (F1)")
     for topic in sorted(set().union(*(s.per_topic for s in parts))):
         cells = [f"{s.per_topic.get(topic, 0.0):.3f}" for s in parts]
         print(_row(f"  {topic}", cells, f"(dev cross-validated {cv['per_topic'][topic]:.3f})"))
-    for split in shown:
+    for split in (s for s in shown if s != ALL_HELD_OUT):
         s = report.parts[split]
         for a, b in s.false_pairs:
             print(f"  {split}: wrongly joined: {a}  ~  {b}")
         for a, b in s.missed_pairs:
             print(f"  {split}: missed copy:    {a}  ~  {b}")
-    if len(shown) == 2:
+    if not dev_only:
+        print(
+            "  (held-out 1's duplicates were examined after a run missed a repost;"
+            " held-out 2 never was)"
+        )
         for a, b in report.across:
             print(f"  linked across parts: {a}  ~  {b}")
     return 0
