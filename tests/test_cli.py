@@ -149,6 +149,17 @@ def test_demo_once_fetches_the_bundled_feeds(tmp_path: Path) -> None:
     assert "0 failed" in out
     count = sqlite3.connect(db).execute("SELECT count(DISTINCT feed_id) FROM posts").fetchone()
     assert count == (3,)
+    # every demo feed's posts are where they belong: none is taken for a copy (issue 12:
+    # LocalGov Digital's article was once a same-url "copy" of another feed's section)
+    public = sqlite3.connect(db).execute(
+        "SELECT f.title, count(p.id) FROM feeds f LEFT JOIN posts p"
+        " ON p.feed_id = f.id AND p.duplicate_of IS NULL GROUP BY f.id ORDER BY f.title"
+    )
+    assert dict(public.fetchall()) == {
+        "LocalGov Digital": 1,
+        "LocalGov Digital workstreams": 3,
+        "Phil Rumens": 7,
+    }
 
 
 def test_status_problems_lists_only_feeds_needing_attention(
