@@ -73,7 +73,7 @@ def test_first_fetch_is_back_catalogue_but_for_the_newest_posts(
     url = server.url("philrumens.atom")
     cycle(db_path, pool, url, backfill_keep=2)
     assert rows(db_path, "SELECT count(*), sum(is_backfill) FROM posts") == [(7, 5)]
-    river = rows(db_path, "SELECT title FROM river")
+    river = rows(db_path, "SELECT title FROM river ORDER BY published DESC")
     assert [r[0] for r in river] == [
         "LocalGov Digital rebooted",
         "Listening outside of the echo chamber",
@@ -92,7 +92,7 @@ def test_first_fetch_is_back_catalogue_but_for_the_newest_posts(
     )
     cycle(db_path, pool, url, at=NOW + timedelta(hours=2), backfill_keep=2)
     assert rows(db_path, "SELECT is_backfill FROM posts WHERE title = 'A new post'") == [(0,)]
-    assert rows(db_path, "SELECT title FROM river LIMIT 1") == [("A new post",)]
+    assert rows(db_path, "SELECT title FROM river ORDER BY published DESC LIMIT 1") == [("A new post",)]
 
 
 def test_permanent_redirect_confirmed_after_three_sightings_over_two_days(

@@ -30,6 +30,7 @@ from aggregator.storage.schema.later import (
     _m0008_member_choices,
     _m0009_editor_topics,
     _m0010_topic_evidence,
+    _m0011_reading_speed,
 )
 
 if TYPE_CHECKING:
@@ -48,5 +49,6 @@ STEPS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("0008_member_choices", _m0008_member_choices),
     ("0009_editor_topics", _m0009_editor_topics),
     ("0010_topic_evidence", _m0010_topic_evidence),
+    ("0011_reading_speed", _m0011_reading_speed),
 )
 MIGRATIONS = tuple(name for name, _ in STEPS)
