@@ -92,7 +92,8 @@ def test_first_fetch_is_back_catalogue_but_for_the_newest_posts(
     )
     cycle(db_path, pool, url, at=NOW + timedelta(hours=2), backfill_keep=2)
     assert rows(db_path, "SELECT is_backfill FROM posts WHERE title = 'A new post'") == [(0,)]
-    assert rows(db_path, "SELECT title FROM river ORDER BY published DESC LIMIT 1") == [("A new post",)]
+    newest = rows(db_path, "SELECT title FROM river ORDER BY published DESC LIMIT 1")
+    assert newest == [("A new post",)]
 
 
 def test_permanent_redirect_confirmed_after_three_sightings_over_two_days(
