@@ -12,12 +12,17 @@ clock or database; the parse workers and the store call in with plain values.
   rel=canonical).
 - `sketch`: shingles, MinHash signature and LSH band keys, computed per post in
   the parse workers.
+- `fingerprints`: what deduplication knows about one post (its Fingerprint, built
+  by one constructor for the store and the tests) and its index keys.
 - `similarity`: the cross-feed duplicate rules, their thresholds and guards, and
   the canonical post of a cluster.
+- `framing`: whether one text is the whole of another with only an intro or an
+  outro around it, read in order ("framed").
 - `bylines`: what two posts' author fields say about who wrote them.
 - `titles`: what a title says: series numbers, a round-up's " – Blog name"
   suffix, a newsletter's issue label.
 - `vocabulary`: the topics of topics.yaml, their checks, lookup indexes and version.
+- `words`: tokens, stems and category keys, shared by the vocabulary and tagging.
 - `tagging`: scoring a post against the vocabulary and assigning its topics.
 - `topic_model`: the trained model that weighs the rules' evidence and the words
   learned from the labelled set (aggregator/analysis/topic_model.json).
