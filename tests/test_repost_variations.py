@@ -40,6 +40,7 @@ from tests.test_copy_variations import (
     retyped,
     rss,
     run,
+    side_by_side,
     suffixed,
 )
 
@@ -315,12 +316,7 @@ def test_a_lookalike_is_not_linked(
     site: tuple[Path, FeedServer], pool: ParsePool, tmp_path: Path,
     name: str, stored: Original, item: Item,
 ) -> None:  # fmt: skip
-    root, server = site
-    first = Item(stored.guid, stored.url, stored.title, stored.author, stored.published,
-                 stored.html)  # fmt: skip
-    (root / f"la-{name}-a.rss").write_bytes(rss([first], "A member's blog"))
-    (root / f"la-{name}-b.rss").write_bytes(rss([item], TEAM_BLOG))
-    db = tmp_path / "voice.db"
-    run(db, pool, server, f"la-{name}-a.rss", own_blog=True)
-    run(db, pool, server, f"la-{name}-b.rss", own_blog=False)
-    assert canonical_of(db) == {stored.guid: None, item.guid: None}
+    assert side_by_side(site, pool, tmp_path, name, stored, item) == {
+        stored.guid: None,
+        item.guid: None,
+    }
