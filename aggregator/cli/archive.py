@@ -23,6 +23,7 @@ from aggregator.cli.options import (
     existing_db,
     one_line_errors,
 )
+from aggregator.cli.progress import progress_bar, progress_option
 from aggregator.errors import ConfigError
 from aggregator.registry.topics import topics_for_registry
 from aggregator.schedule import from_iso, to_iso
@@ -148,8 +149,9 @@ def _when(iso: str | None) -> str:
     default=None,
     help="The vocabulary  [default: topics.yaml beside feeds.yaml, else Voice's own]",
 )
+@progress_option
 @one_line_errors
-def retag(config: Path, db: Path, topics_path: Path | None) -> None:
+def retag(config: Path, db: Path, topics_path: Path | None, progress: bool | None) -> None:
     """Re-apply topics.yaml to every stored post, after the vocabulary changes."""
     from aggregator.analysis.tagging import topics_for
     from aggregator.analysis.vocabulary import rules_version
@@ -170,7 +172,8 @@ def retag(config: Path, db: Path, topics_path: Path | None) -> None:
     conn = storage.connect(existing_db(db))
     try:
         sync_topics(conn, [(t.slug, t.label, t.description) for t in vocabulary.topics])
-        count = admin.retag_posts(conn, tag, version)
+        with progress_bar("retagging", progress) as update:
+            count = admin.retag_posts(conn, tag, version, progress=update)
     finally:
         conn.close()
     click.echo(f"{count} posts retagged with rules version {version}")
@@ -184,12 +187,14 @@ def retag(config: Path, db: Path, topics_path: Path | None) -> None:
     is_flag=True,
     help="Accepted for older scripts; rebuilding is what the command does.",
 )
+@progress_option
 @one_line_errors
-def dedupe(config: Path, db: Path, rebuild: bool) -> None:
+def dedupe(config: Path, db: Path, rebuild: bool, progress: bool | None) -> None:
     """Relink cross-feed copies over the whole archive from scratch."""
     conn = storage.connect(existing_db(db))
     try:
-        admin.rebuild_duplicates(conn)
+        with progress_bar("linking copies", progress) as update:
+            admin.rebuild_duplicates(conn, progress=update)
         total, copies = conn.execute("SELECT count(*), count(duplicate_of) FROM posts").fetchone()
     finally:
         conn.close()
