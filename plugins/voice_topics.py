@@ -53,9 +53,12 @@ class TopicFacet(Facet):  # type: ignore[misc]
         if self.table not in TOPIC_TABLES or not self.get_configs():
             return results, timed_out
         size = self.get_facet_size()
+        # `+post_id`: walk the (topic, post_id) index in topic order, each post
+        # checked against the filtered ids, rather than look up each id's topics
+        # and sort them by topic afterwards (about half the time).
         sql = f"""
             SELECT topic AS value, count(*) AS count FROM post_topics
-            WHERE post_id IN (SELECT id FROM ({self.sql}))
+            WHERE +post_id IN (SELECT id FROM ({self.sql}))
             GROUP BY topic ORDER BY count DESC, value LIMIT {size + 1}
         """
         try:

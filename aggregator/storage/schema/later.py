@@ -109,10 +109,13 @@ def _m0011_reading_speed(db: sqlite_utils.Database) -> None:
     `river` loses its ORDER BY (newest first comes from metadata.yml's
     sort_desc, and SQL asks for its own order): a view that sorts cannot be
     flattened into the counts and facets Datasette wraps around it, so each
-    of them read every column of every row, text and HTML included. Two
-    partial indexes hold exactly the rows `river` and `posts_public` show, by
-    date with the faceted columns, so a count, a facet or the newest page
-    reads only the index.
+    of them read every column of every row, text and HTML included.
+    `posts_public_state` holds every column the public views filter on, then
+    date, region and organisation, so their counts, facets and newest page
+    read only the index. Datasette's facets ask for `region IS NOT NULL`,
+    which drew SQLite to the one-column region and organisation indexes and
+    a lookup of every post's row (its flags stored after the text): those
+    indexes now carry the same flags, so either plan reads only an index.
     """
     for statement in (
         "DROP VIEW river",
@@ -123,9 +126,12 @@ def _m0011_reading_speed(db: sqlite_utils.Database) -> None:
         FROM posts WHERE hidden = 0 AND is_backfill = 0 AND duplicate_of IS NULL
           AND removed_at IS NULL
         """,
-        "CREATE INDEX posts_river_published ON posts(published, region, organisation)"
-        " WHERE hidden = 0 AND is_backfill = 0 AND duplicate_of IS NULL AND removed_at IS NULL",
-        "CREATE INDEX posts_public_published ON posts(published, region, organisation)"
-        " WHERE hidden = 0 AND duplicate_of IS NULL AND removed_at IS NULL",
+        "CREATE INDEX posts_public_state ON posts"
+        "(duplicate_of, hidden, removed_at, is_backfill, published, region, organisation)",
+        "DROP INDEX posts_region",
+        "CREATE INDEX posts_region ON posts(region, duplicate_of, hidden, removed_at, is_backfill)",
+        "DROP INDEX posts_organisation",
+        "CREATE INDEX posts_organisation"
+        " ON posts(organisation, duplicate_of, hidden, removed_at, is_backfill)",
     ):
         db.execute(statement)
