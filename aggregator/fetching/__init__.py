@@ -12,15 +12,29 @@ Politeness keys (`host_key`) live here too, because they are about hosts.
     failures    HTTP statuses and transport errors as FetchErrors with one-line messages
 """
 
-import httpx
+import sys
 
-from aggregator.fetching.client import (
+# `import httpx` also imports httpx's own command line (httpx._main), and with
+# it rich and pygments: a third of Voice's start-up, for a tool Voice never
+# runs. A None entry in sys.modules makes that one import fail, which httpx
+# expects (it then defines a `main` that asks for httpx[cli]); the entry is
+# removed again at once, so nothing else is affected.
+_SKIP_CLI = "httpx" not in sys.modules and "httpx._main" not in sys.modules
+if _SKIP_CLI:
+    sys.modules["httpx._main"] = None  # type: ignore[assignment]
+try:
+    import httpx
+finally:
+    if _SKIP_CLI:
+        del sys.modules["httpx._main"]
+
+from aggregator.fetching.client import (  # noqa: E402  (after httpx, above)
     fetch_feed,
     limits_from_settings,
     make_client,
     user_agent,
 )
-from aggregator.fetching.hostpolicy import host_key
+from aggregator.fetching.hostpolicy import host_key  # noqa: E402
 
 # The types other stages hold without importing httpx themselves.
 Client = httpx.AsyncClient
