@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from typing import NamedTuple
 
-from aggregator.analysis import similarity, sketch
+from aggregator.analysis import identity, similarity, sketch
 
 _FINGERPRINT_SQL = """
     SELECT posts.id, posts.feed_id, posts.author, posts.published, posts.url,
@@ -53,15 +54,19 @@ def link_duplicates(conn: sqlite3.Connection, post_ids: Sequence[int]) -> int:
         row = conn.execute(_FINGERPRINT_SQL + " WHERE posts.id = ?", [post_id]).fetchone()
         if row is None:
             continue
-        new = _fingerprint(row)
-        keys = similarity.lsh_keys(row["title"], new.signature)
+        probe = _probe(row)
+        keys = similarity.lsh_keys(row["title"], probe.signature)
         conn.executemany(
             "INSERT OR IGNORE INTO post_lsh (band, post_id) VALUES (?, ?)",
             [(key, post_id) for key in keys],
         )
+        candidates = _candidates(conn, probe, keys)
+        if not candidates:
+            continue  # most posts: no fingerprint needed (its shingles are most of the cost)
+        new = _fingerprint(row)
         best: dict[int, similarity.Match] = {}  # cluster root -> the strongest match into it
         seen: dict[int, similarity.Fingerprint] = {}
-        for old, root in _candidates(conn, new, keys):
+        for old, root in candidates:
             seen[old.post_id] = old
             match = similarity.duplicate_match(new, old)
             if match is not None and (root not in best or match.score > best[root].score):
@@ -97,6 +102,34 @@ def link_duplicates(conn: sqlite3.Connection, post_ids: Sequence[int]) -> int:
     return linked
 
 
+class _Probe(NamedTuple):
+    """What finding a post's candidates needs: the Fingerprint's keys, without its shingles."""
+
+    post_id: int
+    url_key: str | None
+    evidence_key: str | None
+    content_key: str
+    signature: tuple[int, ...]
+
+
+def _probe(row: sqlite3.Row) -> _Probe:
+    """The keys `_fingerprint(row)` would give, computed as `fingerprints.fingerprint` does.
+
+    The signature is the stored one: the worker sketched the stored text, and
+    every writer of `posts.text` writes its `minhash` with it (or NULL, when
+    it is computed here as the fingerprint would).
+    """
+    url_key = identity.canonical_url(row["url"]) if row["url"] else None
+    evidence_key = row["evidence_key"]
+    return _Probe(
+        post_id=row["id"],
+        url_key=url_key,
+        evidence_key=evidence_key if evidence_key != url_key else None,
+        content_key=identity.content_key(row["title"], row["text"]),
+        signature=sketch.unpack(row["minhash"]) or sketch.signature(row["text"]),
+    )
+
+
 def _reason(match: similarity.Match) -> str:
     return f"{match.rule} {match.score:.2f}"
 
@@ -111,7 +144,7 @@ def _rows(conn: sqlite3.Connection, ids: Sequence[int]) -> list[sqlite3.Row]:
 
 def _candidates(
     conn: sqlite3.Connection,
-    new: similarity.Fingerprint,
+    new: _Probe,
     keys: Sequence[str],
     limit: int = 50,
     title_limit: int = 20,
