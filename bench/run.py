@@ -267,17 +267,15 @@ def main() -> int:
                 )
 
     print_table(results)
-    targets = check_targets(results)
-    print("\nfloor: the required parts alone, one process, no fetching (bench/floor.py),")
-    print("lowest of a run before the cycles and one after:")
+    print("\nfloor: everything a cold cycle does per entry, one process, no fetching,")
+    print("no workers (bench/floor.py); lowest of a run before the cycles and one after:")
     corpus.restore(mtime=t0 + 4 * HOUR)  # the base corpus again, as the first run timed
     floor = lowest(floor_before, run_floor(corpus.directory))
     if floor:
-        print_floor(
-            floor,
-            next((r for r in results if (r.tool, r.cycle) == ("reader", "cold")), None),
-            os.cpu_count() or 1,
-        )
+        by = {(r.tool, r.cycle): r for r in results}
+        cold = {tool: by.get((tool, "cold")) for tool in ("voice", "reader")}
+        print_floor(floor, cold, os.cpu_count() or 1)
+    targets = check_targets(results, floor)
     correct = all(r.correct for r in results)
     report = {
         "feeds": args.feeds,

@@ -69,6 +69,11 @@ _ENDS_EARLY = ("no element found", "unclosed token", "unclosed cdata section")
 
 def parse_feed(job: ParseJob) -> FeedData:
     """Parse and normalise one feed document; raise ParseError if it is not a usable feed."""
+    return feed_data(job, read_document(job))
+
+
+def read_document(job: ParseJob) -> Mapping[str, Any]:
+    """feedparser's reading of the document, refused first if its DTD declares entities."""
     if declares_entities(job.body, job.content_type):
         raise ParseError(
             "entities",
@@ -79,12 +84,16 @@ def parse_feed(job: ParseJob) -> FeedData:
     # isPermaLink defaulting to true) against it, and every entry key would
     # change when the feed URL does. Links are made absolute here instead.
     headers = {"content-type": job.content_type} if job.content_type else {}
-    parsed = feedparser.parse(
+    return feedparser.parse(
         io.BytesIO(job.body),
         response_headers=headers,
         sanitize_html=False,
         resolve_relative_uris=False,
     )
+
+
+def feed_data(job: ParseJob, parsed: Mapping[str, Any]) -> FeedData:
+    """Normalise what feedparser read (`read_document`): every rule per entry is here."""
     raw_entries = list(parsed.get("entries") or [])
     notes: list[str] = []
     if raw_entries and _ends_early(parsed):
