@@ -48,6 +48,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path[:0] = [str(BENCH), str(ROOT)]  # bench's scripts; the test feed server
 
+import burst  # noqa: E402
 import scale  # noqa: E402
 from corpus import Corpus  # noqa: E402
 from load_report import (  # noqa: E402
@@ -307,26 +308,95 @@ def code_state() -> str:
     return head.stdout.strip() + (dirty if diff or new else "")
 
 
-def prepare_base(folder: Path, posts: int, seed: int, rebuild: bool) -> Path:
-    """bench/scale.py's database, retagged; reused while posts, seed and scale.py match."""
-    base, stamp = folder / "base.db", folder / "base.json"
-    scale_py = hashlib.sha256((BENCH / "scale.py").read_bytes()).hexdigest()
-    key = {"posts": posts, "seed": seed, "scale_py": scale_py}
-    if not rebuild and base.exists() and stamp.exists() and json.loads(stamp.read_text()) == key:
-        print(f"reusing {base} ({posts:,} posts)", flush=True)
+DB_SEED = 1  # bench/pages.py and this script share one database per size
+REGIONS = (
+    "East Midlands", "East of England", "London", "North East", "North West", "Northern Ireland",
+    "Scotland", "South East", "South West", "Wales", "West Midlands", "Yorkshire and the Humber",
+    "National",
+)  # fmt: skip
+
+
+SPREAD = 2  # what spread() does; a cached database spread otherwise is spread again
+
+
+def spread(db: Path) -> None:
+    """Give feeds (and their posts) the thirteen regions in turn and one of 61
+    organisations, as members would, so filters and facets by them have work to do."""
+    with closing(sqlite3.connect(db)) as conn:
+        for i, region in enumerate(REGIONS):
+            conn.execute(
+                "UPDATE feeds SET region = ?, organisation = 'Council ' || (id % 61)"
+                " WHERE id % ? = ?",
+                [region, len(REGIONS), i],
+            )
+        conn.execute(
+            "UPDATE posts SET (region, organisation) ="
+            " (SELECT region, organisation FROM feeds WHERE feeds.id = posts.feed_id)"
+        )
+        conn.commit()
+
+
+def base_values(db: Path) -> dict[str, list[str]]:
+    """What requests ask for: topics, blogs, regions, recent posts and older pages' `before`."""
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        last = conn.execute("SELECT max(id) FROM posts").fetchone()[0]
+        return {
+            "topics": [r[0] for r in conn.execute("SELECT slug FROM topics ORDER BY position")],
+            "blogs": [r[0] for r in conn.execute("SELECT slug FROM feeds ORDER BY id LIMIT 200")],
+            "regions": list(REGIONS),
+            "posts": [str(i) for i in range(last, last - 4000, -97)],
+            "befores": [str(i) for i in range(last - 50, last - 90_000, -2203)],
+        }
+
+
+def prepare_base(out: Path, posts: int, rebuild: bool) -> Path:
+    """bench/scale.py's posts, retagged and spread over the regions: one database per size.
+
+    Built once into out/base-N/voice.db (the file's stem is the database's name
+    in every URL) and reused while N matches: a million posts take long to
+    build, so an edit to scale.py does not rebuild it by itself (the stamp
+    keeps the digest it was built with, and a mismatch is printed; --rebuild).
+    """
+    folder = out / f"base-{posts}"
+    base, stamp = folder / "voice.db", folder / "build.json"
+    digest = hashlib.sha256((BENCH / "scale.py").read_bytes()).hexdigest()
+    saved = json.loads(stamp.read_text()) if stamp.exists() and not rebuild else {}
+    if base.exists() and saved.get("posts") == posts and saved.get("seed") == DB_SEED:
+        took = saved.get("build_seconds")
+        print(f"reusing {base} ({posts:,} posts; built on {saved.get('built_at', '?')} in"
+              f" {f'{took:.0f} s' if took else 'an unrecorded time'})", flush=True)  # fmt: skip
+        if saved.get("scale_py") != digest:
+            print("  (bench/scale.py has changed since it was built: --rebuild to use it)")
+        if saved.get("spread") != SPREAD:
+            spread(base)
+            stamp.write_text(json.dumps(saved | {"spread": SPREAD}) + "\n")
         return base
-    stamp.unlink(missing_ok=True)
-    began = time.perf_counter()
-    rows = scale.generate(posts, seed, load_topics(ROOT / "topics.yaml"))
-    scale.build(base, rows, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for done in (base, private_path(base), stamp):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{done}{suffix}").unlink(missing_ok=True)
+    began, now = time.perf_counter(), datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    topics = load_topics(ROOT / "topics.yaml")
+    if hasattr(scale, "build_streamed"):  # a million posts do not fit in memory at once
+        scale.build_streamed(base, posts, DB_SEED, topics, now)
+    else:
+        scale.build(base, scale.generate(posts, DB_SEED, topics), now)
+    written = time.perf_counter()
+    print(f"wrote {posts:,} posts in {written - began:.0f} s; voice retag", flush=True)
     scale.run_voice(
         "voice retag", posts, "retag", "--config", str(ROOT / "feeds.yaml"), "--db", str(base)
     )
+    tagged = time.perf_counter()
+    spread(base)
     for done in (base, private_path(base)):  # self-contained files to copy
         with closing(sqlite3.connect(done)) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    stamp.write_text(json.dumps(key) + "\n")
-    print(f"built {base} in {time.perf_counter() - began:.0f} s", flush=True)
+    seconds = time.perf_counter() - began
+    parts = {"write_seconds": round(written - began), "retag_seconds": round(tagged - written)}
+    key = {"posts": posts, "seed": DB_SEED, "scale_py": digest, "built_at": now, "spread": SPREAD}
+    stamp.write_text(json.dumps(key | parts | {"build_seconds": round(seconds)}) + "\n")
+    print(f"built {base} in {seconds:.0f} s (writing {parts['write_seconds']} s, voice retag"
+          f" {parts['retag_seconds']} s)", flush=True)  # fmt: skip
     return base
 
 
@@ -377,6 +447,25 @@ def run_scenario(
     return result, {k: versions[k]["version"] for k in ("datasette", "sqlite")}
 
 
+def run_bursts(base: Path, folder: Path, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """bench/burst.py's bursts on a fresh Datasette serving the database itself (reads only)."""
+    values = base_values(base)
+    rnd = random.Random(args.seed)
+    mix = [MIX[k].format(id=rnd.randint(1, args.posts)) for _ in range(50) for k in MIX]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with started(["serve", "--db", str(base), "--port", str(port)], folder / "burst.log") as proc:
+        wait_ready(url, proc)
+        paths = burst.reader_paths(values)
+        rows = {
+            "reader, cold": burst.burst(url, paths, args.clients, args.burst, bar=True),
+            "reader, warm": burst.burst(url, paths, args.clients, args.burst, bar=True),
+            "researchers": burst.burst(url, mix, args.clients, args.burst // 4, bar=False),
+        }
+    burst.print_bursts(rows, args.clients)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=100_000, help="posts in the database")
@@ -388,12 +477,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--rebuild", action="store_true", help="rebuild the database anyway")
     parser.add_argument("--out", type=Path, default=BENCH / "output", help="output folder")
+    parser.add_argument("--burst", type=int, default=2000, help="requests in each burst (0: none)")
+    parser.add_argument(
+        "--only-bursts", action="store_true", help="no scenarios (writes bursts-N.json)"
+    )
     args = parser.parse_args(argv)
     if min(args.posts, args.clients, args.feeds, args.entries) < 1 or args.seconds <= 0:
         parser.error("--posts, --clients, --feeds, --entries and --seconds must be positive")
     folder = args.out / "load"
     folder.mkdir(parents=True, exist_ok=True)
-    base = prepare_base(folder, args.posts, args.seed, args.rebuild)
+    base = prepare_base(args.out, args.posts, args.rebuild)
+    if args.only_bursts:
+        out = {"settings": {"posts": args.posts, "clients": args.clients, "code": code_state()}}
+        out["bursts"] = run_bursts(base, folder, args)
+        (args.out / f"bursts-{args.posts}.json").write_text(json.dumps(out, indent=2) + "\n")
+        print(f"\nwrote {args.out / f'bursts-{args.posts}.json'}")
+        return 0
     corpus = Corpus(folder / "feeds", args.feeds, args.entries, seed=args.seed)
     corpus.write_base(mtime=time.time() - 3600)
     results: list[ScenarioResult] = []
@@ -450,6 +549,8 @@ def main(argv: list[str] | None = None) -> int:
         for r in results
     ]
     out = {"settings": settings, **report(results, MIX), "runs": runs}
+    if args.burst:
+        out["bursts"] = run_bursts(base, folder, args)
     (args.out / "load.json").write_text(json.dumps(out, indent=2) + "\n")
     print(f"\nwrote {args.out / 'load.json'}")
     return 0

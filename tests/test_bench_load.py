@@ -62,7 +62,7 @@ def test_target_compares_hostile_p95_with_idle(idle, hostile, expected) -> None:
 
 def test_four_scenarios_on_a_tiny_database(tmp_path: Path) -> None:
     bench = load_bench()
-    args = ["--posts", "300", "--seconds", "2", "--feeds", "3", "--entries", "2"]
+    args = ["--posts", "300", "--seconds", "2", "--feeds", "3", "--entries", "2", "--burst", "60"]
     assert bench.main([*args, "--out", str(tmp_path)]) == 0
     out = json.loads((tmp_path / "load.json").read_text())
 
@@ -88,3 +88,10 @@ def test_four_scenarios_on_a_tiny_database(tmp_path: Path) -> None:
     for name, hostile in (("idle", False), ("fetch", False), ("hostile", True)):
         assert bool(runs[name]["hostile"]) is hostile
     assert runs["hostile"]["hostile"][0]["sql"] == bench.HOSTILE_SQL[0]
+
+    bursts = out["bursts"]
+    assert list(bursts) == ["reader, cold", "reader, warm", "researchers"]
+    assert [b["requests"] for b in bursts.values()] == [60, 60, 15]
+    assert all(b["errors"] == 0 and b["slowest_ms"] >= b["p95_ms"] > 0 for b in bursts.values())
+    assert {b["result"] for b in list(bursts.values())[:2]} <= {"PASS", "FAIL"}
+    assert "result" not in bursts["researchers"]  # the bar is for the reader burst
