@@ -13,17 +13,27 @@ in each facet are still made from the request.
 The topic facet (voice_topics.py) keeps its counts the same way
 (reader.changes.kept_counts).
 
+Each of Datasette's connections also keeps up to CACHE_MB of the file's
+pages (SQLite's default is 2 MB), so a facet or count that reads an index
+again finds it in memory rather than asking the kernel page by page: a
+topic's region counts at 100,000 posts 39 -> 19 ms. Datasette has four
+connections per file, well inside its address-space limit
+(aggregator/service.py).
+
 Reads only the database contract; never imports aggregator.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
 from datasette import hookimpl
 from datasette.facets import ColumnFacet
+
+CACHE_MB = 32
 
 _HERE = str(Path(__file__).parent)
 if _HERE not in sys.path:
@@ -53,3 +63,8 @@ class CountedFacet(ColumnFacet):  # type: ignore[misc]
 @hookimpl
 def register_facet_classes() -> list[type]:
     return [CountedFacet]
+
+
+@hookimpl
+def prepare_connection(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA cache_size = -{CACHE_MB * 1024}")
