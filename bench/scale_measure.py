@@ -7,9 +7,10 @@ planted copies found) and issue 13's maintenance target lines.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,27 +48,43 @@ def timed(name: str, posts: int, fn: Callable[[], Any]) -> tuple[Measure, Any]:
     return Measure(name, time.perf_counter() - wall, time.process_time() - cpu, posts), result
 
 
+# Starts the command from a small process and reports its rusage. Linux
+# starts a child's ru_maxrss at its parent's resident size (fork copies it,
+# exec keeps the high-water mark), so a command started straight from this
+# benchmark, which holds hundreds of MB at a million posts, would be
+# charged this process's memory instead of its own.
+_LAUNCHER = """
+import json, os, subprocess, sys
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+with open(sys.argv[1], "w") as out:
+    json.dump([os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime,
+               usage.ru_maxrss], out)
+"""
+
+
 def run_voice(name: str, posts: int, *args: str, check: bool = True) -> tuple[Measure, str]:
     """A voice command in its own process; CPU and peak memory from os.wait4.
 
     CPU includes the command's children; peak memory is ru_maxrss, the largest
-    resident set of the process or of any one child. With check=False a failed
-    command is a Measure with its exit code, not the end of the run.
+    resident set of the command or any one child, taken by a small launcher
+    process (see _LAUNCHER). With check=False a failed command is a Measure
+    with its exit code, not the end of the run.
     """
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        [str(VOICE), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0 and check:
-        raise SystemExit(f"voice {' '.join(args)} failed ({proc.returncode}):\n{out}")
-    cpu = usage.ru_utime + usage.ru_stime
-    peak = usage.ru_maxrss / 1024  # KiB on Linux
-    return Measure(name, wall, cpu, posts, peak, proc.returncode), out.strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "usage.json"
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(report), str(VOICE), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        wall = time.perf_counter() - start
+        code, cpu, maxrss_kb = json.loads(report.read_text())
+    if code != 0 and check:
+        raise SystemExit(f"voice {' '.join(args)} failed ({code}):\n{proc.stdout}")
+    return Measure(name, wall, cpu, posts, maxrss_kb / 1024, code), proc.stdout.strip()
 
 
 def tag_all(db: Path, vocabulary: Vocabulary) -> int:
