@@ -9,8 +9,10 @@ database contract (docs/schema.md) and never imports `aggregator`.
   queries; `BadRequest` carries a plain-English message for a 400 page.
 - `cards`: the `Card` and `Page` values and how rows become cards (topics and
   copies for all cards in one query each).
-- `lookup`: navigation counts (cached for a minute), blogs and their health,
-  one post in full.
+- `lookup`: navigation counts (kept while the database is unchanged, and a
+  minute after it changes), blogs and their health, one post in full.
+- `changes`: whether the database file changed (`PRAGMA data_version`), and
+  query results kept until it does (the facets' counts).
 - `text`: slugs, dates people read, author names without e-mail addresses,
   excerpts and search snippets.
 """

@@ -1,8 +1,10 @@
 """Lookups for the pages around the lists: navigation counts, blogs, one post in full.
 
-Navigation counts and the blogs list are cached in memory for a minute per
-database file: counting topics over 100,000 posts takes ~150 ms, and every
-page shows them.
+Navigation counts and the blogs list are kept in memory per database file
+while it is unchanged, and for a minute after it changes: counting topics
+over 100,000 posts takes ~150 ms (ten times that at a million), and every
+page shows them, so a fetch that writes every few seconds does not make
+every page count them again.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .cards import CARD_COLUMNS, PUBLIC, Card, card_from_row
+from .changes import version
 from .text import shift_headings, slugify
 
 CACHE_SECONDS = 60.0
-_cache: dict[tuple[str, str], tuple[float, Any]] = {}
+_cache: dict[tuple[str, str], tuple[float, int | None, Any]] = {}
 
 
 def clear_cache() -> None:
@@ -25,13 +28,14 @@ def clear_cache() -> None:
 
 
 async def _cached(db: Any, name: str, compute: Any) -> Any:
-    key = (str(getattr(db, "path", None) or getattr(db, "name", id(db))), name)
-    now = time.monotonic()
+    path = getattr(db, "path", None)
+    key = (str(path or getattr(db, "name", id(db))), name)
+    now, state = time.monotonic(), version(path) if path else None
     hit = _cache.get(key)
-    if hit and now - hit[0] < CACHE_SECONDS:
-        return hit[1]
+    if hit and ((state is not None and hit[1] == state) or now - hit[0] < CACHE_SECONDS):
+        return hit[2]
     value = await compute(db)
-    _cache[key] = (now, value)
+    _cache[key] = (now, state, value)
     return value
 
 
