@@ -155,6 +155,7 @@ class EntryData:
     topics: tuple[tuple[str, str, float], ...] = ()  # (topic, source, score) from tagging
     minhash: tuple[int, ...] = ()  # sketch.signature(text), for near-duplicates
     evidence_key: str | None = None  # canonical URL of the original this post says it copies
+    lsh_keys: tuple[int, ...] | None = None  # sketch.lsh_keys(title, minhash); None: not sketched
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,8 @@ from urllib.parse import urlsplit
 
 from aggregator.analysis.evidence import SAYS_COPY_EDGE, says_it_is_a_copy
 from aggregator.analysis.identity import canonical_url, content_key, title_key, words
-from aggregator.analysis.sketch import (
-    NUM_PERM,
-    band_keys,
-    is_cut,
-    minhash,
-    post_sequence,
-)
+from aggregator.analysis.sketch import NUM_PERM, is_cut, minhash, post_sequence
+from aggregator.analysis.sketch import lsh_keys as lsh_keys  # re-exported: where keys live
 from aggregator.analysis.titles import title_numbers, title_stem, title_unlabelled
 
 
@@ -119,23 +114,6 @@ def fingerprint(
         title_words=frozenset(words(title)),
         edge_words=frozenset(words(f"{text[:SAYS_COPY_EDGE]} {text[-SAYS_COPY_EDGE:]}")),
     )
-
-
-def lsh_keys(title: str, signature: Sequence[int]) -> tuple[str, ...]:
-    """The keys a post is indexed under in `post_lsh`: its band keys and title keys.
-
-    A teaser shares too little of the original for a band key, so the title
-    keys (its own, its stem's and its unlabelled title's) are the route to
-    "opening-of" candidates, and to a short post reposted as "Guest post:
-    Title" under two paragraphs of intro and a bio (Jaccard ~0.45, which
-    shares a band only four times in five). Only a post with a signature,
-    i.e. enough shingles to compare, is indexed.
-    """
-    if not signature:
-        return ()
-    titles = [title_key(title)]
-    titles += [title_key(other) for other in (title_stem(title), title_unlabelled(title)) if other]
-    return band_keys(signature) + tuple(dict.fromkeys(titles))
 
 
 def _fragment(url: str | None) -> str:

@@ -32,6 +32,7 @@ from aggregator.models import EntryData
 def excerpt_entry(entry: EntryData) -> EntryData:
     """The entry as a blog showing excerpts only is stored: nothing of the full text."""
     cut = excerpt_of(entry.summary_html, entry.content_html)
+    signature = sketch.signature(cut.text)
     return replace(
         entry,
         summary_html=cut.html,
@@ -39,7 +40,8 @@ def excerpt_entry(entry: EntryData) -> EntryData:
         text=cut.text,
         topics=_shown_evidence(entry.topics, cut.text),
         content_key=identity.content_key(entry.title, cut.text),
-        minhash=sketch.signature(cut.text),
+        minhash=signature,
+        lsh_keys=sketch.lsh_keys(entry.title, signature),
     )
 
 

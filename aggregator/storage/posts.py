@@ -19,7 +19,7 @@ from aggregator.storage.corrections import (
     topic_rows,
     with_corrections,
 )
-from aggregator.storage.duplicates import link_duplicates
+from aggregator.storage.duplicates import entry_probe, link_duplicates, link_new_posts
 from aggregator.storage.takedown import removed_keys
 
 
@@ -98,6 +98,7 @@ def save_entries(
     if feed["display"] == "excerpt":  # the member's choice: the full text is never stored
         entries = [excerpt_entry(e) for e in entries]
     upserts, moves = [], []
+    made: dict[str, tuple[EntryData, identity.EntryKeys]] = {}  # what linking needs
     taken: set[int] = set()
     feed_topics = json.loads(feed["topics"])
     found = {e.entry_key: _found_topics(e, feed_topics, rules_version) for e in entries}
@@ -133,6 +134,7 @@ def save_entries(
                 moved = None
         if moved is None:
             upserts.append(values)
+            made[e.entry_key] = (e, keys)
         else:
             taken.add(moved)
             moves.append({**values, "id": moved})
@@ -142,9 +144,11 @@ def save_entries(
     conn.executemany(_UPSERT_POST, upserts)
     conn.executemany(_MOVE_POST, moves)
     new_ids = _save_topics(conn, feed_id, found, rules_version or "feeds.yaml")
-    link_duplicates(
-        conn, [new_ids[v["entry_key"]] for v in upserts if v["entry_key"] not in known_keys]
-    )
+    new = [v["entry_key"] for v in upserts if v["entry_key"] not in known_keys]
+    if len(set(new)) == len(new):
+        link_new_posts(conn, [entry_probe(new_ids[k], *made[k]) for k in new])
+    else:  # one key twice in a call (never from parse_feed): the row holds the last write
+        link_duplicates(conn, [new_ids[k] for k in new])
     updated = sum(1 for v in upserts if v["entry_key"] in known_keys) + len(moves)
     return SaveResult(len(entries) - updated, updated)
 

@@ -31,6 +31,7 @@ from aggregator.storage.schema.later import (
     _m0009_editor_topics,
     _m0010_topic_evidence,
     _m0011_reading_speed,
+    _m0012_integer_lsh_keys,
 )
 
 if TYPE_CHECKING:
@@ -50,5 +51,6 @@ STEPS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("0009_editor_topics", _m0009_editor_topics),
     ("0010_topic_evidence", _m0010_topic_evidence),
     ("0011_reading_speed", _m0011_reading_speed),
+    ("0012_integer_lsh_keys", _m0012_integer_lsh_keys),
 )
 MIGRATIONS = tuple(name for name, _ in STEPS)

@@ -1,4 +1,4 @@
-"""Steps 0006 onwards: takedown notices, reader pages, members' choices, topics' evidence."""
+"""Steps 0006 onwards: takedown notices, reader pages, members' choices, topics' evidence, speed."""
 
 from __future__ import annotations
 
@@ -137,3 +137,41 @@ def _m0011_reading_speed(db: sqlite_utils.Database) -> None:
         " ON posts(organisation, duplicate_of, hidden, removed_at, is_backfill, region)",
     ):
         db.execute(statement)
+
+
+def _m0012_integer_lsh_keys(db: sqlite_utils.Database) -> None:
+    """`post_lsh.band` holds integers, not text keys (issue 13).
+
+    A text key ("b03:" + 16 hex digits, "t:" + 64) made each of a post's
+    ~24 rows three times the size of an integer one, and was hashed in the
+    single writer; integer keys are computed in the parse workers. Existing
+    rows are converted, not recomputed, by the fixed rule `_integer_key`, so
+    an old database finds the same candidates with no rebuild.
+    """
+    db.conn.create_function("voice_lsh_key", 1, _integer_key, deterministic=True)
+    for statement in (
+        """
+        CREATE TABLE post_lsh_0012 (
+            band INTEGER NOT NULL,
+            post_id INTEGER NOT NULL REFERENCES posts(id),
+            PRIMARY KEY (band, post_id)
+        ) WITHOUT ROWID
+        """,
+        "INSERT OR IGNORE INTO post_lsh_0012 (band, post_id)"
+        " SELECT voice_lsh_key(band), post_id FROM post_lsh ORDER BY 1, 2",
+        "DROP TABLE post_lsh",
+        "ALTER TABLE post_lsh_0012 RENAME TO post_lsh",
+    ):
+        db.execute(statement)
+
+
+def _integer_key(key: str) -> int:
+    """A text key of post_lsh as the integer Voice computes since 0012 (sketch.lsh_keys).
+
+    "bNN:" + the band's blake2b digest in hex -> NN above the digest less
+    its six lowest bits (below 2**63); "t:" + sha256 hex of a title -> -1
+    minus the digest's first 63 bits, so title keys are the negative ones.
+    """
+    if key.startswith("t:"):
+        return -1 - (int(key[2:18], 16) >> 1)
+    return int(key[1:3]) << 58 | int(key[4:20], 16) >> 6
