@@ -16,6 +16,7 @@ import shutil
 import sqlite3
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -415,3 +416,24 @@ def test_post_page_shows_the_words_that_gave_each_topic(built: Path) -> None:
     assert f"{label}</a>: from words and phrases in its title and text: {words}" in html.unescape(
         body
     )
+
+
+def test_topic_counts_are_each_topics_public_posts(site: Path) -> None:
+    """The navigation's topic counts (all of a topic's posts less those not public)
+    equal counting each topic's public posts one by one, after a copy and a takedown."""
+    oracle = f"""SELECT t.slug, (SELECT count(*) FROM post_topics pt JOIN posts p
+        ON p.id = pt.post_id WHERE pt.topic = t.slug AND {lookup.PUBLIC}) FROM topics t"""
+    with closing(sqlite3.connect(site)) as conn:
+        tagged = conn.execute(
+            "SELECT post_id FROM post_topics GROUP BY post_id ORDER BY post_id LIMIT 3"
+        ).fetchall()
+        assert len(tagged) == 3
+        conn.execute("UPDATE posts SET duplicate_of = ? WHERE id = ?", [tagged[0][0], tagged[1][0]])
+        takedown = "UPDATE posts SET hidden = 1, removed_at = '2026-11-24' WHERE id = ?"
+        conn.execute(takedown, tagged[2])
+        conn.commit()
+        counted = {r[0]: r[3] for r in conn.execute(lookup.TOPIC_COUNTS_SQL)}
+        expected = dict(conn.execute(oracle).fetchall())
+        every = dict(conn.execute("SELECT topic, count(*) FROM post_topics GROUP BY topic"))
+    assert counted == expected
+    assert sum(counted.values()) < sum(every.values())

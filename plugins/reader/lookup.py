@@ -48,17 +48,40 @@ async def nav_counts(db: Any) -> tuple[list[Region], list[Topic]]:
     return await _cached(db, "nav", _nav_counts)
 
 
+# A topic's public posts are all its posts less those that are not public. Posts
+# are never deleted (a takedown leaves a tombstone), so every post_topics row has
+# its post. Counting every topic's rows reads one index in order (50 ms at a
+# million posts); the posts that are not public (copies, taken down) come from
+# ranges of the public-state indexes, a few per cent of the posts. Checking each
+# post_topics row against the posts instead took 2-3 s at a million posts.
+TOPIC_COUNTS_SQL = """
+    WITH not_public(id) AS (
+        SELECT id FROM posts WHERE duplicate_of IS NOT NULL
+        UNION ALL SELECT id FROM posts WHERE duplicate_of IS NULL AND hidden > 0
+        UNION ALL SELECT id FROM posts WHERE duplicate_of IS NULL AND hidden < 0
+        UNION ALL SELECT id FROM posts
+            WHERE duplicate_of IS NULL AND hidden = 0 AND removed_at IS NOT NULL
+    ),
+    every_post AS (SELECT topic, count(*) AS n FROM post_topics GROUP BY topic),
+    not_shown AS (
+        SELECT topic, count(*) AS n FROM post_topics
+        WHERE post_id IN (SELECT id FROM not_public) GROUP BY topic
+    )
+    SELECT t.slug, coalesce(nullif(t.label, ''), t.slug) AS label, t.description,
+        coalesce(e.n, 0) - coalesce(h.n, 0) AS n
+    FROM topics t
+    LEFT JOIN every_post e ON e.topic = t.slug
+    LEFT JOIN not_shown h ON h.topic = t.slug
+    ORDER BY t.position, t.slug
+"""
+
+
 async def _nav_counts(db: Any) -> tuple[list[Region], list[Topic]]:
     regions = await db.execute(
         f"""SELECT p.region, count(*) AS n FROM posts p INDEXED BY posts_public_region
         WHERE {PUBLIC} AND coalesce(p.region, '') != '' GROUP BY p.region ORDER BY p.region"""
     )
-    topics = await db.execute(
-        f"""SELECT t.slug, coalesce(nullif(t.label, ''), t.slug) AS label, t.description,
-            (SELECT count(*) FROM post_topics pt CROSS JOIN posts p ON p.id = pt.post_id
-             WHERE pt.topic = t.slug AND {PUBLIC}) AS n
-        FROM topics t ORDER BY t.position, t.slug"""
-    )
+    topics = await db.execute(TOPIC_COUNTS_SQL)
     return (
         [(r["region"], slugify(r["region"]), r["n"]) for r in regions.rows],
         [(r["slug"], r["label"], r["description"] or "", r["n"]) for r in topics.rows],
