@@ -53,6 +53,7 @@ from scale_datasette import facet, facet_failures, print_facet  # noqa: E402
 from scale_measure import (  # noqa: E402
     Measure,
     copies_found,
+    last_run_lines,
     run_voice,
     table_line,
     tag_all,
@@ -499,8 +500,12 @@ def main(argv: list[str] | None = None) -> int:
     for f in failures:
         print(f"FAIL: {f}")
     print("PASS: correctness checks" if not failures else f"{len(failures)} check(s) failed")
+    if n != 1_000_000:
+        print()
+        print("\n".join(last_run_lines(WORK / "scale-1m.json")))
     result = {
         "posts": n,
+        "run_at": _stamp(datetime.now(UTC)),
         "feeds": FEEDS,
         "seed": args.seed,
         "cores": os.cpu_count(),

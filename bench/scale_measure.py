@@ -138,3 +138,21 @@ def targets(commands: list[Measure]) -> list[dict[str, Any]]:
             "value": f"{m.peak_mb:.0f} MB",
         })  # fmt: skip
     return lines
+
+
+def last_run_lines(path: Path) -> list[str]:
+    """The maintenance lines of an earlier run saved at `path` (make bench-1m's), if any.
+
+    `make bench` measures 100,000 posts; this prints the million-post run's
+    time per post beside it, labelled with when it ran.
+    """
+    if not path.exists():
+        return [f"no {path.name} yet: `make bench-1m` measures a million posts"]
+    saved = json.loads(path.read_text())
+    lines = [f"last {path.name} ({saved['posts']:,} posts, run {saved.get('run_at', '?')}):"]
+    for m in saved["measures"]:
+        lines.append(
+            f"  {m['name']}: {m['ms_per_post']:.3f} ms per post, {m['wall']:,.0f} s,"
+            f" peak {m['peak_mb']:.0f} MB, exit {m['exit_code']}"
+        )
+    return lines
