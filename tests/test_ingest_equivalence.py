@@ -5,6 +5,10 @@
   the filter version it replaced, kept here as the reference.
 - `sketch._tail_start` finds a teaser's tail starting from the first word a
   tail can hold, where `_TEASER_TAIL.search` tried every character.
+- `sanitize.safe_url` gives a plain absolute http(s) URL back without
+  urljoin and urlsplit; `reference_safe_url` is the code it shortcuts.
+- `identity._escapes` gives a part with nothing to decode or escape back
+  as it is; `reference_escapes` walks every character as it did.
 
 Both are compared over every content fragment and text of the benchmark's
 corpus (bench/corpus.py), every feed under tests/data and feedparser's own
@@ -13,19 +17,22 @@ test corpus (hostile markup, xml:base, odd schemes), and over generated cases.
 
 from __future__ import annotations
 
+import html as html_lib
 import importlib.util
 import io
 import random
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import nh3
 import pytest
 
 import aggregator.parsing.parse  # noqa: F401  (Voice's expat driver, as in the workers)
-from aggregator.analysis import sketch
+from aggregator.analysis import identity, sketch
 from aggregator.parsing import sanitize
 from aggregator.parsing.entries import http_url
 
@@ -33,6 +40,21 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 FEEDPARSER_CORPUS = ROOT.parent / "shared" / "corpus" / "feedparser"
 FEED_SUFFIXES = {".rss", ".atom", ".rdf", ".xml"}
+
+
+def reference_safe_url(value: str, base_url: str) -> str | None:
+    """safe_url as it was: every value through urljoin and urlsplit."""
+    value = sanitize.strip_controls(value).strip()
+    try:
+        resolved = urljoin(base_url, value) if base_url else value
+        scheme = urlsplit(resolved).scheme.lower()
+    except ValueError:
+        return None
+    if scheme not in sanitize.ALLOWED_SCHEMES:
+        return None
+    if scheme != "mailto" and not urlsplit(resolved).netloc:
+        return None
+    return resolved
 
 
 def reference_clean_html(html: str, base_url: str, image_host: str | None = None) -> str:
@@ -44,7 +66,7 @@ def reference_clean_html(html: str, base_url: str, image_host: str | None = None
 
         def filter_attribute(tag: str, attribute: str, value: str) -> str | None:
             if attribute in sanitize.URL_ATTRIBUTES:
-                return sanitize.safe_url(value, base_url)
+                return reference_safe_url(value, base_url)
             return value
 
         cleaned = nh3.clean(
@@ -141,6 +163,85 @@ def test_generated_markup_cleans_the_same() -> None:
         html = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
         base = rng.choice(BASES)
         assert sanitize.clean_html(html, base) == reference_clean_html(html, base), html
+
+
+# Links that look plain but are not (or only just are), for safe_url's shortcut.
+URLS = [
+    "https://x.example", "https://x.example/", "http://x.example:8080/a/b.html",
+    "https://x.example/a;b", "https://x.example/a;", "https://x.example/?", "https://x.example/#",
+    "https://x.example/?a=1&b=2#frag", "https://x.example/a?b?c#d#e", "https://x.example/a b",
+    "https://x.example/a\tb", "https://x.example/a\nb", "HTTPS://x.example/", "Https://x.example/",
+    "https://X.Example/Path", "https://x.example:/", "https://x.example:99999/", "https://[::1]/",
+    "https://user@x.example/", "https://x.example\\@evil.example/", "https://x.example/%zz",
+    "https://x.example/./a/../b", "https://x.example//a", "https:x.example", "https:/x.example",
+    "http://", "https://-/", "https://x.example/\u00e9", "https://\u00e9.example/",
+    "https://x.example/?q=\u00e9", "https://x.example/#\u00e9", "https://x.example/a\u00a0b",
+    " https://x.example/ ", "https://x.example/\x00", "https://x.example/\u202e",
+    "https://x.example/a:b@c", "https://x.example/~a/!$&'()*+,=", "//x.example/a", "/a", "a",
+]  # fmt: skip
+
+
+def test_safe_url_gives_what_urljoin_and_urlsplit_gave(corpus: list[tuple[str, str]]) -> None:
+    values = [
+        html_lib.unescape(value)
+        for html, _ in corpus
+        for value in re.findall(r'(?:href|src|cite)\s*=\s*"([^"]*)"', html)
+    ]
+    assert len(values) > 10_000
+    assert sum(bool(sanitize._PLAIN_ABSOLUTE.fullmatch(v)) for v in values) > 5_000  # shortcut
+    for base in (*BASES, "", "http://127.0.0.1/feed.rss", "http://[::1/feed"):
+        for value in [*URLS, *values]:
+            assert sanitize.safe_url(value, base) == reference_safe_url(value, base), (value, base)
+
+
+def test_generated_urls_are_safe_as_before() -> None:
+    rng = random.Random(13)
+    pieces = [
+        "https://", "http://", "x.example", ":80", "/", "a", ";", "?", "#", "=", "&", " ",
+        "\t", "%", "@", "[", "]", ".", "..", "\u00e9", "Ä", ":", "\\", "'", "~", "-",
+    ]  # fmt: skip
+    for _ in range(50_000):
+        value = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
+        base = rng.choice([*BASES, "", "http://[::1/feed"])
+        assert sanitize.safe_url(value, base) == reference_safe_url(value, base), (value, base)
+
+
+def reference_escapes(part: str, safe: frozenset[str]) -> str:
+    """identity._escapes as it was: every character looked at."""
+    out: list[str] = []
+    i = 0
+    while i < len(part):
+        char = part[i]
+        if char == "%" and identity._HEX_PAIR.fullmatch(part, i + 1, i + 3):
+            decoded = chr(int(part[i + 1 : i + 3], 16))
+            out.append(
+                decoded if decoded in identity._UNRESERVED else "%" + part[i + 1 : i + 3].upper()
+            )
+            i += 3
+            continue
+        if char in identity._UNRESERVED or char in safe:
+            out.append(char)
+        else:
+            out.extend(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+        i += 1
+    return "".join(out)
+
+
+def test_url_parts_escape_as_before(corpus: list[tuple[str, str]]) -> None:
+    """Path segments, query names and values and fragments of the corpus, and generated ones."""
+    links = [
+        html_lib.unescape(value)
+        for html, _ in corpus
+        for value in re.findall(r'(?:href|src|cite)\s*=\s*"([^"]*)"', html)
+    ]
+    parts = [p for link in links for p in re.split(r"[/?&=#]", link)]
+    rng = random.Random(13)
+    pieces = ["a", "Z", "9", "-", "%", "%41", "%2f", "%2F", "%7e", "%zz", " ", "\u00e9", "\ud800",
+              "!", "&", "'", ";", ":", "@", "/", "?", "=", "+", "~", "#", "[", "\x00"]  # fmt: skip
+    parts += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 8))) for _ in range(20_000)]
+    for safe in (identity._PATH_SAFE, identity._QUERY_SAFE, identity._FRAGMENT_SAFE):
+        for part in parts:
+            assert identity._escapes(part, safe) == reference_escapes(part, safe), part
 
 
 def reference_tail_start(text: str) -> int | None:

@@ -216,12 +216,21 @@ def _is_medium(host: str) -> bool:
     return host == "medium.com" or host.endswith(".medium.com")
 
 
+_PLAIN: dict[frozenset[str], re.Pattern[str]] = {}  # safe set -> its characters, any run
+
+
 def _escapes(part: str, safe: frozenset[str]) -> str:
     """One spelling per character: unreserved decoded, other escapes in upper-case hex.
 
     Characters that may not appear raw (spaces, non-ASCII) are UTF-8 escaped, and
     a `%` that starts no escape becomes `%25`, so the result is stable when fed back.
     """
+    plain = _PLAIN.get(safe)
+    if plain is None:
+        chars = re.escape("".join(sorted(_UNRESERVED | safe)))
+        plain = _PLAIN[safe] = re.compile(f"[{chars}]*")
+    if plain.fullmatch(part):  # most parts: nothing to decode or escape (no "%" in any set)
+        return part
     out: list[str] = []
     i = 0
     while i < len(part):
