@@ -44,9 +44,10 @@ bench: install
 	$(BIN)/python bench/tagging.py
 
 # Issue 13's maintenance lines at a million posts: `voice retag` and `voice
-# dedupe --rebuild` as a user runs them. Not part of `make bench`: the
-# commands alone take about 40 minutes here (bench/README.md), and building
-# the database once more the first time (cached in bench/output/scale-1m/).
+# dedupe --rebuild` as a user runs them. Not part of `make bench` (which
+# prints this run's last figures): on 2 shared cores retag took 6 minutes
+# and the rebuild about 20,000 posts a minute (bench/README.md), after a
+# 30-minute build the first time (kept in bench/output/scale-1m/).
 bench-1m: install
 	$(BIN)/python bench/scale.py --posts 1000000 --maintenance-only
 
