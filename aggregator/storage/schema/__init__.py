@@ -32,6 +32,7 @@ from aggregator.storage.schema.later import (
     _m0010_topic_evidence,
     _m0011_reading_speed,
     _m0012_integer_lsh_keys,
+    _m0013_blog_counts,
 )
 
 if TYPE_CHECKING:
@@ -52,5 +53,6 @@ STEPS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("0010_topic_evidence", _m0010_topic_evidence),
     ("0011_reading_speed", _m0011_reading_speed),
     ("0012_integer_lsh_keys", _m0012_integer_lsh_keys),
+    ("0013_blog_counts", _m0013_blog_counts),
 )
 MIGRATIONS = tuple(name for name, _ in STEPS)

@@ -165,6 +165,21 @@ def _m0012_integer_lsh_keys(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
+def _m0013_blog_counts(db: sqlite_utils.Database) -> None:
+    """Each blog's public posts and newest date from one index range (issue 13).
+
+    The blogs list and a blog's page count each blog's public posts and find
+    its newest: through posts_feed_order (feed_id, id) that read every post's
+    row for its flags, which are stored after the text (0.3 s for 10 of 500
+    blogs at a million posts, and the list answered 500). With the flags and
+    the date in the index, both read only the blog's range of it.
+    """
+    db.execute(
+        "CREATE INDEX posts_feed_public"
+        " ON posts(feed_id, duplicate_of, hidden, removed_at, published)"
+    )
+
+
 def _integer_key(key: str) -> int:
     """A text key of post_lsh as the integer Voice computes since 0012 (sketch.lsh_keys).
 

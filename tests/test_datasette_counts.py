@@ -1,0 +1,83 @@
+"""Counts read from indexes (issue 13) give the numbers a plain count gives, on a real server.
+
+The blogs list counts each blog's public posts through posts_feed_public
+(migration 0013), checked against counting the rows one by one, after copies, a
+takedown and a back-catalogue post, on a real Datasette process.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import pytest
+
+from aggregator.parsing.pool import ParsePool
+from tests.support.feedserver import FeedServer
+from tests.support.live import live_datasette
+
+from .test_datasette import build
+
+MANY = 3000  # a blog with many posts: each counted from the index, not its rows
+
+PUBLIC = "hidden = 0 AND duplicate_of IS NULL AND removed_at IS NULL"
+
+
+def many_posts(conn: sqlite3.Connection, feed_id: int, n: int) -> None:
+    """`n` more public posts for one blog, each with a topic, as the fetcher stores them."""
+    conn.execute(
+        """
+        WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < :n)
+        INSERT INTO posts (feed_id, entry_key, title, published, first_seen_at, text,
+            raw_hash, region, organisation)
+        SELECT :feed, 'many-' || i, 'Post ' || i, printf('2026-10-%02d', 1 + i % 28),
+            '2026-11-23', 'words', 'hash-' || i, f.region, f.organisation
+        FROM k, feeds f WHERE f.id = :feed
+        """,
+        {"n": n, "feed": feed_id},
+    )
+    conn.execute(
+        """INSERT INTO post_topics (post_id, topic, source, score, rules_version)
+        SELECT id, CASE id % 3 WHEN 0 THEN 'open-data' WHEN 1 THEN 'digital' ELSE 'housing' END,
+            'rules', 1.0, 'test' FROM posts WHERE entry_key LIKE 'many-%'""",
+    )
+
+
+@pytest.fixture
+def served(server: FeedServer, tmp_path: Path, pool: ParsePool) -> Iterator[tuple[str, Path]]:
+    db = tmp_path / "voice.db"
+    build(server, db, pool)
+    with closing(sqlite3.connect(db)) as conn:
+        feed_id = conn.execute("SELECT min(id) FROM feeds WHERE slug IS NOT NULL").fetchone()[0]
+        many_posts(conn, feed_id, MANY)
+        ids = [r[0] for r in conn.execute("SELECT id FROM posts WHERE entry_key LIKE 'many-%'")]
+        conn.execute("UPDATE posts SET duplicate_of = ? WHERE id = ?", [ids[0], ids[1]])
+        conn.execute(
+            "UPDATE posts SET hidden = 1, removed_at = '2026-11-24' WHERE id = ?", [ids[2]]
+        )
+        conn.execute("UPDATE posts SET is_backfill = 1 WHERE id IN (?, ?)", ids[3:5])
+        conn.commit()
+    with live_datasette(db, log=tmp_path / "datasette.log") as base:
+        yield base, db
+
+
+def test_the_blogs_list_answers_with_each_blogs_public_posts(served: tuple[str, Path]) -> None:
+    base, db = served
+    with closing(sqlite3.connect(db)) as conn:
+        expected = conn.execute(
+            f"""SELECT f.slug, (SELECT count(*) FROM posts WHERE feed_id = f.id AND {PUBLIC})
+            FROM feeds f WHERE f.removed_at IS NULL AND f.slug IS NOT NULL"""
+        ).fetchall()
+    assert max(n for _, n in expected) >= MANY - 2
+    with httpx.Client(base_url=base) as http:
+        page = http.get("/blogs")
+        assert page.status_code == 200
+        for slug, n in expected:
+            shown = re.search(rf'href="/blogs/{slug}".*?(\d[\d,]*) posts?\b', page.text, flags=re.S)
+            assert shown and int(shown.group(1).replace(",", "")) == n, slug
+            blog = http.get(f"/blogs/{slug}")
+            assert blog.status_code == 200
