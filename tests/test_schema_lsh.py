@@ -61,11 +61,11 @@ def old_keys(title: str, signature: Sequence[int]) -> list[str]:
     if sys.byteorder == "big":
         raw.byteswap()
     data = raw.tobytes()
-    digest = (
-        lambda band: hashlib.blake2b(  # noqa: E731
-            data[band * 24 : band * 24 + 24], digest_size=8, person=b"rows3"
-        ).hexdigest()
-    )
+
+    def digest(band: int) -> str:
+        piece = data[band * 24 : band * 24 + 24]
+        return hashlib.blake2b(piece, digest_size=8, person=b"rows3").hexdigest()
+
     bands = [f"b{band:02d}:{digest(band)}" for band in range(21)]
     titles = [title_key(title)]
     titles += [title_key(other) for other in (title_stem(title), title_unlabelled(title)) if other]
