@@ -36,6 +36,7 @@ import sys
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, MutableMapping
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -114,16 +115,29 @@ def _asks_anew(scope: Message) -> bool:
     return b"no-cache" in asked
 
 
-def _matches(scope: Message, etag: bytes) -> bool:
-    asked = _header(scope.get("headers", []), b"if-none-match")
-    if asked is None:
+def _not_modified(scope: Message, kept: Kept) -> bool:
+    """The request's validators hold for the kept answer, as the answer's own route would say.
+
+    If-None-Match decides when sent (RFC 9110 13.1.3); otherwise If-Modified-Since,
+    against the Last-Modified the route gave (feeds give one), to the second.
+    """
+    headers = scope.get("headers", [])
+    asked = _header(headers, b"if-none-match")
+    if asked is not None:
+        tags = [t.strip().removeprefix(b"W/") for t in asked.split(b",")]
+        return b"*" in tags or kept.etag in tags
+    since = _header(headers, b"if-modified-since")
+    modified = _header(kept.headers, b"last-modified")
+    if since is None or modified is None:
         return False
-    tags = [t.strip().removeprefix(b"W/") for t in asked.split(b",")]
-    return b"*" in tags or etag in tags
+    try:
+        return parsedate_to_datetime(modified.decode()) <= parsedate_to_datetime(since.decode())
+    except (TypeError, ValueError, UnicodeDecodeError):
+        return False  # an unreadable date: send the answer
 
 
 async def _send_kept(kept: Kept, scope: Message, send: Send) -> None:
-    if _matches(scope, kept.etag):
+    if _not_modified(scope, kept):
         headers = [(k, v) for k, v in kept.headers if k.lower() != b"content-length"]
         await send({"type": "http.response.start", "status": 304, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
