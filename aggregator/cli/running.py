@@ -65,11 +65,12 @@ def _progress(
     if not enabled:
         yield (lambda total: None), (lambda result: None)
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    with Progress(
-        TextColumn("fetching"), BarColumn(), MofNCompleteColumn(), transient=True
-    ) as progress:
+    bar = (TextColumn("fetching"), BarColumn(), MofNCompleteColumn())
+    # on stderr, the terminal we checked: stdout keeps the summary for scripts
+    with Progress(*bar, transient=True, console=Console(file=sys.stderr)) as progress:
         task = progress.add_task("fetch", total=None)
         yield (
             lambda total: progress.update(task, total=total),
