@@ -437,3 +437,24 @@ def test_topic_counts_are_each_topics_public_posts(site: Path) -> None:
         every = dict(conn.execute("SELECT topic, count(*) FROM post_topics GROUP BY topic"))
     assert counted == expected
     assert sum(counted.values()) < sum(every.values())
+
+
+@pytest.mark.parametrize(
+    "args", ["q=council", "q=digital&topic=collaboration", "q=digital", "q=data"]
+)
+def test_relevance_ranks_every_match_when_there_are_fewer_than_the_bound(
+    built: Path, args: str
+) -> None:
+    """Below selection.RANKED matches, "relevance" is FTS5's rank over every public match."""
+    sel = selection.selection_from_args(dict(a.split("=") for a in args.split("&")))
+    assert sel.order == "relevance"
+    db = app(built).get_database("voice")
+    page = asyncio.run(selection.find_posts(db, sel, limit=10))
+    topic = " AND p.id IN (SELECT post_id FROM post_topics WHERE topic = ?)" if sel.topic else ""
+    expected = rows(
+        built,
+        f"""SELECT p.id FROM posts_fts JOIN posts p ON p.id = posts_fts.rowid
+        WHERE posts_fts MATCH ? AND {lookup.PUBLIC}{topic} ORDER BY posts_fts.rank LIMIT 10""",
+        *([sel.q, sel.topic] if sel.topic else [sel.q]),
+    )
+    assert expected and [c.id for c in page.cards] == [r[0] for r in expected]
