@@ -7,7 +7,7 @@
   tail can hold, where `_TEASER_TAIL.search` tried every character.
 - `sanitize.safe_url` gives a plain absolute http(s) URL back without
   urljoin and urlsplit; `reference_safe_url` is the code it shortcuts.
-- `identity._escapes` gives a part with nothing to decode or escape back
+- `urls._escapes` gives a part with nothing to decode or escape back
   as it is; `reference_escapes` walks every character as it did.
 
 Both are compared over every content fragment and text of the benchmark's
@@ -32,7 +32,7 @@ import nh3
 import pytest
 
 import aggregator.parsing.parse  # noqa: F401  (Voice's expat driver, as in the workers)
-from aggregator.analysis import identity, sketch
+from aggregator.analysis import sketch, urls
 from aggregator.parsing import sanitize
 from aggregator.parsing.entries import http_url
 
@@ -207,19 +207,19 @@ def test_generated_urls_are_safe_as_before() -> None:
 
 
 def reference_escapes(part: str, safe: frozenset[str]) -> str:
-    """identity._escapes as it was: every character looked at."""
+    """urls._escapes as it was: every character looked at."""
     out: list[str] = []
     i = 0
     while i < len(part):
         char = part[i]
-        if char == "%" and identity._HEX_PAIR.fullmatch(part, i + 1, i + 3):
+        if char == "%" and urls._HEX_PAIR.fullmatch(part, i + 1, i + 3):
             decoded = chr(int(part[i + 1 : i + 3], 16))
             out.append(
-                decoded if decoded in identity._UNRESERVED else "%" + part[i + 1 : i + 3].upper()
+                decoded if decoded in urls._UNRESERVED else "%" + part[i + 1 : i + 3].upper()
             )
             i += 3
             continue
-        if char in identity._UNRESERVED or char in safe:
+        if char in urls._UNRESERVED or char in safe:
             out.append(char)
         else:
             out.extend(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
@@ -239,9 +239,9 @@ def test_url_parts_escape_as_before(corpus: list[tuple[str, str]]) -> None:
     pieces = ["a", "Z", "9", "-", "%", "%41", "%2f", "%2F", "%7e", "%zz", " ", "\u00e9", "\ud800",
               "!", "&", "'", ";", ":", "@", "/", "?", "=", "+", "~", "#", "[", "\x00"]  # fmt: skip
     parts += ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 8))) for _ in range(20_000)]
-    for safe in (identity._PATH_SAFE, identity._QUERY_SAFE, identity._FRAGMENT_SAFE):
+    for safe in (urls._PATH_SAFE, urls._QUERY_SAFE, urls._FRAGMENT_SAFE):
         for part in parts:
-            assert identity._escapes(part, safe) == reference_escapes(part, safe), part
+            assert urls._escapes(part, safe) == reference_escapes(part, safe), part
 
 
 def reference_tail_start(text: str) -> int | None:

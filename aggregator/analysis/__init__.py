@@ -6,8 +6,9 @@ another feed, and which topics it is about. Nothing here does I/O, reads a
 clock or touches the database, so every decision is tested without network,
 clock or database; the parse workers and the store call in with plain values.
 
-- `identity`: entry keys within a feed, canonical URLs, content and title keys,
-  moved-GUID matching.
+- `identity`: entry keys within a feed, content and title keys, moved-GUID
+  matching.
+- `urls`: canonical URLs, a post's address as a comparison key.
 - `evidence`: the link a copy gives to its original ("Originally published at",
   rel=canonical).
 - `sketch`: shingles, MinHash signature and LSH band keys, computed per post in
