@@ -25,7 +25,7 @@ from aggregator.registry.feeds import (
     parse_registry,
     read_config_text,
 )
-from aggregator.registry.topics import topics_for_registry
+from aggregator.registry.topics import lazy_topics_for_registry, topics_for_registry
 from aggregator.update import FeedResult, update_feeds
 
 
@@ -100,7 +100,7 @@ def fetch(
         result = update_feeds(
             registry,
             db,
-            vocabulary=topics_for_registry(config),
+            vocabulary=lazy_topics_for_registry(config),  # built only if a body comes
             due_only=not all_feeds,
             feed_url=feed_url,
             allow_private_hosts=allow_private_hosts,

@@ -1,7 +1,7 @@
 """The update cycle, on top of the stages: due feeds → fetch → parse → store → reschedule.
 
-    cycle    the asynchronous orchestration: update_feeds, per-feed results
-    records  pure: what each outcome writes, and when to check the feed next
+    cycle    the asynchronous orchestration: update_feeds
+    records  pure: what each outcome writes, when to check the feed next, the results
     gates    politeness per host, and the one thread every write runs on
     worker   what a parse worker does with a changed document: parse, sketch, tag
     upkeep   stored posts re-cleaned once when the sanitiser's rules change

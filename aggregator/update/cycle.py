@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from aggregator import __version__, fetching, storage
 from aggregator.analysis.vocabulary import Vocabulary, rules_version
@@ -42,7 +43,9 @@ from aggregator.update.gates import HostGates, Writer
 from aggregator.update.records import (
     Attempt,
     Failure,
+    FeedResult,
     Parsed,
+    UpdateResult,
     failure_record,
     internal_record,
     success_record,
@@ -53,6 +56,14 @@ log = logging.getLogger("voice")
 Clock = Callable[[], datetime]
 VoicePool = ParsePool[Vocabulary]
 SaveUpdate = Callable[[sqlite3.Connection, FeedUpdateRecord], storage.SaveResult]
+
+
+class LazyTopics(Protocol):
+    """A checked topics.yaml whose Vocabulary is built on first use (registry.topics)."""
+
+    rows: tuple[tuple[str, str, str], ...]  # (slug, label, description), for `topics`
+
+    def get(self) -> Vocabulary: ...
 
 
 def utc_now() -> datetime:
@@ -68,44 +79,6 @@ def make_pool(settings: Settings) -> VoicePool:
         wall_seconds=settings.parse_wall_seconds,
         target=prepare_feed,
     )
-
-
-@dataclass(frozen=True)
-class FeedResult:
-    """What happened to one feed in one cycle."""
-
-    url: str
-    outcome: str  # ok, not_modified, unchanged, error, gone, skipped
-    new_posts: int = 0
-    updated_posts: int = 0
-    error_kind: str | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class UpdateResult:
-    """A cycle's summary, for the CLI line and for tests."""
-
-    feeds: tuple[FeedResult, ...]
-
-    def count(self, *outcomes: str) -> int:
-        return sum(1 for f in self.feeds if f.outcome in outcomes)
-
-    @property
-    def new_posts(self) -> int:
-        return sum(f.new_posts for f in self.feeds)
-
-    @property
-    def updated_posts(self) -> int:
-        return sum(f.updated_posts for f in self.feeds)
-
-    def summary(self) -> str:
-        checked = len(self.feeds) - self.count("skipped")
-        return (
-            f"{checked} feeds checked, {self.count('not_modified', 'unchanged')} not modified, "
-            f"{self.new_posts} new posts, {self.updated_posts} updated, "
-            f"{self.count('error', 'gone')} failed"
-        )
 
 
 @dataclass(frozen=True)
@@ -126,6 +99,8 @@ class Cycle:
     write_failed: threading.Event = field(default_factory=threading.Event)
     tokens: Mapping[str, str] = field(default_factory=dict)  # feed URL -> verification token
     homes: Mapping[str, str] = field(default_factory=dict)  # feed URL -> stored home page
+    vocabulary: Callable[[], Vocabulary | None] = lambda: None
+    shared: threading.Event = field(default_factory=threading.Event)  # vocabulary sent to pool
 
     def stopping(self) -> bool:
         """No new fetch starts once a stop is asked for or a write has failed."""
@@ -196,6 +171,7 @@ async def _record_response(
         max_entry_bytes=settings.max_entry_bytes,
         feed_topics=tuple(json.loads(feed.topics)),
     )
+    _share_vocabulary(cycle)
     cycle.pool.start()  # forked here, in the loop thread, and only when first needed
     try:
         data = await asyncio.to_thread(cycle.pool.parse, job)
@@ -204,6 +180,19 @@ async def _record_response(
         return failure_record(_attempt(feed, started, t0), failure, settings)
     parsed = Parsed(data, body_hash, frozenset(known))
     return success_record(_attempt(feed, started, t0), response, "ok", settings, parsed)
+
+
+def _share_vocabulary(cycle: Cycle) -> None:
+    """At the first body to parse: build the vocabulary and hand it to the workers.
+
+    A cycle where every feed answers 304 never builds it. Runs in the loop
+    thread before any of this cycle's jobs, as ParsePool.share asks.
+    """
+    if not cycle.shared.is_set():
+        vocabulary = cycle.vocabulary()
+        key = rules_version(vocabulary) if vocabulary is not None else None
+        cycle.pool.share(key, vocabulary)
+        cycle.shared.set()
 
 
 async def _look_for_token(
@@ -330,6 +319,14 @@ async def _cancel_on_stop(stop: threading.Event, tasks: list[asyncio.Future[Feed
         task.cancel()
 
 
+def _vocabulary_getter(
+    vocabulary: Vocabulary | LazyTopics | None,
+) -> Callable[[], Vocabulary | None]:
+    if vocabulary is None or isinstance(vocabulary, Vocabulary):
+        return lambda: vocabulary
+    return vocabulary.get
+
+
 def update_feeds(
     registry: Registry,
     db_path: Path,
@@ -343,13 +340,14 @@ def update_feeds(
     stop: threading.Event | None = None,
     on_start: Callable[[int], None] = lambda total: None,
     on_result: Callable[[FeedResult], None] = lambda result: None,
-    vocabulary: Vocabulary | None = None,
+    vocabulary: Vocabulary | LazyTopics | None = None,
     save: SaveUpdate = storage.save_update,
 ) -> UpdateResult:
     """Run one cycle. Raises only ConfigError/StoreError; feed failures are in the result.
 
     `save` writes one feed's outcome: storage.save_update, or a test's that
-    fails on cue as a full disk would.
+    fails on cue as a full disk would. `vocabulary` may be a LazyTopics, built
+    only if a feed sends a body to parse.
     """
     settings = registry.settings
     if allow_private_hosts is not None:
@@ -358,14 +356,14 @@ def update_feeds(
     conn = storage.connect(db_path)
     own_pool = pool is None
     pool = pool or make_pool(settings)
-    pool.share(rules_version(vocabulary) if vocabulary is not None else None, vocabulary)
     try:
         now = to_iso(clock())
         stored_feeds.sync_feeds(conn, registry.feeds, now)
-        if vocabulary is not None:
-            stored_feeds.sync_topics(
-                conn, [(t.slug, t.label, t.description) for t in vocabulary.topics]
-            )
+        if isinstance(vocabulary, Vocabulary):
+            rows = [(t.slug, t.label, t.description) for t in vocabulary.topics]
+            stored_feeds.sync_topics(conn, rows)
+        elif vocabulary is not None:
+            stored_feeds.sync_topics(conn, vocabulary.rows)
         upkeep.refresh_stored_content(conn, now)
         feeds = stored_feeds.select_feeds(
             conn, now, due_only=due_only and feed_url is None, url=feed_url
@@ -389,6 +387,7 @@ def update_feeds(
             on_result=on_result,
             tokens=storage.unverified_tokens(conn),
             homes=verification.home_pages(conn),
+            vocabulary=_vocabulary_getter(vocabulary),
         )
         results = asyncio.run(_run_cycle(cycle, feeds))
     except sqlite3.Error as exc:  # reads outside a transaction; writes raise StoreError

@@ -205,3 +205,41 @@ def _schedule(
 
 def _iso_or_none(moment: datetime | None) -> str | None:
     return None if moment is None else to_iso(moment)
+
+
+@dataclass(frozen=True)
+class FeedResult:
+    """What happened to one feed in one cycle."""
+
+    url: str
+    outcome: str  # ok, not_modified, unchanged, error, gone, skipped
+    new_posts: int = 0
+    updated_posts: int = 0
+    error_kind: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    """A cycle's summary, for the CLI line and for tests."""
+
+    feeds: tuple[FeedResult, ...]
+
+    def count(self, *outcomes: str) -> int:
+        return sum(1 for f in self.feeds if f.outcome in outcomes)
+
+    @property
+    def new_posts(self) -> int:
+        return sum(f.new_posts for f in self.feeds)
+
+    @property
+    def updated_posts(self) -> int:
+        return sum(f.updated_posts for f in self.feeds)
+
+    def summary(self) -> str:
+        checked = len(self.feeds) - self.count("skipped")
+        return (
+            f"{checked} feeds checked, {self.count('not_modified', 'unchanged')} not modified, "
+            f"{self.new_posts} new posts, {self.updated_posts} updated, "
+            f"{self.count('error', 'gone')} failed"
+        )
