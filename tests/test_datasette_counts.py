@@ -105,3 +105,63 @@ def test_the_topic_facet_of_a_whole_table_is_the_plain_count(
     facet = data["facet_results"]["topics"]
     assert {v["value"]: v["count"] for v in facet["results"]} == expected
     assert not facet["truncated"] and "topics" not in data.get("facets_timed_out", [])
+
+
+@pytest.mark.parametrize("table", ["posts", "river", "posts_public"])
+@pytest.mark.parametrize("topic", ["open-data", "digital"])
+def test_the_topic_facet_of_one_topic_is_the_plain_count(
+    served: tuple[str, Path], table: str, topic: str
+) -> None:
+    """?_topic= once: the count and the topic facet are the topic's posts (and their
+    topics) less those the view leaves out, read from post_topics alone; the region
+    and organisation facets read an index that holds the column."""
+    base, db = served
+    rows = "posts WHERE hidden = 0 AND duplicate_of IS NULL" if table == "posts" else table
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute(  # the left-out posts have every topic
+            """INSERT OR IGNORE INTO post_topics (post_id, topic, source, score, rules_version)
+            SELECT id, t.topic, 'rules', 1.0, 'test' FROM posts,
+                (SELECT 'open-data' AS topic UNION ALL SELECT 'digital'
+                 UNION ALL SELECT 'housing') t
+            WHERE duplicate_of IS NOT NULL OR hidden != 0 OR is_backfill != 0"""
+        )
+        conn.commit()
+        chosen = f"SELECT post_id FROM post_topics WHERE topic = '{topic}'"
+        and_ = "AND" if table == "posts" else "WHERE"
+        expected = dict(
+            conn.execute(
+                f"""SELECT topic, count(*) FROM post_topics
+                WHERE post_id IN (SELECT id FROM {rows} {and_} id IN ({chosen}))
+                GROUP BY topic"""
+            ).fetchall()
+        )
+        columns = {
+            column: dict(
+                conn.execute(
+                    f"""SELECT {column}, count(*) FROM {rows} {and_} id IN ({chosen})
+                    AND {column} IS NOT NULL GROUP BY {column}"""
+                ).fetchall()
+            )
+            for column in ("region", "organisation")
+        }
+        shown = conn.execute(f"SELECT count(*) FROM {rows} {and_} id IN ({chosen})").fetchone()
+        every = dict(
+            conn.execute(
+                f"SELECT topic, count(*) FROM post_topics WHERE post_id IN ({chosen})"
+                " GROUP BY topic"
+            )
+        )
+    assert expected and expected != every  # the left-out posts change the counts
+    with httpx.Client(base_url=base) as http:
+        data = http.get(
+            f"/voice/{table}.json?_topic={topic}", headers={"Cache-Control": "no-cache"}
+        ).json()
+    assert data["filtered_table_rows_count"] == shown[0] < every[topic]
+    for column, counts in columns.items():
+        assert counts
+        got = data["facet_results"][column]
+        assert got["type"] == "column"
+        assert {v["value"]: v["count"] for v in got["results"]} == counts
+    facet = data["facet_results"]["topics"]
+    assert {v["value"]: v["count"] for v in facet["results"]} == expected
+    assert not facet["truncated"] and "topics" not in data.get("facets_timed_out", [])
