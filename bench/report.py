@@ -98,26 +98,18 @@ def check_targets(
         return getattr(r, attr) * factor if r else None
 
     print()
-    target(
-        f"cold CPU s <= {COLD_CPU}x reader's",
-        voice["cold"].cpu_s,
-        reader("cold", "cpu_s", COLD_CPU),
-    )
-    target(
-        f"cold wall s <= {COLD_WALL}x reader's",
-        voice["cold"].wall_s,
-        reader("cold", "wall_s", COLD_WALL),
-    )
-    target(
-        f"warm CPU s <= {WARM_CPU}x reader's",
-        voice["warm"].cpu_s,
-        reader("warm", "cpu_s", WARM_CPU),
-    )
-    target(
-        f"changed CPU s <= {CHANGED_CPU}x reader's",
-        voice["changed"].cpu_s,
-        reader("changed", "cpu_s", CHANGED_CPU),
-    )
+    # (cycle, measure, its label, the factor of reader's): the same line each
+    for cycle, attr, label, factor in (
+        ("cold", "cpu_s", "cold CPU s", COLD_CPU),
+        ("cold", "wall_s", "cold wall s", COLD_WALL),
+        ("warm", "cpu_s", "warm CPU s", WARM_CPU),
+        ("changed", "cpu_s", "changed CPU s", CHANGED_CPU),
+    ):
+        target(
+            f"{label} <= {factor}x reader's",
+            getattr(voice[cycle], attr),
+            reader(cycle, attr, factor),
+        )
     peak = max(r.peak_mb for r in voice.values())
     target(f"Voice peak memory MB < {MEMORY_LIMIT_MB:.0f}", peak, MEMORY_LIMIT_MB, strict=True)
     target(
