@@ -18,14 +18,22 @@ contract: it never imports the aggregator package.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 from datasette import hookimpl
 from datasette.app import Datasette
 from markupsafe import Markup
+
+_HERE = str(Path(__file__).parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from reader.text import shift_headings  # noqa: E402
 
 HTML_COLUMNS = {"content_html", "summary_html"}
 POST_TABLES = {"posts", "river", "posts_public"}
@@ -81,7 +89,9 @@ def render_cell(
         return None
     text = text_of(value)
     if on_row_page.get() or len(text) <= EXCERPT_CHARS:
-        return Markup('<div class="voice-post">{}</div>').format(Markup(value))
+        # the post's own headings go under the page's h1, without gaps (as on /posts/<id>)
+        body = shift_headings(value, start=2)
+        return Markup('<div class="voice-post">{}</div>').format(Markup(body))
     return Markup('<p class="voice-excerpt">{}</p>').format(excerpt(text))
 
 
