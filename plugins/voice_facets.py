@@ -10,8 +10,8 @@ in each facet are still made from the request.
 - `counted`: Datasette's column facet with its counts kept, for metadata.yml
   (`facets: [{counted: region}]`); its JSON says `"type": "column"`, as the
   column facet's did, so researchers' code sees no change. Filtered by one
-  topic and nothing else, each column is counted from an index that holds it
-  and the view's condition (INDEX), not from posts_public_state.
+  topic and nothing else, the counts are read from topic_facets
+  (reader/stored.py), not from the posts.
 The topic facet (voice_topics.py) keeps its counts the same way
 (reader.changes.kept_counts).
 
@@ -43,51 +43,9 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from reader.changes import kept_counts  # noqa: E402
+from reader.stored import StoredFacet, facet_sql, one_topic  # noqa: E402
 
-TOPIC_CLAUSE = "id IN (SELECT post_id FROM post_topics WHERE topic = :voice_topic_0)"
-# One topic's posts in each table (?_topic= once, nothing else), as Datasette gives
-# its facets, and the same posts read from an index that holds the counted column
-# and every column of the view's condition.
-ONE_TOPIC = {
-    "posts_public": (f"from posts_public where {TOPIC_CLAUSE}",),
-    "river": (f"from river where {TOPIC_CLAUSE}",),
-    "posts": (
-        f"from posts where {TOPIC_CLAUSE} and hidden = 0 and duplicate_of IS NULL",
-        f"from posts where hidden = 0 and duplicate_of IS NULL and {TOPIC_CLAUSE}",
-    ),
-}
-VIEW_WHERE = {
-    "posts_public": "hidden = 0 AND duplicate_of IS NULL AND removed_at IS NULL",
-    "river": "hidden = 0 AND is_backfill = 0 AND duplicate_of IS NULL AND removed_at IS NULL",
-    "posts": "hidden = 0 AND duplicate_of IS NULL",
-}
-INDEX = {
-    ("posts_public", "region"): "posts_public_region",
-    ("posts_public", "organisation"): "posts_organisation",
-    ("river", "region"): "posts_region",
-    ("river", "organisation"): "posts_organisation",
-    ("posts", "region"): "posts_region",
-    ("posts", "organisation"): "posts_organisation",
-}
-
-
-def one_topic_sql(table: str, column: str, sql: str) -> str:
-    """`sql` read from an index alone, if it is one topic's posts of `table`.
-
-    SQLite checks each public post (posts_public_state, ~1M entries of several
-    columns) against the topic; the narrower index that holds `column` reads the
-    same posts: a region at 1,000,000 posts 0.27-1.5 s -> 0.12-0.44 s.
-    """
-    index = INDEX.get((table, column))
-    whole = sql.rstrip()
-    if index is None or not whole.startswith("select "):
-        return sql
-    if not any(whole.endswith(f" {form}") for form in ONE_TOPIC[table]):
-        return sql
-    return (
-        f"select {column} from posts INDEXED BY {index}"
-        f" where {VIEW_WHERE[table]} and {TOPIC_CLAUSE}"
-    )
+STORED = ("region", "organisation")  # the columns topic_facets counts
 
 
 class CountedFacet(ColumnFacet):  # type: ignore[misc]
@@ -108,8 +66,9 @@ class CountedFacet(ColumnFacet):  # type: ignore[misc]
             facet = copy.copy(self)
             facet.get_configs = lambda config=config: [config]
             column = config["config"].get("column") or config["config"]["simple"]
-            if self.table in ONE_TOPIC:
-                facet.sql = one_topic_sql(self.table, column, self.sql)
+            if column in STORED and one_topic(self.table, self.sql):
+                size = self.get_facet_size()
+                facet.ds = StoredFacet(self.ds, facet_sql(self.table, column, size + 1))
             counted, late = await ColumnFacet.facet_results(facet)
             results += counted
             timed_out += late

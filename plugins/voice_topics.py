@@ -12,8 +12,8 @@ goes through its (topic, post_id) index instead.
   each of a million posts took 2-4 s, over Datasette's facet limit, so the
   facet was dropped and never kept; this takes ~0.1 s, the same numbers.
   Filtered by one topic and nothing else, the facet and Datasette's count
-  (startup wraps each database's execute, one_topic_count) are likewise the
-  topic's posts less those the view leaves out, read from post_topics alone.
+  (startup wraps each database's execute, one_topic_count) are read from
+  topic_facets (reader/stored.py), which the writer keeps.
 
 Reads only the database contract (docs/schema.md); never imports aggregator.
 """
@@ -36,6 +36,7 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from reader.changes import kept_counts  # noqa: E402
+from reader.stored import count_sql, facet_sql, one_topic  # noqa: E402
 
 TOPIC_TABLES = {"posts", "posts_public", "river"}
 
@@ -123,64 +124,12 @@ def whole_set_sql(out: str, limit: int) -> str:
     """
 
 
-TOPIC_CLAUSE = "id IN (SELECT post_id FROM post_topics WHERE topic = :voice_topic_0)"
-
-
-def one_topic(table: str, sql: str) -> str | None:
-    """The SQL of the posts outside `table`'s whole set, if `sql` is that whole set
-    filtered by one topic (`?_topic=` once, nothing else), else None."""
-    if f" {TOPIC_CLAUSE}" not in sql or ":voice_topic_1" in sql:
-        return None
-    for joined in (f" and {TOPIC_CLAUSE}", f"{TOPIC_CLAUSE} and ", f"where {TOPIC_CLAUSE}"):
-        if sql.count(joined) == 1:
-            out = left_out(table, sql.replace(joined, "", 1).rstrip())
-            if out is not None:
-                return out
-    return None
-
-
-def one_topic_sql(out: str, column: str, limit: int) -> str:
-    """Topic counts of one topic's posts less those of the posts `out` selects.
-
-    Reads post_topics only: the topic's posts from post_topics_topic, their topics
-    from the primary key (`post_id`) or by walking every topic's posts (`+post_id`,
-    when the topic has most posts). Checking each post against the view read a
-    million index entries for any topic: 0.65-2.9 s at 1,000,000 posts.
-    """
-    return f"""
-        WITH chosen AS (SELECT post_id FROM post_topics WHERE topic = :voice_topic_0),
-        every_post AS (
-            SELECT topic, count(*) AS n FROM post_topics
-            WHERE {column} IN chosen GROUP BY topic
-        ),
-        not_shown AS (
-            SELECT topic, count(*) AS n FROM post_topics
-            WHERE post_id IN ({out}) AND post_id IN chosen GROUP BY topic
-        ),
-        counted AS (
-            SELECT e.topic AS value, e.n - coalesce(h.n, 0) AS count
-            FROM every_post e LEFT JOIN not_shown h ON h.topic = e.topic
-        )
-        SELECT value, count FROM counted WHERE count > 0
-        ORDER BY count DESC, value LIMIT {limit}
-    """
-
-
 def one_topic_count(sql: str) -> str | None:
-    """Datasette's count of a table filtered by one topic, from post_topics alone:
-    the topic's posts less those the view leaves out (posts are never deleted, so
-    each post_topics row has its post). Checking each post against the view read a
-    million index entries for any topic: 0.3-1.2 s at 1,000,000 posts. None for
-    any other SQL."""
+    """Datasette's count of a table filtered by one topic, read from topic_facets
+    (reader/stored.py); None for any other SQL."""
     for table in TOPIC_TABLES:
-        if sql.startswith(f"select count(*) from {table} "):
-            out = one_topic(table, sql.removeprefix("select count(*) "))
-            if out is not None:
-                return f"""
-                    SELECT (SELECT count(*) FROM post_topics WHERE topic = :voice_topic_0)
-                    - (SELECT count(*) FROM post_topics
-                       WHERE topic = :voice_topic_0 AND post_id IN ({out}))
-                """
+        if sql.startswith(f"select count(*) from {table} ") and one_topic(table, sql):
+            return count_sql(table)
     return None
 
 
@@ -212,17 +161,6 @@ class TopicFacet(Facet):  # type: ignore[misc]
         rows = await self.ds.execute(self.database, "SELECT max(id) FROM posts")
         return "+post_id" if self.row_count * 2 >= (rows.first()[0] or 0) else "post_id"
 
-    async def _topic_column(self) -> str:
-        """`+post_id` when the chosen topic has at least half as many posts as there
-        are (walking every topic's posts beats looking each one up), else `post_id`."""
-        rows = await kept_counts(self.ds).execute(
-            self.database,
-            "SELECT (SELECT count(*) FROM post_topics WHERE topic = :voice_topic_0) * 2"
-            " >= (SELECT coalesce(max(id), 0) FROM posts)",
-            {"voice_topic_0": self.params.get("voice_topic_0")},
-        )
-        return "+post_id" if rows.first()[0] else "post_id"
-
     async def facet_results(self) -> tuple[list[dict[str, Any]], list[str]]:
         results: list[dict[str, Any]] = []
         timed_out: list[str] = []
@@ -230,11 +168,10 @@ class TopicFacet(Facet):  # type: ignore[misc]
             return results, timed_out
         size = self.get_facet_size()
         out = left_out(self.table, self.sql)
-        one = None if out is not None else one_topic(self.table, self.sql)
         if out is not None:
             sql = whole_set_sql(out, size + 1)
-        elif one is not None:
-            sql = one_topic_sql(one, await self._topic_column(), size + 1)
+        elif one_topic(self.table, self.sql):
+            sql = facet_sql(self.table, "topic", size + 1)
         else:
             column = await self._post_id_column()
             sql = f"""

@@ -9,7 +9,8 @@ sqlite-utils, and `migrations` registers it with sqlite-utils.
 Add a new step to `later` and at the end of STEPS.
 
     early   steps 0001-0005
-    later   steps 0006 onwards
+    later   steps 0006-0013
+    counts  step 0014 (topic_facets and its triggers)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from aggregator.storage.schema.counts import _m0014_topic_facets
 from aggregator.storage.schema.early import (
     _m0001_initial,
     _m0002_feed_lifecycle,
@@ -54,5 +56,6 @@ STEPS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("0011_reading_speed", _m0011_reading_speed),
     ("0012_integer_lsh_keys", _m0012_integer_lsh_keys),
     ("0013_blog_counts", _m0013_blog_counts),
+    ("0014_topic_facets", _m0014_topic_facets),
 )
 MIGRATIONS = tuple(name for name, _ in STEPS)
