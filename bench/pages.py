@@ -16,7 +16,8 @@ then asked again with `Cache-Control: no-cache`, which Voice renders anew
 instead of answering from the copy it keeps while the database is unchanged
 (plugins/voice_cache.py): the "rendered" columns, what a page costs to make.
 
-Prints a table (ms) with the issue's bars (median < 100 ms, p95 < 300 ms) as
+Prints a table (ms) with the issue's bars (median 100 ms, p95 300 ms at 100,000
+posts; twice those at more, as issue 13 allows at a million) as
 PASS/FAIL per line, a finding, never the exit code; writes
 bench/output/pages.json (pages-N.json for other sizes). Exits 1 only when a
 page does not answer 200.
@@ -40,7 +41,13 @@ sys.path[:0] = [str(BENCH), str(ROOT)]
 
 import load  # noqa: E402
 
-MEDIAN_BAR_MS, P95_BAR_MS = 100.0, 300.0
+MEDIAN_BAR_MS, P95_BAR_MS = 100.0, 300.0  # at 100,000 posts; issue 13 allows 2x beyond
+
+
+def bars(posts: int) -> tuple[float, float]:
+    """The issue's bars for a database of `posts`: 100/300 ms, twice that above 100,000."""
+    factor = 1.0 if posts <= 100_000 else 2.0
+    return MEDIAN_BAR_MS * factor, P95_BAR_MS * factor
 WORDS = ("data", "open", "procurement", "research", "accessibility", "agile", "cloud", "team")
 
 
@@ -122,9 +129,10 @@ def measure(
     return times, errors, first
 
 
-def figures(times: list[float]) -> tuple[float, float, bool]:
+def figures(times: list[float], posts: int) -> tuple[float, float, bool]:
     median, p95 = statistics.median(times), statistics.quantiles(times, n=20)[18]
-    return median, p95, median < MEDIAN_BAR_MS and p95 < P95_BAR_MS
+    median_bar, p95_bar = bars(posts)
+    return median, p95, median <= median_bar and p95 <= p95_bar
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,16 +155,17 @@ def main(argv: list[str] | None = None) -> int:
         load.wait_ready(url, proc)
         for name, paths in page_types(values).items():
             times, errors, first = measure(url, paths, args.requests, anew=False)
-            median, p95, ok = figures(times)
+            median, p95, ok = figures(times, args.posts)
             rendered, more, _ = measure(url, paths, args.requests, anew=True)
-            r_median, r_p95, r_ok = figures(rendered)
+            r_median, r_p95, r_ok = figures(rendered, args.posts)
             rows.append({"page": name, "median_ms": median, "p95_ms": p95, "first_ms": first,
                          "pass": ok, "rendered_median_ms": r_median, "rendered_p95_ms": r_p95,
                          "rendered_pass": r_ok, "errors": errors + more,
                          "example": paths[0]})  # fmt: skip
             failed += errors + more
+    median_bar, p95_bar = bars(args.posts)
     print(f"\nPages, feeds and JSON at {args.posts:,} posts, {args.requests} requests each (ms);"
-          " bars: median < 100, p95 < 300")  # fmt: skip
+          f" bars: median <= {median_bar:.0f}, p95 <= {p95_bar:.0f}")  # fmt: skip
     print("served: as readers get them; rendered: each request says Cache-Control: no-cache")
     print(f"{'page type':<28} {'median':>8} {'p95':>8} {'first':>8}  {'bar':<5}"
           f" {'rendered':>8} {'p95':>8}  bar")  # fmt: skip
