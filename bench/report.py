@@ -155,3 +155,59 @@ def print_floor(floor: dict[str, float], cold: dict[str, CycleResult | None], co
                 f"  {tool} cold: CPU {r.cpu_s / total:.2f}x the floor, wall {r.wall_s / wall:.2f}x"
                 " its best wall"
             )
+
+
+def explain(
+    targets: list[dict[str, object]],
+    floor: dict[str, float] | None,
+    http: dict[str, float] | None,
+    changed_entries: int,
+    new_posts: int,
+    cores: int,
+) -> list[dict[str, object]]:
+    """For each target that failed, the least its cycle can cost with these parts.
+
+    The floor (bench/floor.py) is every entry's work; `http` is bench/http_floor.py's
+    CPU for the cycle's fetching with httpx alone (`full`: every body, as cold;
+    `conditional`: every 304, as warm). Their sum bounds what any cycle built
+    on these parts costs; a bound over the limit means the line cannot pass,
+    one under it means Voice's own work (the rest) is what keeps it from passing.
+    The line "cold CPU within 1.25x the floor" is bounded like cold CPU: fetching
+    is not in the floor, so httpx alone over a quarter of it would fail that line.
+    `changed_entries` is how many entries the changed cycle's documents hold
+    (each is parsed again); `new_posts` how many of them are new.
+    """
+    if not floor or not http:
+        return []
+    per_entry = floor_cpu(floor) / max(floor["entries"], 1)
+    feedparser = floor["feedparser_s"] / max(floor["entries"], 1)
+    total = floor_cpu(floor) + http["full"]
+    least = {
+        "cold CPU s": total,
+        # the main process fetches and writes; the parse processes do the rest
+        "cold wall s": max(
+            total / cores,
+            wall_floor(floor_cpu(floor) - floor["store_s"], floor["store_s"] + http["full"], cores),
+        ),
+        "warm CPU s": http["conditional"],
+        "changed CPU s": http["conditional"]
+        + feedparser * changed_entries
+        + (per_entry - feedparser) * new_posts,
+    }
+    why = []
+    print()
+    for target in targets:
+        name = str(target["target"])
+        label = next((key for key in least if name.startswith(key)), None)
+        if target["status"] != "FAIL" or label is None:
+            continue
+        bound, limit = least[label], float(target["limit"])  # type: ignore[arg-type]
+        verdict = "cannot pass" if bound > limit else "reachable"
+        why.append({"target": name, "least": bound, "limit": limit, "verdict": verdict})
+        rest = float(target["value"]) - bound  # type: ignore[arg-type]
+        print(
+            f"why  {name}: the least any cycle with these parts costs is {bound:.2f}"
+            f" (limit {limit:.2f}): {verdict}"
+            + ("" if bound > limit else f"; Voice spends {rest:.2f} beyond it")
+        )
+    return why

@@ -28,7 +28,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from corpus import Corpus
-from report import CYCLES, CycleResult, check_targets, print_floor, print_table
+from report import CYCLES, CycleResult, check_targets, explain, print_floor, print_table
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -175,6 +175,24 @@ def run_floor(directory: Path) -> dict[str, float] | None:
     return json.loads(done.stdout)
 
 
+def run_http_floor(urls: list[str], timeout: float) -> dict[str, float]:
+    """bench/http_floor.py's CPU for fetching every feed with httpx alone: `full` (every
+    body, as a cold cycle) and `conditional` (every 304, as warm); the lower of two runs."""
+    (WORK / "http").mkdir(exist_ok=True)
+    listed, validators = WORK / "http" / "urls.txt", WORK / "http" / "validators.json"
+    listed.write_text("".join(u + "\n" for u in urls))
+    cpu: dict[str, float] = {}
+    for mode in ("full", "conditional") * 2:
+        cmd = [sys.executable, str(BENCH / "http_floor.py"), str(listed), str(validators), mode]
+        _, usage, code = measure(cmd, WORK / "logs" / f"http-{mode}", timeout)
+        if code != 0:
+            raise SystemExit(f"bench/http_floor.py {mode} failed: see bench/output/logs/")
+        cpu[mode] = min(cpu.get(mode, float("inf")), usage.ru_utime + usage.ru_stime)
+    print(f"  httpx alone: {cpu['full']:.2f} s CPU for every body, "
+          f"{cpu['conditional']:.2f} s for every 304 (bench/http_floor.py)")  # fmt: skip
+    return cpu
+
+
 def lowest(*runs: dict[str, float] | None) -> dict[str, float] | None:
     """Each part's lowest time over the runs: the machine's speed drifts, a floor must not.
 
@@ -249,6 +267,7 @@ def main() -> int:
         vcmd = voice_command(config, voice_db)
         for cycle, expected in zip(CYCLES, (base, base, changed), strict=True):
             if cycle == "changed":
+                http = run_http_floor(urls, args.timeout)  # the corpus as cold and warm saw it
                 corpus.apply_change(mtime=t0 + HOUR)
             results.append(
                 run_tool("voice", cycle, vcmd, voice_db, "posts", expected, args.timeout)
@@ -276,6 +295,9 @@ def main() -> int:
         cold = {tool: by.get((tool, "cold")) for tool in ("voice", "reader")}
         print_floor(floor, cold, os.cpu_count() or 1)
     targets = check_targets(results, floor)
+    new_posts = changed - base
+    why = explain(targets, floor, http, new_posts * (args.entries + 1), new_posts,
+                  os.cpu_count() or 1)  # fmt: skip
     correct = all(r.correct for r in results)
     report = {
         "feeds": args.feeds,
@@ -289,6 +311,8 @@ def main() -> int:
         "cycles": [asdict(r) | {"cpu_s": r.cpu_s, "posts_per_s": r.posts_per_s} for r in results],
         "targets": targets,
         "floor": floor,
+        "http_floor": http,
+        "why": why,
         "correct": correct,
     }
     (WORK / "results.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -48,3 +48,24 @@ def test_floor_times_each_part_over_every_entry_of_the_demo_feeds() -> None:
 )
 def test_wall_floor(parse_s: float, writer_s: float, cores: int, expected: float) -> None:
     assert load("report").wall_floor(parse_s, writer_s, cores) == pytest.approx(expected)
+
+
+def test_explain_says_which_failed_lines_cannot_pass() -> None:
+    """A failed line is `cannot pass` when the floor and httpx alone exceed its limit,
+    `reachable` when they do not; a passed line is not explained."""
+    floor = {"entries": 1000.0, "feedparser_s": 0.3, "normalise_s": 0.4, "sketch_s": 0.3,
+             "tagging_s": 0.2, "store_s": 0.5}  # fmt: skip
+    http = {"full": 0.6, "conditional": 0.5}
+    targets = [
+        {"target": "cold CPU s <= 0.8x reader's", "status": "FAIL", "value": 2.1, "limit": 1.5},
+        {"target": "cold wall s <= 0.6x reader's", "status": "FAIL", "value": 1.5, "limit": 1.4},
+        {"target": "warm CPU s <= 0.8x reader's", "status": "FAIL", "value": 0.9, "limit": 0.7},
+        {"target": "changed CPU s <= 0.6x reader's", "status": "PASS", "value": 0.6, "limit": 1.0},
+    ]
+    why = load("report").explain(targets, floor, http, changed_entries=100, new_posts=10, cores=2)
+    assert [(w["target"][:10], w["verdict"]) for w in why] == [
+        ("cold CPU s", "cannot pass"),  # 1.7 of floor + 0.6 of httpx > 1.5
+        ("cold wall ", "reachable"),  # (1.7 + 0.6) / 2 cores = 1.15 <= 1.4
+        ("warm CPU s", "reachable"),  # 0.5 <= 0.7
+    ]
+    assert why[0]["least"] == pytest.approx(2.3)
