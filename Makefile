@@ -47,9 +47,13 @@ bench: install
 # dedupe --rebuild` as a user runs them. Not part of `make bench` (which
 # prints this run's last figures): on 2 shared cores retag took 6 minutes
 # and the rebuild about 20,000 posts a minute (bench/README.md), after a
-# 30-minute build the first time (kept in bench/output/scale-1m/).
+# 30-minute build the first time (kept in bench/output/scale-1m/). Then the
+# pages and researchers' JSON at a million posts, and search's SQL floor,
+# on bench/load.py's million-post database (33 minutes to build once).
 bench-1m: install
 	$(BIN)/python bench/scale.py --posts 1000000 --maintenance-only
+	$(BIN)/python bench/pages.py --posts 1000000
+	$(BIN)/python bench/search_floor.py --posts 1000000
 
 eval: install
 	$(BIN)/python bench/eval.py
