@@ -21,7 +21,7 @@
 
 from aggregator.storage.connection import connect, transaction
 from aggregator.storage.posts import SaveResult, known_entries
-from aggregator.storage.updates import save_update
+from aggregator.storage.updates import save_update, save_updates
 from aggregator.storage.verification import (
     mark_verified,
     set_verification_token,
@@ -36,6 +36,7 @@ __all__ = [
     "known_entries",
     "mark_verified",
     "save_update",
+    "save_updates",
     "set_verification_token",
     "token_in",
     "transaction",

@@ -2,8 +2,8 @@
 
     cycle    the asynchronous orchestration: update_feeds
     records  pure: what each outcome writes, when to check the feed next, the results
-    gates    politeness per host, and the one thread every write runs on
-    worker   what a parse worker does with a changed document: parse, sketch, tag
+    gates    politeness per host, the one thread every write runs on, 304s in batches
+    worker   what a parse worker does with a changed document (parse, sketch, tag); the pool
     upkeep   stored posts re-cleaned once when the sanitiser's rules change
 """
 

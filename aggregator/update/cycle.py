@@ -34,12 +34,11 @@ from aggregator.models import (
     ResponseData,
     Settings,
 )
-from aggregator.parsing.pool import ParsePool
 from aggregator.schedule import to_iso
 from aggregator.storage import feeds as stored_feeds
 from aggregator.storage import verification
 from aggregator.update import upkeep
-from aggregator.update.gates import HostGates, Writer
+from aggregator.update.gates import Batches, HostGates, Writer
 from aggregator.update.records import (
     Attempt,
     Failure,
@@ -50,12 +49,12 @@ from aggregator.update.records import (
     internal_record,
     success_record,
 )
-from aggregator.update.worker import prepare_feed
+from aggregator.update.worker import VoicePool, make_pool
 
 log = logging.getLogger("voice")
 Clock = Callable[[], datetime]
-VoicePool = ParsePool[Vocabulary]
 SaveUpdate = Callable[[sqlite3.Connection, FeedUpdateRecord], storage.SaveResult]
+BATCHED = ("not_modified", "unchanged")  # outcomes that store no posts
 
 
 class LazyTopics(Protocol):
@@ -70,17 +69,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def make_pool(settings: Settings) -> VoicePool:
-    """The parse workers a cycle (or a long `voice run`) hands its documents to."""
-    return ParsePool(
-        workers=settings.parse_workers,
-        memory_mb=settings.parse_memory_mb,
-        cpu_seconds=settings.parse_cpu_seconds,
-        wall_seconds=settings.parse_wall_seconds,
-        target=prepare_feed,
-    )
-
-
 @dataclass(frozen=True)
 class Cycle:
     """The injected edges and shared limits of one cycle."""
@@ -91,6 +79,7 @@ class Cycle:
     pool: VoicePool
     writer: Writer
     save: SaveUpdate  # storage.save_update; a test's may fail on cue, as a full disk does
+    batches: Batches[FeedUpdateRecord, storage.SaveResult] | None  # 304s, unchanged bodies
     hosts: HostGates
     slots: asyncio.Semaphore  # bodies in memory at once: held from fetch to end of parse
     clock: Clock
@@ -271,6 +260,8 @@ async def _save(cycle: Cycle, record: FeedUpdateRecord) -> storage.SaveResult:
     starts after it; `_run_cycle` then abandons the fetches in flight.
     """
     try:
+        if cycle.batches is not None and record.outcome in BATCHED:
+            return await cycle.batches.save(record)
         return await cycle.writer.run(cycle.save, cycle.writer.conn, record)
     except StoreError as exc:
         cycle.write_failed.set()
@@ -293,6 +284,8 @@ async def _run_cycle(cycle: Cycle, feeds: list[FeedState]) -> list[FeedResult]:
                 await asyncio.wait(tasks)
         finally:
             watcher.cancel()
+            if cycle.batches is not None:
+                cycle.batches.drop()
             cycle.writer.close()
         # Retrieve every task's exception, not just the first: an unretrieved one
         # is logged from Task.__del__ during a later garbage collection, which on
@@ -346,8 +339,9 @@ def update_feeds(
     """Run one cycle. Raises only ConfigError/StoreError; feed failures are in the result.
 
     `save` writes one feed's outcome: storage.save_update, or a test's that
-    fails on cue as a full disk would. `vocabulary` may be a LazyTopics, built
-    only if a feed sends a body to parse.
+    fails on cue as a full disk would; with the default, 304s and unchanged
+    bodies are written in batches (storage.save_updates). `vocabulary` may be
+    a LazyTopics, built only if a feed sends a body to parse.
     """
     settings = registry.settings
     if allow_private_hosts is not None:
@@ -378,8 +372,9 @@ def update_feeds(
             limits=limits,
             client=fetching.make_client(limits, transport=transport),
             pool=pool,
-            writer=Writer(conn),
+            writer=(writer := Writer(conn)),
             save=save,
+            batches=Batches(writer, storage.save_updates) if save is storage.save_update else None,
             hosts=HostGates(settings.per_host, settings.host_gap_seconds),
             slots=asyncio.Semaphore(settings.concurrency),
             clock=clock,

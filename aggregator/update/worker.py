@@ -1,4 +1,5 @@
-"""What a parse worker does with one changed document: parse, then sketch and tag.
+"""What a parse worker does with one changed document: parse, then sketch and tag;
+and the pool of them a cycle uses.
 
 The parsing pool runs this in its forked workers; sketching (for
 near-duplicates) and tagging (topics) are pure analysis of the parsed
@@ -11,7 +12,10 @@ from __future__ import annotations
 from aggregator.analysis.sketch import sketch_feed
 from aggregator.analysis.tagging import tag_feed
 from aggregator.analysis.vocabulary import Vocabulary
-from aggregator.models import FeedData, ParseJob
+from aggregator.models import FeedData, ParseJob, Settings
+from aggregator.parsing.pool import ParsePool
+
+VoicePool = ParsePool[Vocabulary]
 
 
 def prepare_feed(job: ParseJob, vocabulary: Vocabulary | None) -> FeedData:
@@ -24,3 +28,14 @@ def prepare_feed(job: ParseJob, vocabulary: Vocabulary | None) -> FeedData:
 
     data = sketch_feed(parse_feed(job))
     return tag_feed(data, vocabulary, job.feed_topics) if vocabulary is not None else data
+
+
+def make_pool(settings: Settings) -> VoicePool:
+    """The parse workers a cycle (or a long `voice run`) hands its documents to."""
+    return ParsePool(
+        workers=settings.parse_workers,
+        memory_mb=settings.parse_memory_mb,
+        cpu_seconds=settings.parse_cpu_seconds,
+        wall_seconds=settings.parse_wall_seconds,
+        target=prepare_feed,
+    )
