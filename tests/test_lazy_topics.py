@@ -53,7 +53,8 @@ def test_a_not_modified_cycle_builds_no_vocabulary_and_tags_as_before(
                 registry, db, due_only=False, clock=lambda: NOW, vocabulary=vocabulary
             )
         assert result.feeds[0].outcome == "not_modified"
-        assert lazy._built is None  # the 304 cycle never asked for it
+        if kind == "lazy":
+            assert lazy._built is None  # the 304 cycle never asked for it
         stored[kind] = rows(db, POSTS), rows(db, TAGS), rows(db, "SELECT * FROM topics")
     assert stored["lazy"] == stored["eager"]
     assert stored["lazy"][1] and stored["lazy"][2]

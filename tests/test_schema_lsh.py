@@ -10,49 +10,24 @@ through the converted keys exactly as through keys written as integers.
 from __future__ import annotations
 
 import hashlib
-import shutil
 import sqlite3
 import sys
 from array import array
-from collections.abc import Iterator, Sequence
-from dataclasses import replace
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
-
-import pytest
 
 from aggregator.analysis import sketch
 from aggregator.analysis.identity import title_key
 from aggregator.analysis.titles import title_stem, title_unlabelled
 from aggregator.parsing.pool import ParsePool
 from aggregator.storage import connect
-from aggregator.update import update_feeds
 from tests.support.feedserver import FeedServer
 
-from .conftest import DATA, registry_for, rows
+from .conftest import rows
+from .test_copies import MEMBER, run_in_order, server  # noqa: F401 (server: the fixture)
 
-NOW = datetime(2016, 11, 23, 12, 0, tzinfo=UTC)
-MEMBER = "member.rss"
 # Found through title keys (a teaser, a newsletter's issue) or bands (a repost, a guest post).
 COPIES = ("aggregator-dash.rss", "team.rss", "guest.rss", "newsletter.rss")
-
-
-@pytest.fixture
-def server(feed_dir: Path) -> Iterator[FeedServer]:
-    for f in (DATA / "copies").iterdir():
-        shutil.copy(f, feed_dir / f.name)
-    with FeedServer(feed_dir) as srv:
-        yield srv
-
-
-def fetch(db: Path, pool: ParsePool, server: FeedServer, *names: str) -> None:
-    """Each feed in its own cycle, in order; the member's blog is the one with an author."""
-    for name in names:
-        registry = registry_for(server.url(name))
-        if name == MEMBER:
-            registry = replace(registry, feeds=(replace(registry.feeds[0], author="Phil"),))
-        result = update_feeds(registry, db, due_only=False, clock=lambda: NOW, pool=pool)
-        assert result.feeds[0].outcome == "ok", result.feeds[0]
 
 
 def old_keys(title: str, signature: Sequence[int]) -> list[str]:
@@ -109,12 +84,12 @@ LSH = "SELECT band, post_id, typeof(band) FROM post_lsh ORDER BY band, post_id"
 
 
 def test_an_old_database_finds_copies_through_its_converted_keys(
-    server: FeedServer, pool: ParsePool, tmp_path: Path
+    server: FeedServer, pool: ParsePool, tmp_path: Path  # noqa: F811 (test_copies fixture)
 ) -> None:
     native, migrated = tmp_path / "native" / "voice.db", tmp_path / "migrated" / "voice.db"
     for db in (native, migrated):
         db.parent.mkdir()
-        fetch(db, pool, server, MEMBER)
+        run_in_order(db, pool, server, MEMBER)
     written = rows(native, LSH)
     assert len(written) >= 22 and {kind for _, _, kind in written} == {"integer"}
 
@@ -125,7 +100,7 @@ def test_an_old_database_finds_copies_through_its_converted_keys(
     assert rows(migrated, LSH) == written  # converted keys are the keys Voice writes now
 
     for db in (native, migrated):
-        fetch(db, pool, server, *COPIES)
+        run_in_order(db, pool, server, *COPIES)
     found = links(migrated)
     assert found == links(native)
     member_url = server.url(MEMBER)
