@@ -50,9 +50,6 @@ from aggregator.storage import feeds as stored_feeds
 
 TOPICS = Path(__file__).resolve().parent.parent / "topics.yaml"
 NOW = datetime(2026, 1, 1, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-# The parts a cold cycle does per entry, which add up to the floor; nh3_s and
-# sqlite_fts_s are printed beside them (nh3 is within normalise).
-PARTS = ("feedparser_s", "normalise_s", "sketch_s", "tagging_s", "store_s")
 
 _SCHEMA = """
     CREATE TABLE posts (

@@ -377,10 +377,7 @@ def prepare_base(out: Path, posts: int, rebuild: bool) -> Path:
             Path(f"{done}{suffix}").unlink(missing_ok=True)
     began, now = time.perf_counter(), datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     topics = load_topics(ROOT / "topics.yaml")
-    if hasattr(scale, "build_streamed"):  # a million posts do not fit in memory at once
-        scale.build_streamed(base, posts, DB_SEED, topics, now)
-    else:
-        scale.build(base, scale.generate(posts, DB_SEED, topics), now)
+    scale.build_streamed(base, posts, DB_SEED, topics, now)  # a million do not fit in memory
     written = time.perf_counter()
     print(f"wrote {posts:,} posts in {written - began:.0f} s; voice retag", flush=True)
     scale.run_voice(

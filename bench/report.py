@@ -179,15 +179,15 @@ def explain(
     """
     if not floor or not http:
         return []
-    per_entry = floor_cpu(floor) / max(floor["entries"], 1)
-    feedparser = floor["feedparser_s"] / max(floor["entries"], 1)
-    total = floor_cpu(floor) + http["full"]
+    cpu, entries = floor_cpu(floor), max(floor["entries"], 1)
+    per_entry, feedparser = cpu / entries, floor["feedparser_s"] / entries
+    total = cpu + http["full"]
     least = {
         "cold CPU s": total,
         # the main process fetches and writes; the parse processes do the rest
         "cold wall s": max(
             total / cores,
-            wall_floor(floor_cpu(floor) - floor["store_s"], floor["store_s"] + http["full"], cores),
+            wall_floor(cpu - floor["store_s"], floor["store_s"] + http["full"], cores),
         ),
         "warm CPU s": http["conditional"],
         "changed CPU s": http["conditional"]

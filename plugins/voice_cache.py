@@ -47,13 +47,14 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from reader.changes import version  # noqa: E402
+from reader.lookup import CACHE_SECONDS  # noqa: E402
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Message, Receive, Send], Awaitable[None]]
 
-MAX_AGE = 60.0  # seconds, as the navigation counts' cache
+MAX_AGE = CACHE_SECONDS  # seconds: no longer than the navigation counts it holds
 MAX_BODY = 1_000_000  # bytes in one kept answer
 MAX_TOTAL = 64_000_000  # bytes kept in all
 PRIVATE_PATHS = ("/connect", "/-/")

@@ -59,7 +59,7 @@ class CountedFacet(ColumnFacet):  # type: ignore[misc]
     async def facet_results(self) -> tuple[list[dict[str, Any]], list[str]]:
         if not self.get_configs():
             return [], []
-        self.ds = kept_counts(self.ds)
+        plain, self.ds = self.ds, kept_counts(self.ds)
         results: list[dict[str, Any]] = []
         timed_out: list[str] = []
         for config in self.get_configs():  # each column with its own SQL
@@ -68,7 +68,7 @@ class CountedFacet(ColumnFacet):  # type: ignore[misc]
             column = config["config"].get("column") or config["config"]["simple"]
             if column in STORED and one_topic(self.table, self.sql):
                 size = self.get_facet_size()
-                facet.ds = StoredFacet(self.ds, facet_sql(self.table, column, size + 1))
+                facet.ds = StoredFacet(plain, facet_sql(self.table, column, size + 1))
             counted, late = await ColumnFacet.facet_results(facet)
             results += counted
             timed_out += late

@@ -35,6 +35,7 @@ _HERE = str(Path(__file__).parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
+from reader.cards import NOT_PUBLIC, NOT_SHOWN_BY_POSTS  # noqa: E402
 from reader.changes import kept_counts  # noqa: E402
 from reader.stored import count_sql, facet_sql, one_topic  # noqa: E402
 
@@ -58,15 +59,6 @@ def filters_from_request(request: Request, table: str | None) -> FilterArguments
     )
 
 
-# Posts that are in no public view: copies, taken down (hidden either way), tombstones;
-# each part a range of posts_public_state, so a few per cent of the index is read.
-NOT_PUBLIC = """
-    SELECT id FROM posts WHERE duplicate_of IS NOT NULL
-    UNION ALL SELECT id FROM posts WHERE duplicate_of IS NULL AND hidden > 0
-    UNION ALL SELECT id FROM posts WHERE duplicate_of IS NULL AND hidden < 0
-    UNION ALL SELECT id FROM posts
-        WHERE duplicate_of IS NULL AND hidden = 0 AND removed_at IS NOT NULL
-"""
 # The posts left out of each table's whole (unfiltered) set, by the table and the
 # where clause Datasette gives its facets when nothing else filters it
 # (voice_public.py's for posts). Each is NOT of the view's condition, split
@@ -80,11 +72,7 @@ LEFT_OUT = {
     UNION ALL SELECT id FROM posts WHERE duplicate_of IS NULL AND hidden = 0
         AND removed_at IS NULL AND is_backfill < 0
 """,
-    ("posts", "where hidden = 0 and duplicate_of IS NULL"): """
-    SELECT id FROM posts WHERE duplicate_of IS NOT NULL
-    UNION ALL SELECT id FROM posts WHERE duplicate_of IS NULL AND hidden > 0
-    UNION ALL SELECT id FROM posts WHERE duplicate_of IS NULL AND hidden < 0
-""",
+    ("posts", "where hidden = 0 and duplicate_of IS NULL"): NOT_SHOWN_BY_POSTS,
 }
 
 

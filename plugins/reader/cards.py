@@ -10,6 +10,20 @@ from typing import Any
 from .text import display_author, excerpt, marked_snippet, slugify
 
 PUBLIC = "p.hidden = 0 AND p.duplicate_of IS NULL AND p.removed_at IS NULL"
+# Its complement as ranges of the public-state indexes (a few per cent of the
+# posts), for counts taken as "all less these". NOT_SHOWN_BY_POSTS: copies and
+# hidden posts, which even the posts table leaves out; NOT_PUBLIC adds tombstones.
+NOT_SHOWN_BY_POSTS = """
+    SELECT id FROM posts WHERE duplicate_of IS NOT NULL
+    UNION ALL SELECT id FROM posts WHERE duplicate_of IS NULL AND hidden > 0
+    UNION ALL SELECT id FROM posts WHERE duplicate_of IS NULL AND hidden < 0
+"""
+NOT_PUBLIC = (
+    NOT_SHOWN_BY_POSTS
+    + """    UNION ALL SELECT id FROM posts
+        WHERE duplicate_of IS NULL AND hidden = 0 AND removed_at IS NOT NULL
+"""
+)
 # The columns a card needs, from posts `p` joined with feeds `f`.
 CARD_COLUMNS = """
     p.id, p.title, p.url, p.author, p.organisation, p.region, p.published, p.updated,

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .cards import CARD_COLUMNS, PUBLIC, Card, card_from_row
+from .cards import CARD_COLUMNS, NOT_PUBLIC, PUBLIC, Card, card_from_row
 from .changes import version
 from .text import shift_headings, slugify
 
@@ -54,14 +54,8 @@ async def nav_counts(db: Any) -> tuple[list[Region], list[Topic]]:
 # million posts); the posts that are not public (copies, taken down) come from
 # ranges of the public-state indexes, a few per cent of the posts. Checking each
 # post_topics row against the posts instead took 2-3 s at a million posts.
-TOPIC_COUNTS_SQL = """
-    WITH not_public(id) AS (
-        SELECT id FROM posts WHERE duplicate_of IS NOT NULL
-        UNION ALL SELECT id FROM posts WHERE duplicate_of IS NULL AND hidden > 0
-        UNION ALL SELECT id FROM posts WHERE duplicate_of IS NULL AND hidden < 0
-        UNION ALL SELECT id FROM posts
-            WHERE duplicate_of IS NULL AND hidden = 0 AND removed_at IS NOT NULL
-    ),
+TOPIC_COUNTS_SQL = f"""
+    WITH not_public(id) AS ({NOT_PUBLIC}),
     every_post AS (SELECT topic, count(*) AS n FROM post_topics GROUP BY topic),
     not_shown AS (
         SELECT topic, count(*) AS n FROM post_topics

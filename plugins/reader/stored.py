@@ -12,6 +12,8 @@ Reads only the database contract (docs/schema.md).
 
 from __future__ import annotations
 
+from .changes import KeptCounts
+
 TOPIC_CLAUSE = "id IN (SELECT post_id FROM post_topics WHERE topic = :voice_topic_0)"
 # One topic's posts in each table as Datasette gives its count and facets the
 # table's where clause (voice_public.py adds the posts table's own condition).
@@ -52,16 +54,15 @@ def count_sql(table: str) -> str:
     """
 
 
-class StoredFacet:
-    """Datasette as one facet sees it, its facet SQL answered from topic_facets."""
+class StoredFacet(KeptCounts):
+    """Datasette as one facet sees it: its facet SQL swapped for `sql` (from
+    topic_facets), the results kept while the database is unchanged."""
 
     def __init__(self, ds: object, sql: str) -> None:
-        self._ds, self._sql = ds, sql
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._ds, name)
+        super().__init__(ds)
+        self._sql = sql
 
     async def execute(
         self, database: str, sql: str, params: object = None, **kwargs: object
     ) -> object:
-        return await self._ds.execute(database, self._sql, params, **kwargs)  # type: ignore[attr-defined]
+        return await super().execute(database, self._sql, params, **kwargs)
