@@ -1,8 +1,8 @@
 """What cross-feed deduplication knows about one post: its Fingerprint and index keys. Pure.
 
 One constructor (`fingerprint`) for the store and the tests alike, so the
-rules in `similarity` always compare the same things; `lsh_keys` says under
-which keys a post is indexed in `post_lsh`, the route to its candidates.
+rules in `similarity` always compare the same things. The keys a post is
+indexed under in `post_lsh` (the route to its candidates) are `sketch.lsh_keys`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 from aggregator.analysis.evidence import SAYS_COPY_EDGE, says_it_is_a_copy
 from aggregator.analysis.identity import canonical_url, content_key, title_key, words
 from aggregator.analysis.sketch import NUM_PERM, is_cut, minhash, post_sequence
-from aggregator.analysis.sketch import lsh_keys as lsh_keys  # re-exported: where keys live
 from aggregator.analysis.titles import title_numbers, title_stem, title_unlabelled
 
 

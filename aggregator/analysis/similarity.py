@@ -26,7 +26,6 @@ from datetime import timedelta
 from aggregator.analysis.bylines import credits, named_authors_agree, named_authors_differ
 from aggregator.analysis.fingerprints import Fingerprint as Fingerprint  # re-exported
 from aggregator.analysis.fingerprints import fingerprint as fingerprint
-from aggregator.analysis.fingerprints import lsh_keys as lsh_keys
 from aggregator.analysis.framing import framed
 from aggregator.analysis.sketch import MIN_SHINGLES as MIN_SHINGLES
 from aggregator.analysis.sketch import estimated_jaccard

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from aggregator.analysis import identity, similarity, sketch
+from aggregator.analysis import identity, sketch
 from aggregator.analysis.excerpt import excerpt_of, shown_in
 from aggregator.health import explain
 from aggregator.models import EntryData
@@ -85,7 +85,7 @@ def cut_to_excerpts(conn: sqlite3.Connection, feed_id: int) -> int:
         conn.execute("DELETE FROM post_lsh WHERE post_id = ?", [post_id])
         conn.executemany(
             "INSERT OR IGNORE INTO post_lsh (band, post_id) VALUES (?, ?)",
-            [(key, post_id) for key in similarity.lsh_keys(title, signature)],
+            [(key, post_id) for key in sketch.lsh_keys(title, signature)],
         )
     if changed:
         conn.execute("INSERT INTO posts_fts (posts_fts) VALUES ('optimize')")

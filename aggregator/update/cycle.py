@@ -1,10 +1,11 @@
-"""One fetch cycle: due feeds → fetch in parallel → parse in workers → one write per feed.
+"""One fetch cycle: due feeds → fetch in parallel → parse in workers → write each feed.
 
 Every per-feed failure is a value recorded on that feed; only configuration
 and database problems escape to the caller. The first failed write ends the
 cycle early: a full disk fails every write alike, so fetching on would only
 download what cannot be kept. What each outcome writes is decided in
-`records`; this module only orders the work.
+`records`; this module only orders the work. A feed whose fetch stores no
+posts (a 304, an unchanged body) shares its transaction with others (gates.Batches).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The cycle's shared limits: politeness per host, the one writer thread, and batches.
 
-Both hold state for one cycle only; the decisions about what to write live
+Each holds state for one cycle only; the decisions about what to write live
 in `records`, and these only decide when.
 """
 

@@ -6,7 +6,7 @@ nothing here imports Voice code outside this package.
 Columns derived by Voice's rules (entry keys) are filled by `keys`, not here.
 `STEPS` is the one list of names: `connection` checks it without importing
 sqlite-utils, and `migrations` registers it with sqlite-utils.
-Add a new step to `later` and at the end of STEPS.
+Add a new step to a module here (a new one past ~400 lines) and at the end of STEPS.
 
     early   steps 0001-0005
     later   steps 0006-0013

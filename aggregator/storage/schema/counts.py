@@ -121,14 +121,14 @@ def rebuild_sql() -> list[str]:
         ["DELETE FROM topic_facets"]
         + [
             f"INSERT INTO topic_facets (topic, facet, shown, value, n)"
-            f" SELECT t.topic, '{facet}', {state} AS s, p.{facet}, count(*)"
+            f" SELECT t.topic, '{facet}', {state}, p.{facet}, count(*)"
             f" FROM post_topics t JOIN posts p ON p.id = t.post_id"
             f" WHERE {visible} AND p.{facet} IS NOT NULL GROUP BY 1, 3, 4"
             for facet in ("region", "organisation")
         ]
         + [
             f"INSERT INTO topic_facets (topic, facet, shown, value, n)"
-            f" SELECT t.topic, 'topic', {state} AS s, u.topic, count(*)"
+            f" SELECT t.topic, 'topic', {state}, u.topic, count(*)"
             f" FROM post_topics t JOIN posts p ON p.id = t.post_id"
             f" JOIN post_topics u ON u.post_id = t.post_id WHERE {visible} GROUP BY 1, 3, 4"
         ]

@@ -1,4 +1,4 @@
-"""Steps 0006 onwards: takedown notices, reader pages, members' choices, topics' evidence, speed."""
+"""Steps 0006-0013: takedown notices, reader pages, members' choices, topics' evidence, speed."""
 
 from __future__ import annotations
 
