@@ -7,11 +7,9 @@ test fails and the workaround must be revisited (or removed).
 
 from __future__ import annotations
 
-import asyncio
 import io
 
 import feedparser
-import httpx
 import nh3
 import pytest
 
@@ -70,26 +68,6 @@ def test_nh3_refuses_lone_surrogates() -> None:
     """Why sanitize strips surrogates before calling nh3."""
     with pytest.raises(UnicodeEncodeError):
         nh3.clean("a\ud800b")
-
-
-def test_httpx_builds_the_next_request_even_when_not_following_redirects() -> None:
-    """Why fetching/client.py catches InvalidURL/UnicodeError around client.stream: an unusable
-    Location raises while httpx prepares a redirect it will not follow."""
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(301, headers={"Location": "http://xn--a.com/"})
-
-    async def go() -> None:
-        async with (
-            httpx.AsyncClient(
-                transport=httpx.MockTransport(handler), follow_redirects=False
-            ) as client,
-            client.stream("GET", "http://ok.example/"),
-        ):
-            pass
-
-    with pytest.raises(UnicodeError):
-        asyncio.run(go())
 
 
 def test_python_tuple_hash_of_ints_is_what_stored_signatures_assume() -> None:

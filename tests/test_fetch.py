@@ -190,8 +190,19 @@ def test_redirects_are_followed(chain, final, permanent):
         "gopher://x/",
         "http://[::1/feed",
         "http:///no-host",
+        "http://xn--a.com/feed",
+        "http://a..b/feed",
     ],
-    ids=["file", "ftp", "javascript", "gopher", "unparseable", "no-host"],
+    ids=[
+        "file",
+        "ftp",
+        "javascript",
+        "gopher",
+        "unparseable",
+        "no-host",
+        "bad-idna",
+        "empty-label",
+    ],
 )
 def test_redirect_to_other_scheme_is_refused(location):
     error = fetch_error(redirects({"/feed.xml": (302, location)}))
@@ -616,8 +627,15 @@ def test_guarded_client_refuses_a_redirect_to_loopback(feed_server):
             lambda r: httpx.Response(302, headers={"Location": f"http://127.0.0.1:{port}/"})
         )
         guarded = GuardedTransport()
-        mounts = {"https://blog.example": outer}
-        async with httpx.AsyncClient(transport=guarded, mounts=mounts) as client:
+
+        class Routed(httpx.AsyncBaseTransport):
+            """blog.example answers from `outer`; every other host goes through the guard."""
+
+            async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+                inner = outer if request.url.host == "blog.example" else guarded
+                return await inner.handle_async_request(request)
+
+        async with make_client(limits, Routed()) as client:
             return await fetch_feed(client, URL, limits)
 
     with pytest.raises(FetchError) as info:

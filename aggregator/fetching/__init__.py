@@ -29,6 +29,7 @@ finally:
         del sys.modules["httpx._main"]
 
 from aggregator.fetching.client import (  # noqa: E402  (after httpx, above)
+    Client,
     fetch_feed,
     limits_from_settings,
     make_client,
@@ -37,7 +38,6 @@ from aggregator.fetching.client import (  # noqa: E402  (after httpx, above)
 from aggregator.fetching.hostpolicy import host_key  # noqa: E402
 
 # The types other stages hold without importing httpx themselves.
-Client = httpx.AsyncClient
 Transport = httpx.AsyncBaseTransport
 
 __all__ = [

@@ -77,10 +77,6 @@ def one_line(value: object, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def bad_location(exc: Exception, url: str) -> FetchError:
-    return FetchError("bad_scheme", f"redirected to an unusable URL ({one_line(exc)})", url=url)
-
-
 def too_large(cap: int, url: str) -> FetchError:
     return FetchError("too_large", f"feed is larger than {_size(cap)} (limit)", url=url)
 
