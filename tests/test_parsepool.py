@@ -235,6 +235,18 @@ def test_the_shared_context_reaches_each_worker_once_not_with_every_job() -> Non
         assert CountedContext.pickled == 2
 
 
+def test_a_context_shared_before_the_workers_fork_is_inherited_not_sent() -> None:
+    CountedContext.pickled = 0
+    pool = ParsePool(workers=2, memory_mb=256, wall_seconds=30, target=title_from_context)
+    pool.share("v1", CountedContext("inherited"))
+    with pool:
+        assert [pool.parse(JOB).title for _ in range(4)] == ["inherited"] * 4
+        assert CountedContext.pickled == 0
+        pool.share("v2", CountedContext("sent"))  # the workers exist now: sent, once each
+        assert [pool.parse(JOB).title for _ in range(4)] == ["sent"] * 4
+        assert 1 <= CountedContext.pickled <= 2
+
+
 def held_until_released(job: ParseJob, context: object = None) -> FeedData:
     """Says it is busy, then waits until the file the job's URL names exists."""
     release = Path(job.url.removeprefix("file://"))

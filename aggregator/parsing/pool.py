@@ -16,8 +16,9 @@ the log.
 
 What a worker does with a job is its `target(job, context)`; the default only
 parses, and the update cycle gives one that also sketches and tags. The
-context (the topic vocabulary) is sent to each worker once per `share`, not
-pickled with every job.
+context (the topic vocabulary) is never pickled with a job: a worker forked
+after `share` inherits it, and a worker forked before receives it once, before
+its next job.
 
 `ParsePool.parse` is blocking and thread-safe: each call takes an idle worker
 from a queue and gives it back when done. Workers exit when the parent goes
@@ -99,12 +100,13 @@ class ParsePool(Generic[C]):
         import aggregator.parsing.parse  # noqa: F401  (loaded once here, shared by every fork)
 
         for slot in self._slots:
-            slot.start(self._mp, self._target, self.memory_mb, self.cpu_seconds)
+            slot.start(self._mp, self._target, self.memory_mb, self.cpu_seconds, self._shared)
         self._started = True
         return self
 
     def share(self, key: object, context: C | None) -> None:
-        """The context for jobs from now on; each worker receives it once, before its next job.
+        """The context for jobs from now on: a worker forked later inherits it; one
+        already running receives it once, before its next job.
 
         `key` names the context (a rules version): sharing an equal key again
         sends nothing. Call it between cycles, not while jobs are running.
@@ -126,7 +128,7 @@ class ParsePool(Generic[C]):
         """parse_feed(job) in a worker; raises ParseError, never hangs past wall_seconds."""
         worker = self._take()
         try:
-            worker.start(self._mp, self._target, self.memory_mb, self.cpu_seconds)
+            worker.start(self._mp, self._target, self.memory_mb, self.cpu_seconds, self._shared)
             return self._run(worker, job)
         finally:
             if self._closed.is_set():
@@ -203,21 +205,30 @@ class _Worker:
         self.conn: Connection | None = None
         self.context_key: object = None  # the shared context this process holds
 
-    def start(self, mp: Any, target: Target[Any], memory_mb: int, cpu_seconds: int) -> None:
+    def start(
+        self,
+        mp: Any,
+        target: Target[Any],
+        memory_mb: int,
+        cpu_seconds: int,
+        shared: tuple[object, Any],
+    ) -> None:
+        """Fork the worker unless it is alive; it inherits the `shared` (key, context)."""
         if self.process is not None and self.process.is_alive():
             return
         self.kill()
+        key, context = shared
         parent_end, child_end = mp.Pipe()
         process = mp.Process(
             target=_serve,
-            args=(child_end, parent_end, target, memory_mb, cpu_seconds),
+            args=(child_end, parent_end, target, memory_mb, cpu_seconds, context),
             name="voice-parse",
             daemon=True,
         )
         process.start()
         child_end.close()
         self.process, self.conn = process, parent_end
-        self.context_key = None
+        self.context_key = key
 
     def stop(self) -> None:
         """Ask the worker to exit; kill it if it does not within a second."""
@@ -253,6 +264,7 @@ def _serve(
     target: Target[Any],
     memory_mb: int,
     cpu_seconds: int,
+    context: object,
 ) -> None:
     """The worker loop: one job in, one reply out, until None or end-of-file.
 
@@ -265,7 +277,6 @@ def _serve(
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _limit(resource.RLIMIT_AS, _address_space() + memory_mb * MB)
-    context = None
     while True:
         try:
             message = conn.recv()

@@ -3,8 +3,9 @@ and the pool of them a cycle uses.
 
 The parsing pool runs this in its forked workers; sketching (for
 near-duplicates) and tagging (topics) are pure analysis of the parsed
-entries, done there too so the writer only stores. The vocabulary arrives as
-the pool's shared context, once per worker, not with every job.
+entries, done there too so the writer only stores. The vocabulary is the
+pool's shared context: inherited by workers forked after it is built (the
+usual case: both are made at a cycle's first body), never sent with a job.
 """
 
 from __future__ import annotations
