@@ -210,6 +210,59 @@ def test_redirect_to_other_scheme_is_refused(location):
     assert error.url == URL
 
 
+def test_a_cookie_set_on_a_redirect_goes_with_the_next_hop_of_that_fetch_only():
+    """A host that sends feeds through a consent hop (Set-Cookie, then back) is
+    followed as a browser would; the cookie never reaches another feed's fetch."""
+    seen: list[str | None] = []
+
+    def handler(request):
+        seen.append(request.headers.get("cookie"))
+        if request.url.path == "/consent":
+            return httpx.Response(302, headers={"Location": "/feed.xml", "Set-Cookie": "ok=1"})
+        if request.headers.get("cookie") != "ok=1":
+            return httpx.Response(302, headers={"Location": "/consent"})
+        return httpx.Response(200, content=FEED)
+
+    async def go():
+        async with make_client(LIMITS, httpx.MockTransport(handler)) as client:
+            first = await fetch_feed(client, URL, LIMITS)
+            second = await fetch_feed(client, URL, LIMITS)
+            return first, second
+
+    first, second = asyncio.run(go())
+    assert first.body == second.body == FEED
+    # each fetch starts without cookies: feed, consent, feed again with the cookie
+    assert seen == [None, None, "ok=1", None, None, "ok=1"]
+
+
+def test_a_validator_that_is_not_ascii_is_left_out_not_an_error():
+    """A server's latin-1 ETag cannot be sent back; the feed is fetched without it."""
+    sent: list[dict[str, str]] = []
+
+    def handler(request):
+        sent.append(dict(request.headers))
+        return httpx.Response(200, content=FEED, headers={"ETag": '"new"'})
+
+    result = fetch(handler, etag='"caf\u00e9"', last_modified="Mon, 01 Jan 2024 00:00:00 GMT")
+    assert result.body == FEED
+    assert "if-none-match" not in sent[0]
+    assert sent[0]["if-modified-since"] == "Mon, 01 Jan 2024 00:00:00 GMT"
+
+
+def test_requests_carry_the_headers_in_the_order_the_client_always_sent_them():
+    sent: list[list[str]] = []
+
+    def handler(request):
+        sent.append([name.decode() for name, _ in request.headers.raw])
+        return httpx.Response(304)
+
+    fetch(handler, etag='"v1"', last_modified="Mon, 01 Jan 2024 00:00:00 GMT")
+    assert sent == [
+        ["Host", "Connection", "User-Agent", "Accept", "Accept-Encoding",
+         "If-None-Match", "If-Modified-Since"]
+    ]  # fmt: skip
+
+
 def test_feed_url_must_be_http():
     assert fetch_error(answer(), url="file:///etc/passwd").kind == "bad_scheme"
 
@@ -440,6 +493,15 @@ def test_unexpected_exception_is_a_bug_and_propagates():
 # --- Helpers --------------------------------------------------------------------------
 
 
+def test_a_contact_url_that_is_not_ascii_is_percent_encoded_in_the_user_agent():
+    agent = user_agent("1.2", "https://café.example/contact us")
+    assert (
+        agent
+        == "Voice/1.2 (+https://caf%C3%A9.example/contact%20us; LocalGov Digital blog aggregator)"
+    )
+    fetch(answer(), limits=FetchLimits(user_agent=agent))  # sendable: no UnicodeEncodeError
+
+
 def test_limits_from_settings():
     limits = limits_from_settings(
         Settings(fetch_deadline=12, max_body_bytes=99, contact_url="https://x.example"), "1.2"
@@ -634,6 +696,10 @@ def test_guarded_client_refuses_a_redirect_to_loopback(feed_server):
             async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
                 inner = outer if request.url.host == "blog.example" else guarded
                 return await inner.handle_async_request(request)
+
+            async def aclose(self) -> None:
+                await outer.aclose()
+                await guarded.aclose()
 
         async with make_client(limits, Routed()) as client:
             return await fetch_feed(client, URL, limits)

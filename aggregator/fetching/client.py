@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 import httpx
 
@@ -29,13 +30,19 @@ ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
 )
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"  # what quote() leaves alone in a URL
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 
 
 def user_agent(version: str, contact_url: str) -> str:
-    """A User-Agent that tells blog owners who is fetching and where to ask."""
-    return f"Voice/{version} (+{contact_url}; LocalGov Digital blog aggregator)"
+    """A User-Agent that tells blog owners who is fetching and where to ask.
+
+    HTTP headers are ASCII: a contact URL written with other characters is
+    sent percent-encoded rather than failing every request.
+    """
+    contact = quote(contact_url, safe=_URL_SAFE)
+    return f"Voice/{version} (+{contact}; LocalGov Digital blog aggregator)"
 
 
 def limits_from_settings(settings: Settings, version: str) -> FetchLimits:
@@ -54,19 +61,21 @@ class Client:
     """One transport (its connection pool) and what every request of a cycle carries.
 
     Requests go straight to the transport: Voice follows redirects itself and
-    keeps no cookies, auth or event hooks, so httpx.AsyncClient's layers for
-    them were work for nothing on every fetch: about a tenth of the CPU of a
-    cycle of 304s (bench/run.py, warm). Every request carries the headers and
-    timeouts the client gave it before. Use as `async with make_client(...)`.
+    uses no auth or event hooks, so httpx.AsyncClient's layers for them were
+    work for nothing on every fetch: about a tenth of the CPU of a cycle of
+    304s (bench/run.py, warm). Every request carries the headers and timeouts
+    the client gave it before, in the same order. Cookies are kept only along
+    one fetch's redirects (see `_fetch`), never from one feed to another.
+    Use as `async with make_client(...)`.
     """
 
     def __init__(self, transport: httpx.AsyncBaseTransport, limits: FetchLimits) -> None:
         self.transport = transport
         self.headers = {
-            "Accept": ACCEPT,
-            "Accept-Encoding": "gzip, deflate",
             "Connection": "keep-alive",
             "User-Agent": limits.user_agent,
+            "Accept": ACCEPT,
+            "Accept-Encoding": "gzip, deflate",
         }
         self.timeout = httpx.Timeout(
             connect=limits.connect_timeout,
@@ -129,18 +138,29 @@ async def _fetch(
     last_modified: str | None,
 ) -> ResponseData:
     headers = {}
-    if etag:
+    # A validator is sent back as it came; one that is not ASCII (a server's
+    # latin-1 ETag) cannot be, so the feed is fetched without it.
+    if etag and etag.isascii():
         headers["If-None-Match"] = etag
-    if last_modified:
+    if last_modified and last_modified.isascii():
         headers["If-Modified-Since"] = last_modified
     current = _checked_url(url, url, None)
     permanent: str | None = None
     all_permanent = True
+    # Cookies set on the way (a host's redirect to a consent or session hop)
+    # go with this fetch's next hops, as a browser's would, and no further.
+    cookies: httpx.Cookies | None = None
     for _hop in range(limits.max_redirects + 1):
         try:
-            async with _sent(client, client.request(current, headers)) as response:
+            request = client.request(current, headers)
+            if cookies:
+                cookies.set_cookie_header(request)
+            async with _sent(client, request) as response:
                 status = response.status_code
                 if status in _REDIRECTS and "location" in response.headers:
+                    if "set-cookie" in response.headers:
+                        cookies = cookies or httpx.Cookies()
+                        cookies.extract_cookies(response)
                     await _drain(response)
                     target = _checked_url(response.headers["location"], url, current)
                     all_permanent = all_permanent and status in _PERMANENT
