@@ -106,7 +106,7 @@ def warm(server: FeedServer, tmp_path: Path, pool: ParsePool) -> tuple[Path, lis
 
 
 def test_a_warm_cycle_writes_its_304s_in_a_few_transactions_and_reports_what_it_saved(
-    server: FeedServer, tmp_path: Path, pool: ParsePool, monkeypatch: pytest.MonkeyPatch
+    server: FeedServer, tmp_path: Path, pool: ParsePool
 ) -> None:
     db, urls = warm(server, tmp_path, pool)
     sizes: list[int] = []
@@ -115,12 +115,11 @@ def test_a_warm_cycle_writes_its_304s_in_a_few_transactions_and_reports_what_it_
         sizes.append(len(recs))
         return storage.updates.save_updates(conn, recs)
 
-    monkeypatch.setattr(storage, "save_updates", counted)
     before = rows(db, "SELECT count(*) FROM fetches")[0][0]
     reported: list[FeedResult] = []
     result = update_feeds(
         registry_for(*urls), db, clock=lambda: NOW, pool=pool, due_only=False,
-        on_result=reported.append,
+        on_result=reported.append, save_many=counted,
     )  # fmt: skip
     assert result.count("not_modified") == BLOGS
     assert sum(sizes) == BLOGS and len(sizes) < BLOGS  # batched, none left out
@@ -132,20 +131,19 @@ def test_a_warm_cycle_writes_its_304s_in_a_few_transactions_and_reports_what_it_
 
 
 def test_a_failed_batch_stops_the_cycle_and_its_feeds_stay_unsaved(
-    server: FeedServer, tmp_path: Path, pool: ParsePool, monkeypatch: pytest.MonkeyPatch
+    server: FeedServer, tmp_path: Path, pool: ParsePool
 ) -> None:
     db, urls = warm(server, tmp_path, pool)
 
     def full(conn: sqlite3.Connection, recs: Sequence) -> list[storage.SaveResult]:
         raise StoreError("cannot write to the database: database or disk is full")
 
-    monkeypatch.setattr(storage, "save_updates", full)
     before = rows(db, "SELECT max(id) FROM fetches")[0][0]
     reported: list[FeedResult] = []
     with pytest.raises(StoreError, match="disk is full"):
         update_feeds(
             registry_for(*urls), db, clock=lambda: NOW, pool=pool, due_only=False,
-            stop=threading.Event(), on_result=reported.append,
+            stop=threading.Event(), on_result=reported.append, save_many=full,
         )  # fmt: skip
     assert reported == []  # nothing reported that was not saved
     assert rows(db, "SELECT count(*) FROM fetches WHERE id > ?", before)[0][0] == 0

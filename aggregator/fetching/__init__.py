@@ -5,7 +5,7 @@ address is ever connected to), redirects, Content-Encoding decoding under a
 size cap, and the sorting of every failure into a stable `FetchError.kind`.
 Politeness keys (`host_key`) live here too, because they are about hosts.
 
-    client      make_client, fetch_feed and the redirect loop; limits and User-Agent
+    client      Client, make_client, fetch_feed and the redirect loop; limits and User-Agent
     guard       the network backend that resolves names and refuses blocked addresses
     hostpolicy  which addresses may be connected to; which hosts share politeness limits
     decoding    reading the body under the size cap, inflating gzip and deflate

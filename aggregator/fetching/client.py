@@ -84,7 +84,7 @@ class Client:
             pool=limits.deadline,
         ).as_dict()
 
-    def request(self, url: httpx.URL, headers: dict[str, str]) -> httpx.Request:
+    def build_request(self, url: httpx.URL, headers: dict[str, str]) -> httpx.Request:
         return httpx.Request(
             "GET", url, headers=self.headers | headers, extensions={"timeout": self.timeout}
         )
@@ -152,7 +152,7 @@ async def _fetch(
     cookies: httpx.Cookies | None = None
     for _hop in range(limits.max_redirects + 1):
         try:
-            request = client.request(current, headers)
+            request = client.build_request(current, headers)
             if cookies:
                 cookies.set_cookie_header(request)
             async with _sent(client, request) as response:

@@ -17,7 +17,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +55,7 @@ from aggregator.update.worker import VoicePool, make_pool
 log = logging.getLogger("voice")
 Clock = Callable[[], datetime]
 SaveUpdate = Callable[[sqlite3.Connection, FeedUpdateRecord], storage.SaveResult]
+SaveMany = Callable[[sqlite3.Connection, Sequence[FeedUpdateRecord]], list[storage.SaveResult]]
 BATCHED = ("not_modified", "unchanged")  # outcomes that store no posts
 
 
@@ -90,7 +91,7 @@ class Cycle:
     tokens: Mapping[str, str] = field(default_factory=dict)  # feed URL -> verification token
     homes: Mapping[str, str] = field(default_factory=dict)  # feed URL -> stored home page
     vocabulary: Callable[[], Vocabulary | None] = lambda: None
-    shared: threading.Event = field(default_factory=threading.Event)  # vocabulary sent to pool
+    shared: threading.Event = field(default_factory=threading.Event)  # vocabulary handed to pool
 
     def stopping(self) -> bool:
         """No new fetch starts once a stop is asked for or a write has failed."""
@@ -336,13 +337,15 @@ def update_feeds(
     on_result: Callable[[FeedResult], None] = lambda result: None,
     vocabulary: Vocabulary | LazyTopics | None = None,
     save: SaveUpdate = storage.save_update,
+    save_many: SaveMany | None = storage.save_updates,
 ) -> UpdateResult:
     """Run one cycle. Raises only ConfigError/StoreError; feed failures are in the result.
 
-    `save` writes one feed's outcome: storage.save_update, or a test's that
-    fails on cue as a full disk would; with the default, 304s and unchanged
-    bodies are written in batches (storage.save_updates). `vocabulary` may be
-    a LazyTopics, built only if a feed sends a body to parse.
+    `save` writes one feed's outcome (storage.save_update); `save_many` writes
+    the outcomes that store no posts (304s, unchanged bodies) in batches
+    (storage.save_updates), or None to send those through `save` too. A test
+    passes ones that fail on cue, as a full disk would. `vocabulary` may be a
+    LazyTopics, built only if a feed sends a body to parse.
     """
     settings = registry.settings
     if allow_private_hosts is not None:
@@ -368,14 +371,15 @@ def update_feeds(
         if feed_url is not None and stored_feeds.is_paused(conn, feed_url):
             raise ConfigError(f"{feed_url}: paused by its member (paused: true in feeds.yaml)")
         on_start(len(feeds))
+        writer = Writer(conn)
         cycle = Cycle(
             settings=settings,
             limits=limits,
             client=fetching.make_client(limits, transport=transport),
             pool=pool,
-            writer=(writer := Writer(conn)),
+            writer=writer,
             save=save,
-            batches=Batches(writer, storage.save_updates) if save is storage.save_update else None,
+            batches=Batches(writer, save_many) if save_many is not None else None,
             hosts=HostGates(settings.per_host, settings.host_gap_seconds),
             slots=asyncio.Semaphore(settings.concurrency),
             clock=clock,

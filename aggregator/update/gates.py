@@ -135,9 +135,7 @@ class Batches(Generic[R, T]):
 
     def flush(self) -> None:
         """Send what is waiting to the writer now."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._cancel_timer()
         batch = [(r, f) for r, f in self._waiting if not f.done()]
         self._waiting = []
         if batch:
@@ -150,7 +148,7 @@ class Batches(Generic[R, T]):
             saved = await self._writer.run(
                 self._save_many, self._writer.conn, [r for r, _ in batch]
             )
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # the loop is closing: nobody waits for these any more
             for _, written in batch:
                 written.cancel()
             raise
@@ -165,7 +163,10 @@ class Batches(Generic[R, T]):
 
     def drop(self) -> None:
         """Forget what is waiting (the cycle is over: those feeds were abandoned)."""
+        self._cancel_timer()
+        self._waiting = []
+
+    def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._waiting = []

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 
-def shown(row: str) -> str:
+def _shown(row: str) -> str:
     """SQL for the `shown` class of the posts row `row`; NULL when no table shows it."""
     return (
         f"CASE WHEN {row}.hidden = 0 AND {row}.duplicate_of IS NULL THEN"
@@ -32,6 +32,7 @@ def shown(row: str) -> str:
     )
 
 
+_FACETS = ("region", "organisation")  # the posts columns counted per topic, besides topics
 _ADD = (
     "INSERT INTO topic_facets (topic, facet, shown, value, n) {select} WHERE {where}"
     " ON CONFLICT (topic, facet, shown, value) DO UPDATE SET n = n + excluded.n;"
@@ -41,14 +42,14 @@ _ADD = (
 def _post_rows(post: str, sign: str) -> list[str]:
     """Statements adding `sign` for every topic row of the posts row `post` (a
     trigger's OLD or NEW), all its topic pairs included."""
-    state = shown(post)
+    state = _shown(post)
     mine = f"t.post_id = {post}.id AND ({state}) IS NOT NULL"
     return [
         _ADD.format(
             select=f"SELECT t.topic, '{facet}', {state}, {post}.{facet}, {sign} FROM post_topics t",
             where=f"{mine} AND {post}.{facet} IS NOT NULL",
         )
-        for facet in ("region", "organisation")
+        for facet in _FACETS
     ] + [
         _ADD.format(
             select=f"SELECT t.topic, 'topic', {state}, u.topic, {sign}"
@@ -61,14 +62,14 @@ def _post_rows(post: str, sign: str) -> list[str]:
 def _topic_row(row: str, sign: str) -> list[str]:
     """Statements adding `sign` for the one post_topics row `row` (OLD or NEW); its
     pairs with the post's other topics both ways, and with itself once."""
-    state = shown("p")
+    state = _shown("p")
     mine = f"p.id = {row}.post_id AND ({state}) IS NOT NULL"
     facets = [
         _ADD.format(
             select=f"SELECT {row}.topic, '{facet}', {state}, p.{facet}, {sign} FROM posts p",
             where=f"{mine} AND p.{facet} IS NOT NULL",
         )
-        for facet in ("region", "organisation")
+        for facet in _FACETS
     ]
     pairs = [
         _ADD.format(
@@ -86,36 +87,35 @@ def _topic_row(row: str, sign: str) -> list[str]:
     return facets + pairs
 
 
-def trigger_sql() -> list[str]:
+def _trigger_sql() -> list[str]:
     """The triggers that keep topic_facets equal to counting the public tables."""
     changed = (
-        f"({shown('OLD')}) IS NOT ({shown('NEW')}) OR (({shown('NEW')}) IS NOT NULL"
+        f"({_shown('OLD')}) IS NOT ({_shown('NEW')}) OR (({_shown('NEW')}) IS NOT NULL"
         " AND (OLD.region IS NOT NEW.region OR OLD.organisation IS NOT NEW.organisation))"
     )
-    body = "\n".join
     return [
         "CREATE TRIGGER topic_facets_topic_added AFTER INSERT ON post_topics BEGIN "
-        + body(_topic_row("NEW", "1")) + " END",
+        + "\n".join(_topic_row("NEW", "1")) + " END",
         "CREATE TRIGGER topic_facets_topic_removed AFTER DELETE ON post_topics BEGIN "
-        + body(_topic_row("OLD", "-1")) + " END",
+        + "\n".join(_topic_row("OLD", "-1")) + " END",
         "CREATE TRIGGER topic_facets_topic_moved BEFORE UPDATE OF post_id, topic"
         " ON post_topics BEGIN SELECT RAISE(ABORT, 'post_topics rows are deleted and"
         " inserted, never moved (topic_facets)'); END",
         "CREATE TRIGGER topic_facets_post_changed AFTER UPDATE OF hidden, duplicate_of,"
         f" removed_at, is_backfill, region, organisation ON posts WHEN {changed} BEGIN "
-        + body(_post_rows("OLD", "-1") + _post_rows("NEW", "1")) + " END",
+        + "\n".join(_post_rows("OLD", "-1") + _post_rows("NEW", "1")) + " END",
         # A count at 0 goes: its value (an organisation's name) may be a taken-down blog's.
         "CREATE TRIGGER topic_facets_none_left AFTER UPDATE OF n ON topic_facets"
         " WHEN NEW.n = 0 BEGIN DELETE FROM topic_facets WHERE topic = NEW.topic"
         " AND facet = NEW.facet AND shown = NEW.shown AND value = NEW.value; END",
         "CREATE TRIGGER topic_facets_post_deleted AFTER DELETE ON posts BEGIN "
-        + body(_post_rows("OLD", "-1")) + " END",
+        + "\n".join(_post_rows("OLD", "-1")) + " END",
     ]  # fmt: skip
 
 
 def rebuild_sql() -> list[str]:
     """Counts from scratch: what the triggers keep, for the migration and checks."""
-    state = shown("p")
+    state = _shown("p")
     visible = f"({state}) IS NOT NULL"
     return (
         ["DELETE FROM topic_facets"]
@@ -124,7 +124,7 @@ def rebuild_sql() -> list[str]:
             f" SELECT t.topic, '{facet}', {state}, p.{facet}, count(*)"
             f" FROM post_topics t JOIN posts p ON p.id = t.post_id"
             f" WHERE {visible} AND p.{facet} IS NOT NULL GROUP BY 1, 3, 4"
-            for facet in ("region", "organisation")
+            for facet in _FACETS
         ]
         + [
             f"INSERT INTO topic_facets (topic, facet, shown, value, n)"
@@ -149,5 +149,5 @@ def _m0014_topic_facets(db: sqlite_utils.Database) -> None:
         ) WITHOUT ROWID
         """
     )
-    for statement in trigger_sql() + rebuild_sql():
+    for statement in _trigger_sql() + rebuild_sql():
         db.execute(statement)
