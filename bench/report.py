@@ -195,7 +195,6 @@ def explain(
         + (per_entry - feedparser) * new_posts,
     }
     why = []
-    print()
     for target in targets:
         name = str(target["target"])
         label = next((key for key in least if name.startswith(key)), None)
@@ -203,6 +202,8 @@ def explain(
             continue
         bound, limit = least[label], float(target["limit"])  # type: ignore[arg-type]
         verdict = "cannot pass" if bound > limit else "reachable"
+        if not why:
+            print()
         why.append({"target": name, "least": bound, "limit": limit, "verdict": verdict})
         rest = float(target["value"]) - bound  # type: ignore[arg-type]
         print(

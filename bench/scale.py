@@ -178,17 +178,6 @@ def originals(rnd: random.Random, count: int, vocabulary: Vocabulary) -> Iterato
         )
 
 
-def generate(n: int, seed: int, vocabulary: Vocabulary) -> list[PostRow]:
-    """N posts over FEEDS feeds; about COPY_SHARE of them are copies of another post."""
-    rnd = random.Random(seed)
-    copies = int(n * COPY_SHARE)
-    rows = list(originals(rnd, n - copies, vocabulary))
-    planted = rnd.sample(range(len(rows)), copies)
-    for j, k in enumerate(planted):
-        rows.append(copy_row(rnd, rows[k], k, f"guid:copy-{j}"))
-    return rows
-
-
 def copy_row(rnd: random.Random, orig: PostRow, index: int, entry_key: str) -> PostRow:
     """The same post republished a day or two later on another feed, with small edits."""
     feed_id = (orig.feed_id + rnd.randrange(1, FEEDS)) % FEEDS + 1
@@ -264,14 +253,6 @@ def _insert(conn: sqlite3.Connection, rows: list[PostRow], now: str) -> None:
         conn.executemany(_INSERT, [_values(r, now) for r in rows])
 
 
-def build(db: Path, rows: list[PostRow], now: str) -> None:
-    """Feeds through store_feeds.sync_feeds; posts inserted directly (minhash left NULL)."""
-    conn = _fresh(db, now)
-    for start in range(0, len(rows), 5000):
-        _insert(conn, rows[start : start + 5000], now)
-    conn.close()
-
-
 def stored_row(conn: sqlite3.Connection, index: int) -> PostRow:
     """Original number `index` as stored (what a copy of it is made from)."""
     r = conn.execute(
@@ -283,11 +264,12 @@ def stored_row(conn: sqlite3.Connection, index: int) -> PostRow:
 
 
 def build_streamed(db: Path, n: int, seed: int, vocabulary: Vocabulary, now: str) -> list[int]:
-    """The database build(db, generate(...)) writes, without holding the posts in memory.
+    """N posts over FEEDS feeds, about COPY_SHARE of them copies of another post,
+    written in chunks so the posts are never all in memory (minhash left NULL).
 
-    Copies are made from their original as read back from the database, with
-    the same random sequence, so the rows are the same. Returns each planted
-    copy's original (copy j is `guid:copy-j`, its original `guid:post-k`).
+    Copies are made from their original as read back from the database.
+    Returns each planted copy's original (copy j is `guid:copy-j`, its
+    original `guid:post-k`).
     """
     rnd = random.Random(seed)
     copies = int(n * COPY_SHARE)

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     db = load.prepare_base(BENCH / "output", args.posts, False)
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    conn.execute("PRAGMA cache_size = -32768")  # as Datasette's connections (voice_facets)
+    conn.execute("PRAGMA cache_size = -32768")  # 32 MB: voice_facets.CACHE_MB, as Datasette's
     rows, totals = [], []
     print(f"\nSearch in SQL alone at {args.posts:,} posts (ms; second run of each)")
     print(f"{'word':<14} {'matches':>8} " + " ".join(f"{p:>12}" for p in PARTS if p != "matches")

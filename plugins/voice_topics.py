@@ -37,7 +37,7 @@ if _HERE not in sys.path:
 
 from reader.cards import NOT_PUBLIC, NOT_SHOWN_BY_POSTS  # noqa: E402
 from reader.changes import kept_counts  # noqa: E402
-from reader.stored import count_sql, facet_sql, one_topic  # noqa: E402
+from reader.stored import TOPIC_FILTER, count_sql, facet_sql, one_topic  # noqa: E402
 
 TOPIC_TABLES = {"posts", "posts_public", "river"}
 
@@ -52,7 +52,7 @@ def filters_from_request(request: Request, table: str | None) -> FilterArguments
     where = []
     params: dict[str, Any] = {}
     for i, topic in enumerate(topics):
-        where.append(f"id IN (SELECT post_id FROM post_topics WHERE topic = :voice_topic_{i})")
+        where.append(TOPIC_FILTER.format(i))
         params[f"voice_topic_{i}"] = topic
     return FilterArguments(
         where, params=params, human_descriptions=[f'topic is "{t}"' for t in topics]

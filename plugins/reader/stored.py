@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from .changes import KeptCounts
 
-TOPIC_CLAUSE = "id IN (SELECT post_id FROM post_topics WHERE topic = :voice_topic_0)"
+# The where clause voice_topics.py gives a table for each ?_topic= (the i-th).
+TOPIC_FILTER = "id IN (SELECT post_id FROM post_topics WHERE topic = :voice_topic_{})"
+TOPIC_CLAUSE = TOPIC_FILTER.format(0)
 # One topic's posts in each table as Datasette gives its count and facets the
 # table's where clause (voice_public.py adds the posts table's own condition).
 ONE_TOPIC = {
@@ -41,7 +43,7 @@ def facet_sql(table: str, facet: str, limit: int) -> str:
     return f"""
         SELECT value, sum(n) AS count FROM topic_facets
         WHERE topic = :voice_topic_0 AND facet = '{facet}' AND shown >= {LEAST_SHOWN[table]}
-        GROUP BY value HAVING count > 0 ORDER BY count DESC, value LIMIT {limit}
+        GROUP BY value ORDER BY count DESC, value LIMIT {limit}
     """
 
 
