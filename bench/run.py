@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -29,7 +30,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from corpus import Corpus
-from report import CYCLES, CycleResult, check_targets, explain, print_floor, print_table
+from report import CycleResult, check_targets, explain, print_floor, print_table, typical
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -72,9 +73,18 @@ def count_rows(db: Path, table: str) -> int:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
+SUFFIXES = ("", "-wal", "-shm", "-journal", ".search")  # .search: reader's
+
+
+def db_files(db: Path) -> list[Path]:
+    """Every file of a tool's database: Voice keeps a private one beside (voice-private.db)."""
+    private = db.with_name(f"{db.stem}-private{db.suffix}")
+    return [path.with_name(path.name + s) for path in (db, private) for s in SUFFIXES]
+
+
 def remove_db(db: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal", ".search"):  # .search: reader's
-        db.with_name(db.name + suffix).unlink(missing_ok=True)
+    for path in db_files(db):
+        path.unlink(missing_ok=True)
 
 
 def voice_command(config: Path, db: Path) -> list[str]:
@@ -140,17 +150,51 @@ def warm_server_cache(urls: list[str]) -> None:
             answer.read()
 
 
+def interleaved(tools: dict[str, object], round_: int) -> list[str]:
+    """The tools in turn, the other one first every second round, so a drift of the
+    machine's speed during a round does not always fall on the same tool."""
+    order = list(tools)
+    return order if round_ % 2 else order[::-1]
+
+
+def snapshot(db: Path) -> Path:
+    """A copy of the database's files as warm left them, so every changed round starts
+    there. On disk, not in memory: a child's ru_maxrss includes the parent's peak
+    at fork, so a big run.py would inflate every tool's peak memory."""
+    folder = db.with_name(db.name + ".warm")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    for path in db_files(db):
+        if path.exists():
+            shutil.copy2(path, folder / path.name)
+    return folder
+
+
+def restore_db(db: Path, folder: Path) -> None:
+    remove_db(db)
+    for path in folder.iterdir():
+        shutil.copy2(path, db.with_name(path.name))
+
+
 def run_tool(
-    tool: str, cycle: str, cmd: list[str], db: Path, table: str, expected: int, timeout: float
+    tool: str,
+    cycle: str,
+    cmd: list[str],
+    db: Path,
+    table: str,
+    expected: int,
+    timeout: float,
+    round_: int = 1,
 ) -> CycleResult:
     before = count_rows(db, table)
     own_before = resource.getrusage(resource.RUSAGE_SELF)
-    wall, usage, code = measure(cmd, WORK / "logs" / f"{tool}-{cycle}", timeout)
+    log = WORK / "logs" / f"{tool}-{cycle}-{round_}"
+    wall, usage, code = measure(cmd, log, timeout)
     own = resource.getrusage(resource.RUSAGE_SELF)
     server_cpu = own.ru_utime + own.ru_stime - own_before.ru_utime - own_before.ru_stime
     stored = count_rows(db, table)
-    out = (WORK / "logs" / f"{tool}-{cycle}.out").read_text().strip()
-    err = (WORK / "logs" / f"{tool}-{cycle}.err").read_text().strip()
+    out = log.with_suffix(".out").read_text().strip()
+    err = log.with_suffix(".err").read_text().strip()
     last = out.splitlines()[-1] if out else ""
     result = CycleResult(
         tool,
@@ -165,10 +209,11 @@ def run_tool(
         stored - before,
         last,
         server_cpu,
+        round_,
     )
     mark = "ok" if result.correct else f"WRONG (expected {expected} stored, exit 0)"
     print(
-        f"  {tool:6} {cycle:7} {wall:7.2f}s wall  {result.cpu_s:7.2f}s CPU  "
+        f"  {tool:6} {cycle:7} {round_} {wall:7.2f}s wall  {result.cpu_s:7.2f}s CPU  "
         f"({server_cpu:5.2f}s server)  {stored} stored  {mark}",
         flush=True,
     )
@@ -240,11 +285,17 @@ def main() -> int:
         default=1,
         help="serve the feeds from this many ports (Voice limits connections per host:port)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="warm and changed rounds per tool, interleaved; each counts by its median (3)",
+    )
     parser.add_argument("--seed", type=int, default=2025, help="corpus random seed")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per cycle")
     args = parser.parse_args()
-    if min(args.feeds, args.entries, args.servers) < 1:
-        parser.error("--feeds, --entries and --servers must be at least 1")
+    if min(args.feeds, args.entries, args.servers, args.rounds) < 1:
+        parser.error("--feeds, --entries, --servers and --rounds must be at least 1")
 
     reader_version = None if args.skip_reader else ensure_reader_venv()
     (WORK / "logs").mkdir(parents=True, exist_ok=True)
@@ -281,39 +332,42 @@ def main() -> int:
 
         changing = [u for f, u in zip(corpus.feeds, urls, strict=True) if f in corpus.changing]
         warm_server_cache(urls)
-        voice_db = WORK / "voice.db"
-        remove_db(voice_db)
-        vcmd = voice_command(config, voice_db)
-        for cycle, expected in zip(CYCLES, (base, base, changed), strict=True):
-            if cycle == "changed":
-                http = run_http_floor(urls, args.timeout)  # the corpus as cold and warm saw it
-                corpus.apply_change(mtime=t0 + HOUR)
-                warm_server_cache(changing)
-            results.append(
-                run_tool("voice", cycle, vcmd, voice_db, "posts", expected, args.timeout)
-            )
-
+        tools = {"voice": (WORK / "voice.db", "posts")}
         if reader_version:
-            corpus.restore(mtime=t0 + 2 * HOUR)
+            tools["reader"] = (WORK / "reader.db", "entries")
+
+        def cycle(tool: str, name: str, expected: int, round_: int) -> None:
+            db, table = tools[tool]
+            cmd = (
+                voice_command(config, db)
+                if tool == "voice"
+                else reader_command(db, feedlist, name, args.reader_workers)
+            )
+            results.append(run_tool(tool, name, cmd, db, table, expected, args.timeout, round_))
+
+        for tool, (db, _) in tools.items():
+            remove_db(db)
+            cycle(tool, "cold", base, 1)
+        for round_ in range(1, args.rounds + 1):
+            for tool in interleaved(tools, round_):
+                cycle(tool, "warm", base, round_)
+        http = run_http_floor(urls, args.timeout)  # the corpus as cold and warm saw it
+        snapshots = {tool: snapshot(db) for tool, (db, _) in tools.items()}
+        for round_ in range(1, args.rounds + 1):
+            corpus.apply_change(mtime=t0 + (2 * round_ - 1) * HOUR)
             warm_server_cache(changing)
-            reader_db = WORK / "reader.db"
-            remove_db(reader_db)
-            for cycle, expected in zip(CYCLES, (base, base, changed), strict=True):
-                if cycle == "changed":
-                    corpus.apply_change(mtime=t0 + 3 * HOUR)
-                    warm_server_cache(changing)
-                rcmd = reader_command(reader_db, feedlist, cycle, args.reader_workers)
-                results.append(
-                    run_tool("reader", cycle, rcmd, reader_db, "entries", expected, args.timeout)
-                )
+            for tool in interleaved(tools, round_):
+                restore_db(tools[tool][0], snapshots[tool])
+                cycle(tool, "changed", changed, round_)
+            corpus.restore(mtime=t0 + 2 * round_ * HOUR)  # as warm left it, a newer version
+            warm_server_cache(changing)
 
     print_table(results)
     print("\nfloor: everything a cold cycle does per entry, one process, no fetching,")
     print("no workers (bench/floor.py); lowest of a run before the cycles and one after:")
-    corpus.restore(mtime=t0 + 4 * HOUR)  # the base corpus again, as the first run timed
     floor = lowest(floor_before, run_floor(corpus.directory))
     if floor:
-        by = {(r.tool, r.cycle): r for r in results}
+        by = typical(results)
         cold = {tool: by.get((tool, "cold")) for tool in ("voice", "reader")}
         print_floor(floor, cold, os.cpu_count() or 1)
     targets = check_targets(results, floor)
@@ -329,8 +383,10 @@ def main() -> int:
         "reader_version": reader_version,
         "reader_workers": None if args.skip_reader else args.reader_workers,
         "servers": args.servers,
+        "rounds": args.rounds,
         "cpu_count": os.cpu_count(),
         "cycles": [asdict(r) | {"cpu_s": r.cpu_s, "posts_per_s": r.posts_per_s} for r in results],
+        "typical": {f"{tool} {cycle}": r.round for (tool, cycle), r in typical(results).items()},
         "targets": targets,
         "floor": floor,
         "http_floor": http,

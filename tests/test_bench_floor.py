@@ -69,3 +69,28 @@ def test_explain_says_which_failed_lines_cannot_pass() -> None:
         ("warm CPU s", "reachable"),  # 0.5 <= 0.7
     ]
     assert why[0]["least"] == pytest.approx(2.3)
+
+
+def test_each_cycle_counts_by_its_median_round_and_memory_by_its_highest() -> None:
+    report = load("report")
+
+    def round_(tool: str, cycle: str, cpu: float, number: int, peak: float = 40.0):
+        return report.CycleResult(
+            tool, cycle, cpu, cpu, 0.0, peak, 0, 10, 10, 0, "", 0.0, number
+        )
+
+    results = [
+        round_("voice", "cold", 20.0, 1),
+        round_("voice", "warm", 0.9, 1),
+        round_("voice", "warm", 0.7, 2, peak=310.0),  # a round over the limit fails memory
+        round_("voice", "warm", 5.0, 3),  # a slow moment of the machine
+        round_("voice", "changed", 1.5, 1),
+        round_("voice", "changed", 1.4, 2),
+    ]
+    by = report.typical(results)
+    assert by[("voice", "warm")].round == 1  # 0.7, 0.9, 5.0: the median
+    assert by[("voice", "changed")].round == 2  # of two, the lower
+    assert by[("voice", "cold")].round == 1
+    targets = {t["target"]: t for t in report.check_targets(results)}
+    assert targets["warm CPU s <= 0.8x reader's"]["value"] == 0.9
+    assert targets["Voice peak memory MB < 300"]["status"] == "FAIL"
