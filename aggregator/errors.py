@@ -5,12 +5,13 @@
     ├── StoreError             the database cannot be opened or migrated
     ├── FetchError(kind)       one feed could not be fetched
     ├── ParseError(kind)       one feed's document is not a usable feed
+    ├── ReleaseError           a research release cannot be read or written
     └── InternalError          a bug in Voice met while handling one feed
 
 FetchError and ParseError are per-feed values: the update stage records them
 on the feed row and carries on. InternalError is recorded as kind `internal`,
 never as a fault of the member's feed, with its traceback in the log only.
-ConfigError and StoreError stop a command and become a one-line message with
+ConfigError, StoreError and ReleaseError stop a command and become a one-line message with
 a non-zero exit code.
 """
 
@@ -55,6 +56,10 @@ class ConfigError(AggregatorError):
 
 class StoreError(AggregatorError):
     """The database cannot be used (missing directory, corrupt file, locked too long)."""
+
+
+class ReleaseError(AggregatorError):
+    """A research release could not be made: the database unreadable, the folder unwritable."""
 
 
 class FetchError(AggregatorError):

@@ -21,6 +21,7 @@ OWNERS = {
     "sqlite_utils": "aggregator.storage",  # at run time only by storage.migrations
     "ruamel": "aggregator.registry",
     "apscheduler": "aggregator.service",
+    "pyarrow": "aggregator.releasing.export",
     "click": "aggregator.cli",
     "rich": "aggregator.cli",
     "datasette": None,  # Voice runs Datasette as a program; only plugins/ import it

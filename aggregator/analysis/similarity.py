@@ -359,3 +359,23 @@ def choose_canonical(cluster: Sequence[Fingerprint], partial: Sequence[int] = ()
     own = [fp for fp in cluster if fp.own_blog]
     whole = [fp for fp in cluster if fp.post_id not in partial]
     return min(own or whole or cluster, key=lambda fp: (fp.published, fp.post_id)).post_id
+
+
+RULES_CODE = "1"  # bump when the rules' code changes what they decide
+
+
+def rules_version() -> str:
+    """What a research release names as its duplicate rules: a hash of every threshold
+    here and in framing, the sketch's parameters and RULES_CODE, so a changed
+    parameter can never keep an old name."""
+    import hashlib
+
+    from aggregator.analysis import framing, sketch
+
+    def numbers(names: dict[str, object]) -> list[object]:
+        return [v for k, v in sorted(names.items()) if k.isupper() and type(v) in (int, float)]
+
+    parameters = [RULES_CODE, sketch.SHINGLE_SIZE, sketch.NUM_PERM, sketch.BANDS, sketch._SEED]
+    parameters += [sketch.MIN_SHINGLES, sketch.MIN_TEASER_SHINGLES]
+    parameters += numbers(vars(framing)) + numbers(globals())
+    return "dedupe-" + hashlib.sha256(repr(parameters).encode()).hexdigest()[:12]

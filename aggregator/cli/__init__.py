@@ -4,7 +4,8 @@ Every expected error becomes one line and an exit code (see options);
 the commands live in `running` (check, fetch, serve, run, demo) and
 `archive` (status, retag, dedupe, redirects) and `takedowns` (remove)
 and `moderating` (submissions, member, import-opml) and `joining` (try, add)
-and `topics` (editors' topic corrections) and `train_topics` (the topic model);
+and `releasing` (release) and `topics` (editors' topic corrections)
+and `train_topics` (the topic model);
 `progress` draws the bar of the commands that walk the whole archive.
 """
 
@@ -42,6 +43,7 @@ COMMANDS = {
     "submissions": ("moderating", "submissions"),
     "member": ("moderating", "member"),
     "import-opml": ("moderating", "import_opml"),
+    "release": ("releasing", "release"),
 }
 
 

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success (individual feeds may have failed: they are recorded),
 1 configuration problem, 3 database problem, 2 usage error (click),
-4 the blog cannot be connected as it stands (`voice try`, `voice add`).
+4 the blog cannot be connected as it stands (`voice try`, `voice add`),
+5 a research release could not be written (`voice release`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import Any
 
 import click
 
-from aggregator.errors import ConfigError, StoreError
+from aggregator.errors import ConfigError, ReleaseError, StoreError
 
 EXIT_CONFIG = 1
 EXIT_STORE = 3
 EXIT_NOT_CONNECTABLE = 4
+EXIT_RELEASE = 5
 
 config_option = click.option(
     "--config",
@@ -58,6 +60,9 @@ def one_line_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         except StoreError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(EXIT_STORE)
+        except ReleaseError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(EXIT_RELEASE)
 
     return wrapper
 

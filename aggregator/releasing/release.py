@@ -1,0 +1,205 @@
+"""`voice release`: a dated, immutable research release in a folder of its own.
+
+The release is written into a hidden folder beside the others and renamed into
+place only when every file and the manifest are written, so a release folder
+is either whole or absent; its files are then made read-only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from aggregator import __version__
+from aggregator.analysis.similarity import rules_version
+from aggregator.errors import ReleaseError
+from aggregator.releasing.export import export_table
+from aggregator.releasing.manifest import (
+    DataFile,
+    ReleaseDiff,
+    ReleaseFacts,
+    changes_text,
+    datapackage,
+    diff_posts,
+    dumps,
+)
+from aggregator.releasing.snapshot import build_release_db
+from aggregator.releasing.tables import FEEDS, POSTS, TABLES, TOPICS
+
+MANIFEST = "datapackage.json"
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    release_id: str
+    folder: Path
+    counts: dict[str, int]
+    diff: ReleaseDiff
+    pruned: tuple[str, ...]
+
+
+def default_folder(db: Path) -> Path:
+    return db.parent / "releases"
+
+
+def database_name(release_id: str) -> str:
+    """The release's SQLite file name, which is also its database name in Datasette."""
+    return f"voice-{release_id}.db"
+
+
+def list_releases(folder: Path) -> list[Path]:
+    """Complete releases, oldest first (ids sort by date)."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        (p for p in folder.iterdir() if p.is_dir() and (p / MANIFEST).is_file()),
+        key=lambda p: _sort_key(p.name),
+    )
+
+
+def _sort_key(release_id: str) -> tuple[str, int]:
+    date, _, number = release_id.partition(".")
+    return date, int(number or 1)
+
+
+def next_id(folder: Path, now: datetime) -> str:
+    """The date, with `.2`, `.3`... for a second and third release on one day."""
+    date = now.strftime("%Y-%m-%d")
+    taken = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    number = 1
+    while (f"{date}.{number}" if number > 1 else date) in taken:
+        number += 1
+    return f"{date}.{number}" if number > 1 else date
+
+
+def make_release(
+    db: Path,
+    *,
+    out: Path | None = None,
+    clock: Callable[[], datetime],
+    keep: int | None = None,
+) -> ReleaseResult:
+    """Write a release of `db`'s public data into `out` (default: releases/ beside it)."""
+    if not db.is_file():
+        raise ReleaseError(f"{db}: no database (run voice fetch first, or pass --db PATH)")
+    folder = out or default_folder(db)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReleaseError(f"{folder}: cannot create the releases folder ({exc.strerror})") from exc
+    now = clock()
+    release_id = next_id(folder, now)
+    work = folder / f".{release_id}.partial-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    try:
+        result = _write(db, folder, work, release_id, now)
+        target = folder / release_id
+        work.rename(target)
+        for path in target.iterdir():
+            path.chmod(0o444)
+    except sqlite3.Error as exc:
+        raise ReleaseError(f"{db}: cannot read the database for a release ({exc})") from exc
+    except OSError as exc:
+        raise ReleaseError(f"{folder}: cannot write the release ({exc.strerror or exc})") from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    pruned = prune(folder, keep) if keep else ()
+    return ReleaseResult(release_id, target, result[0], result[1], pruned)
+
+
+def _write(
+    db: Path, folder: Path, work: Path, release_id: str, now: datetime
+) -> tuple[dict[str, int], ReleaseDiff]:
+    database = work / database_name(release_id)
+    counts, taken_down = build_release_db(db, work / "staging.db", database)
+    (work / "staging.db").unlink()
+    files: dict[str, DataFile] = {}
+    conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        for table in TABLES:
+            parquet, jsonl = work / f"{table.name}.parquet", work / f"{table.name}.jsonl.gz"
+            export_table(conn, table, parquet, jsonl)
+            files[f"{table.name}.parquet"] = _data_file(parquet)
+            files[f"{table.name}.jsonl"] = _data_file(jsonl)
+        current = post_hashes(conn)
+        facts = _facts(conn, release_id, now, counts)
+    finally:
+        conn.close()
+    previous = list_releases(folder)
+    previous_id = previous[-1].name if previous else None
+    before = _previous_hashes(previous[-1]) if previous else {}
+    diff = diff_posts(previous_id, before, current, taken_down)
+    (work / "CHANGES").write_text(changes_text(release_id, diff), encoding="utf-8")
+    manifest = datapackage(facts, files, _data_file(database), _data_file(work / "CHANGES"))
+    (work / MANIFEST).write_text(dumps(manifest), encoding="utf-8")
+    return counts, diff
+
+
+def _data_file(path: Path) -> DataFile:
+    digest = hashlib.sha256()
+    with open(path, "rb") as data:
+        while chunk := data.read(1 << 20):
+            digest.update(chunk)
+    return DataFile(path.name, path.stat().st_size, digest.hexdigest())
+
+
+def post_hashes(conn: sqlite3.Connection) -> dict[int, str]:
+    """Each post's id and a hash of its whole row, to tell updated posts from unchanged."""
+    columns = ", ".join(POSTS.names)
+    return {
+        row[0]: hashlib.sha256(json.dumps(row, ensure_ascii=False).encode()).hexdigest()
+        for row in conn.execute(f"SELECT {columns} FROM posts ORDER BY id")
+    }
+
+
+def _previous_hashes(release: Path) -> dict[int, str]:
+    conn = sqlite3.connect(f"file:{release / database_name(release.name)}?mode=ro", uri=True)
+    try:
+        return post_hashes(conn)
+    finally:
+        conn.close()
+
+
+def _facts(
+    conn: sqlite3.Connection, release_id: str, now: datetime, counts: dict[str, int]
+) -> ReleaseFacts:
+    topics = conn.execute(f"SELECT {', '.join(TOPICS.names)} FROM topics ORDER BY slug").fetchall()
+    rules = dict(
+        conn.execute(
+            "SELECT rules_version, count(*) FROM post_topics GROUP BY rules_version ORDER BY 1"
+        ).fetchall()
+    )
+    feeds = [
+        {"id": i, "title": t, "url": u, "first_fetch_at": first, "last_fetch_at": last}
+        for i, t, u, first, last in conn.execute(
+            f"SELECT id, title, url, first_fetch_at, last_fetch_at FROM {FEEDS.name} ORDER BY id"
+        )
+    ]
+    return ReleaseFacts(
+        release_id=release_id,
+        created=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        voice_version=__version__,
+        taxonomy="topics-" + hashlib.sha256(json.dumps(topics).encode()).hexdigest()[:12],
+        tagging_rules=rules,
+        dedupe_rules=rules_version(),
+        counts=counts,
+        feeds=feeds,
+    )
+
+
+def prune(folder: Path, keep: int) -> tuple[str, ...]:
+    """Delete all but the newest `keep` releases; their ids."""
+    old = list_releases(folder)[:-keep] if keep > 0 else []
+    for release in old:
+        for path in release.iterdir():
+            path.chmod(0o644)
+        shutil.rmtree(release)
+    return tuple(p.name for p in old)

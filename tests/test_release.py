@@ -1,0 +1,244 @@
+"""`voice release`: a fixed, citable copy of the public archive (issue 14).
+
+A real archive is built by the fetcher from three blogs served on 127.0.0.1:
+one member opted out of research releases, one post is taken down with
+`voice remove`. Releases are then made with the real command and read back
+with sqlite3, pyarrow and frictionless.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from frictionless import Package, system
+
+from aggregator.cli import cli
+from tests.support.feedserver import FeedServer
+
+SECRET_AUTHOR = "Zebedee Quartermain"
+SECRET_REASON = "asked by Ms Xanthippe Odd"
+OPERATOR = "operator-login"
+TABLE_FILES = ("feeds", "posts", "post_topics", "topics")
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+class Archive:
+    def __init__(self, server: FeedServer, folder: Path) -> None:
+        self.server, self.folder = server, folder
+        self.config, self.db = folder / "feeds.yaml", folder / "voice.db"
+        self.releases = folder / "releases"
+        self.team, self.opted_out = server.url("blog.rss"), server.url("localgov-digital.rss")
+        self.config.write_text(
+            "settings:\n  host_gap_seconds: 0\nfeeds:\n"
+            f"  - url: {server.url('philrumens.atom')}\n    region: South East\n"
+            f"    author: {SECRET_AUTHOR}\n"
+            f"  - url: {self.team}\n    region: London\n    topics: [open-data]\n"
+            f"  - url: {self.opted_out}\n    region: National\n    research: false\n",
+            encoding="utf-8",
+        )
+
+    def voice(self, *args: str) -> str:
+        return invoke(*args, "--db", str(self.db))
+
+    def fetch(self) -> None:
+        self.voice("fetch", "--all", "--allow-private-hosts", "--config", str(self.config))
+
+    def rows(self, sql: str, *params: object) -> list[tuple]:
+        with sqlite3.connect(self.db) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def post_id(self, guid_end: str) -> int:
+        (found,) = self.rows("SELECT id FROM posts WHERE guid LIKE ?", f"%{guid_end}")
+        return found[0]
+
+    def release(self) -> Path:
+        self.voice("release", "--out", str(self.releases))
+        return max(self.releases.iterdir(), key=lambda p: p.stat().st_mtime_ns)
+
+
+@pytest.fixture
+def archive(server: FeedServer, tmp_path: Path) -> Archive:
+    made = Archive(server, tmp_path)
+    made.fetch()
+    return made
+
+
+def release_text(folder: Path) -> str:
+    """Every byte of a release as text: the gzip files unpacked, Parquet read as rows."""
+    parts = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".gz":
+            parts.append(gzip.decompress(path.read_bytes()).decode("utf-8"))
+        elif path.suffix == ".parquet":
+            parts.append(json.dumps(pq.read_table(path).to_pylist(), default=str))
+        else:
+            parts.append(path.read_bytes().decode("utf-8", "replace"))
+    return "\n".join(parts)
+
+
+def table_ids(folder: Path, name: str) -> set[int]:
+    (db,) = folder.glob("voice-*.db")
+    with sqlite3.connect(db) as conn:
+        return {row[0] for row in conn.execute(f"SELECT id FROM {name}")}
+
+
+def test_a_release_holds_public_data_of_included_blogs_only(archive: Archive) -> None:
+    taken = archive.post_id("p=111")
+    (title, text) = archive.rows("SELECT title, text FROM posts WHERE id = ?", taken)[0]
+    archive.voice("remove", str(taken), "--reason", SECRET_REASON, "--by", OPERATOR,
+                  "--config", str(archive.config))  # fmt: skip
+    opted_out = archive.rows(
+        "SELECT p.title FROM posts p JOIN feeds f ON f.id = p.feed_id WHERE f.url = ?",
+        archive.opted_out,
+    )
+    assert opted_out
+    folder = archive.release()
+
+    everything = release_text(folder)
+    for secret in [SECRET_REASON, OPERATOR, title, text[:40], archive.opted_out, *opted_out[0]]:
+        assert secret not in everything, secret
+    public = archive.rows(
+        "SELECT p.id FROM posts_public p JOIN feeds f ON f.id = p.feed_id WHERE f.research = 1"
+    )
+    assert table_ids(folder, "posts") == {r[0] for r in public}  # no copies in this archive
+    assert SECRET_AUTHOR in everything  # a member's byline is public, and stays
+    names = {p.name for p in folder.iterdir()}
+    assert names == {"datapackage.json", "CHANGES", f"voice-{folder.name}.db"} | {
+        f"{t}.{ext}" for t in TABLE_FILES for ext in ("parquet", "jsonl.gz")
+    }
+    (db,) = folder.glob("voice-*.db")
+    with sqlite3.connect(db) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == set(TABLE_FILES)
+
+
+def test_the_manifest_validates_and_describes_every_file(archive: Archive) -> None:
+    folder = archive.release()
+    manifest = json.loads((folder / "datapackage.json").read_text())
+    with system.use_context(trusted=True):
+        report = Package(str(folder / "datapackage.json")).validate()
+    assert report.valid, report.flatten(["title", "type", "note"])
+    described = {r["path"] for r in manifest["resources"]}
+    assert described == {p.name for p in folder.iterdir()} - {"datapackage.json"}
+    for resource in manifest["resources"]:
+        data = (folder / resource["path"]).read_bytes()
+        assert resource["bytes"] == len(data)
+        assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
+    assert manifest["id"] == folder.name
+    assert f"research release {folder.name} [data set]" in manifest["citation"]
+    voice = manifest["voice"]
+    assert voice["dedupe_rules"].startswith("dedupe-")
+    assert voice["taxonomy"].startswith("topics-")
+    assert sum(voice["tagging_rules"].values()) == len(
+        gzip.decompress((folder / "post_topics.jsonl.gz").read_bytes()).splitlines()
+    )
+    feeds = {f["url"]: f for f in voice["feeds"]}
+    assert archive.team in feeds and archive.opted_out not in feeds
+    assert feeds[archive.team]["first_fetch_at"] <= feeds[archive.team]["last_fetch_at"]
+
+
+def test_two_releases_of_one_state_have_the_same_content(archive: Archive) -> None:
+    first, second = archive.release(), archive.release()
+    assert second.name == f"{first.name}.2"
+    for name in (f"{t}.{ext}" for t in TABLE_FILES for ext in ("parquet", "jsonl.gz")):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    assert "Posts added: 0" in (second / "CHANGES").read_text()
+
+
+def changed_ids(changes: str) -> dict[str, set[int]]:
+    found: dict[str, set[int]] = {}
+    for block in changes.split("\n\n")[1:]:
+        head, _, ids = block.partition("\n")
+        if head:
+            found[head.split(":")[0].split(" (")[0]] = {int(i) for i in re.findall(r"\d+", ids)}
+    return found
+
+
+def test_changes_lists_exactly_the_posts_added_updated_and_taken_down(
+    archive: Archive, feed_dir: Path
+) -> None:
+    before = archive.release()
+    assert changed_ids((before / "CHANGES").read_text())["Posts added"] == table_ids(
+        before, "posts"
+    )
+    (feed_dir / "blog.rss").write_bytes((feed_dir / "blog-next-week.rss").read_bytes())
+    archive.fetch()  # Weeknotes 13 is new, 12 has a new title, 10 left the feed (kept)
+    taken = archive.post_id("p=111")
+    archive.voice("remove", str(taken), "--reason", SECRET_REASON,
+                  "--config", str(archive.config))  # fmt: skip
+    after = archive.release()
+    assert changed_ids((after / "CHANGES").read_text()) == {
+        "Posts added": {archive.post_id("p=113")},
+        "Posts updated": {archive.post_id("p=112")},
+        "Posts removed at their author's request": {taken},
+        "Posts no longer included": set(),
+    }
+
+
+def test_a_release_made_while_the_archive_changes_sees_one_moment(archive: Archive) -> None:
+    """A writer keeps giving a blog and one of its posts the same new title, in one
+    transaction each; a consistent release holds both with one title. The
+    release copies feeds before posts, so a release that read each table at
+    its own moment would show them apart."""
+    post = archive.post_id("p=111")
+    (feed,) = archive.rows("SELECT feed_id FROM posts WHERE id = ?", post)[0]
+    stop = threading.Event()
+    written = []
+
+    def write(conn: sqlite3.Connection, title: str) -> None:
+        with conn:
+            conn.execute("UPDATE feeds SET title = ? WHERE id = ?", [title, feed])
+            conn.execute("UPDATE posts SET title = ? WHERE id = ?", [title, post])
+
+    def writer() -> None:
+        conn = sqlite3.connect(archive.db, timeout=30)
+        while not stop.is_set():
+            write(conn, f"v{len(written)}")
+            written.append(1)
+        conn.close()
+
+    with sqlite3.connect(archive.db) as conn:
+        write(conn, "v")
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        folder = archive.release()
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert len(written) > 1
+    (db,) = folder.glob("voice-*.db")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        (blog,) = conn.execute("SELECT title FROM feeds WHERE id = ?", [feed]).fetchone()
+        (title,) = conn.execute("SELECT title FROM posts WHERE id = ?", [post]).fetchone()
+    assert blog == title
+
+
+def test_a_missing_database_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["release", "--db", str(tmp_path / "none.db")])
+    assert result.exit_code == 3
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_keep_deletes_all_but_the_newest_releases(archive: Archive) -> None:
+    day = archive.release().name
+    for _ in range(2):
+        archive.release()
+    output = archive.voice("release", "--out", str(archive.releases), "--keep", "2")
+    assert sorted(p.name for p in archive.releases.iterdir()) == [f"{day}.3", f"{day}.4"]
+    assert f"deleted the old release {day}.2" in output
