@@ -242,3 +242,24 @@ def test_keep_deletes_all_but_the_newest_releases(archive: Archive) -> None:
     output = archive.voice("release", "--out", str(archive.releases), "--keep", "2")
     assert sorted(p.name for p in archive.releases.iterdir()) == [f"{day}.3", f"{day}.4"]
     assert f"deleted the old release {day}.2" in output
+
+
+def test_a_posts_public_key_is_the_same_on_another_instance_and_never_changes(
+    archive: Archive, server: FeedServer, feed_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "other").mkdir()
+    other = Archive(server, tmp_path / "other")
+    other.fetch()
+    keys = "SELECT guid, public_key FROM posts WHERE guid IS NOT NULL ORDER BY guid"
+    assert archive.rows(keys) == other.rows(keys)
+    assert all(len(key) == 32 for _, key in archive.rows(keys))
+    (updated,) = archive.rows("SELECT public_key FROM posts WHERE guid LIKE '%p=112'")
+    (feed_dir / "blog.rss").write_bytes((feed_dir / "blog-next-week.rss").read_bytes())
+    archive.fetch()  # Weeknotes 12 gets a new title
+    assert archive.rows("SELECT public_key FROM posts WHERE guid LIKE '%p=112'") == [updated]
+    taken = archive.post_id("p=111")
+    archive.voice("remove", str(taken), "--reason", SECRET_REASON,
+                  "--config", str(archive.config))  # fmt: skip
+    assert archive.rows("SELECT public_key FROM posts WHERE id = ?", taken) == [(None,)]
+    public = archive.rows("SELECT count(*), count(public_key) FROM posts_public")
+    assert public[0][0] == public[0][1] > 0

@@ -26,6 +26,17 @@ from urllib.parse import urlsplit
 from aggregator.analysis.urls import canonical_url
 from aggregator.models import EntryData
 
+# --- the public key ------------------------------------------------------------
+
+
+def public_key(url_key: str | None, feed_url: str, entry_key: str) -> str:
+    """A post's key that any Voice instance computes alike, for researchers joining
+    releases: 32 hex digits of SHA-256 of its canonical URL, or, for a post with
+    no URL, of its feed's URL and entry id. Given once, when the post is stored."""
+    source = f"url:{url_key}" if url_key else f"entry:{feed_url}\n{entry_key}"
+    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
 # --- content and title keys --------------------------------------------------
 
 # Fewer words than this in title and text together identify no post: "Weeknotes"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from aggregator import __version__
+from aggregator import __version__, storage
 from aggregator.analysis.similarity import rules_version
 from aggregator.errors import ReleaseError
 from aggregator.releasing.export import export_table
@@ -89,6 +89,7 @@ def make_release(
     """Write a release of `db`'s public data into `out` (default: releases/ beside it)."""
     if not db.is_file():
         raise ReleaseError(f"{db}: no database (run voice fetch first, or pass --db PATH)")
+    storage.connect(db).close()  # migrated to this version's schema, as a release reads it
     folder = out or default_folder(db)
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,6 @@ and only the columns in `tables` are copied.
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from pathlib import Path
 from urllib.parse import quote
@@ -34,11 +33,11 @@ _SELECT = {
                  WHERE feed_id = f.id AND outcome IN {SUCCESS})
         FROM live.feeds AS f WHERE {_INCLUDED_FEEDS.replace("live.feeds", "f")}""",
     POSTS.name: f"""
-        SELECT p.id, public_key(p.url_key, f.url, p.entry_key), p.feed_id, p.guid, p.url,
+        SELECT p.id, p.public_key, p.feed_id, p.guid, p.url,
                p.title, p.author, p.published, p.updated, p.first_seen_at, p.summary_html,
                p.content_html, p.text, p.region, p.organisation, p.categories, p.topics,
                p.is_backfill, p.duplicate_of, p.duplicate_reason
-        FROM live.posts AS p JOIN live.feeds AS f ON f.id = p.feed_id
+        FROM live.posts AS p
         WHERE {_PUBLIC} AND (p.duplicate_of IS NULL OR p.duplicate_of IN (
             SELECT o.id FROM live.posts AS o
             WHERE o.id = p.duplicate_of AND {_PUBLIC.replace("p.", "o.")}))""",
@@ -47,13 +46,6 @@ _SELECT = {
         FROM live.post_topics AS t WHERE t.post_id IN (SELECT id FROM main.posts)""",
     TOPICS.name: "SELECT slug, label, description, position FROM live.topics",
 }
-
-
-def public_key(url_key: str | None, feed_url: str, entry_key: str) -> str:
-    """A post's key that any Voice instance computes alike: from its canonical URL,
-    else from its feed's URL and entry id. 32 hex digits of SHA-256."""
-    source = f"url:{url_key}" if url_key else f"entry:{feed_url}\n{entry_key}"
-    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def create_sql(table: Table) -> str:
@@ -77,7 +69,6 @@ def build_release_db(live: Path, staging: Path, out: Path) -> tuple[dict[str, in
     """
     conn = sqlite3.connect(_uri(staging, "rwc"), isolation_level=None, uri=True)
     try:
-        conn.create_function("public_key", 3, public_key, deterministic=True)
         conn.execute("ATTACH DATABASE ? AS live", [_uri(live, "ro")])
         conn.execute("BEGIN")
         for table in TABLES:

@@ -59,9 +59,9 @@ POSTS = Table(
         Column(
             "public_key",
             "string",
-            "The post's key across Voice instances: a hash of its canonical URL (of its "
-            "feed's URL and entry id when it has no URL). Unique among canonical posts; a "
-            "copy under the same URL shares its original's.",
+            "The post's key across Voice instances: a hash of its canonical URL when first "
+            "stored (of its feed's URL and entry id when it has no URL). Unique among "
+            "canonical posts; a copy under the same URL shares its original's.",
             True,
         ),
         Column("feed_id", "integer", "The blog (feeds.id).", True),

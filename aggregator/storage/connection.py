@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from aggregator.errors import StoreError
-from aggregator.storage.keys import fill_missing_keys, fill_missing_slugs
+from aggregator.storage.keys import fill_missing_keys, fill_missing_slugs, fill_public_keys
 from aggregator.storage.private_schema import PRIVATE_SCHEMA
 from aggregator.storage.schema import MIGRATION_SET, MIGRATIONS
 
@@ -50,6 +50,7 @@ def connect(path: Path) -> sqlite3.Connection:
             with transaction(conn):
                 apply_migrations(conn)
                 fill_missing_keys(conn)
+                fill_public_keys(conn)
                 fill_missing_slugs(conn)
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path}: cannot open the database: {exc}") from exc

@@ -1,7 +1,7 @@
 """Columns derived by today's rules, filled where a schema step left them empty.
 
 Migration 0002 added `url_key` and `content_key` to posts stored before it
-existed. Computing them is Voice's rule, not the schema's, so it happens here
+existed, 0015 `public_key`. Computing them is Voice's rule, not the schema's, so it happens here
 after migrating, with the rules of the code that runs, like any new post.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from aggregator.analysis.identity import blog_slug, canonical_url, content_key
+from aggregator.analysis.identity import blog_slug, canonical_url, content_key, public_key
 
 
 def fill_missing_keys(conn: sqlite3.Connection) -> int:
@@ -23,6 +23,20 @@ def fill_missing_keys(conn: sqlite3.Connection) -> int:
             (canonical_url(url) if url else None, content_key(title, text), i)
             for i, url, title, text in posts
         ],
+    )
+    return len(posts)
+
+
+def fill_public_keys(conn: sqlite3.Connection) -> int:
+    """Give each post that is not a tombstone and has none its public key; how many."""
+    posts = conn.execute(
+        "SELECT p.id, p.url_key, f.url, p.entry_key FROM posts AS p"
+        " JOIN feeds AS f ON f.id = p.feed_id"
+        " WHERE p.public_key IS NULL AND p.removed_at IS NULL"
+    ).fetchall()
+    conn.executemany(
+        "UPDATE posts SET public_key = ? WHERE id = ?",
+        [(public_key(url_key, feed_url, key), i) for i, url_key, feed_url, key in posts],
     )
     return len(posts)
 

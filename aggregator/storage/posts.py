@@ -38,11 +38,11 @@ def known_entries(conn: sqlite3.Connection, feed_id: int) -> dict[str, str]:
 _UPSERT_POST = """
     INSERT INTO posts (feed_id, entry_key, guid, url, title, author, published, updated,
         first_seen_at, summary_html, content_html, text, region, organisation, categories,
-        topics, raw_hash, url_key, content_key, evidence_key, minhash)
+        topics, raw_hash, url_key, content_key, evidence_key, minhash, public_key)
     VALUES (:feed_id, :entry_key, :guid, :url, :title, :author, coalesce(:published, :now),
         coalesce(:updated, :published, :now), :now, :summary_html, :content_html, :text,
         :region, :organisation, :categories, :topics, :raw_hash, :url_key, :content_key,
-        :evidence_key, :minhash)
+        :evidence_key, :minhash, :public_key)
     ON CONFLICT (feed_id, entry_key) DO UPDATE SET
         guid = excluded.guid, url = excluded.url, title = excluded.title,
         author = excluded.author, published = coalesce(:published, posts.published),
@@ -93,7 +93,7 @@ def save_entries(
     if not entries:
         return SaveResult(0, 0)
     feed = conn.execute(
-        "SELECT region, organisation, topics, display FROM feeds WHERE id = ?", [feed_id]
+        "SELECT url, region, organisation, topics, display FROM feeds WHERE id = ?", [feed_id]
     ).fetchone()
     if feed["display"] == "excerpt":  # the member's choice: the full text is never stored
         entries = [excerpt_entry(e) for e in entries]
@@ -126,6 +126,8 @@ def save_entries(
             "content_key": keys.content_key,
             "evidence_key": e.evidence_key,
             "minhash": sketch.pack(e.minhash) if e.minhash else None,
+            # given once: an update or a move keeps the key the post was first stored with
+            "public_key": identity.public_key(keys.url_key, feed["url"], e.entry_key),
         }
         moved = None
         if known_keys and e.entry_key not in known_keys:

@@ -37,7 +37,7 @@ _EMPTY_POSTS = """
         title = '', author = NULL, summary_html = NULL, content_html = NULL, text = '',
         region = NULL, organisation = NULL,
         categories = '[]', topics = '[]', raw_hash = '', url_key = NULL,
-        content_key = NULL, evidence_key = NULL, minhash = NULL,
+        content_key = NULL, evidence_key = NULL, minhash = NULL, public_key = NULL,
         duplicate_reason = NULL, hidden = 1, removed_at = :now
     WHERE removed_at IS NULL AND {where}
 """

@@ -9,7 +9,7 @@ sqlite-utils, and `migrations` registers it with sqlite-utils.
 Add a new step to a module here (a new one past ~400 lines) and at the end of STEPS.
 
     early   steps 0001-0005
-    later   steps 0006-0013
+    later   steps 0006-0013, 0015
     counts  step 0014 (topic_facets and its triggers)
 """
 
@@ -35,6 +35,7 @@ from aggregator.storage.schema.later import (
     _m0011_reading_speed,
     _m0012_integer_lsh_keys,
     _m0013_blog_counts,
+    _m0015_public_key,
 )
 
 if TYPE_CHECKING:
@@ -57,5 +58,6 @@ STEPS: tuple[tuple[str, Callable[[sqlite_utils.Database], None]], ...] = (
     ("0012_integer_lsh_keys", _m0012_integer_lsh_keys),
     ("0013_blog_counts", _m0013_blog_counts),
     ("0014_topic_facets", _m0014_topic_facets),
+    ("0015_public_key", _m0015_public_key),
 )
 MIGRATIONS = tuple(name for name, _ in STEPS)

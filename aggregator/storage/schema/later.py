@@ -180,6 +180,28 @@ def _m0013_blog_counts(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m0015_public_key(db: sqlite_utils.Database) -> None:
+    """`posts.public_key`: a post's key across Voice instances (issue 14).
+
+    Researchers join releases made by different instances on it. It is
+    Voice's rule (a hash of the canonical URL), so `keys.fill_public_keys`
+    fills it after migrating; `posts_public` gains it as its last column.
+    """
+    for statement in (
+        "ALTER TABLE posts ADD COLUMN public_key TEXT",
+        "CREATE INDEX posts_public_key ON posts(public_key)",
+        "DROP VIEW posts_public",
+        """
+        CREATE VIEW posts_public AS
+        SELECT id, feed_id, entry_key, guid, url, title, author, published, updated,
+               first_seen_at, summary_html, content_html, text, region, organisation,
+               categories, topics, is_backfill, duplicate_reason, public_key
+        FROM posts WHERE hidden = 0 AND duplicate_of IS NULL AND removed_at IS NULL
+        """,
+    ):
+        db.execute(statement)
+
+
 def _integer_key(key: str) -> int:
     """A text key of post_lsh as the integer Voice computes since 0012 (sketch.lsh_keys).
 
