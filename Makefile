@@ -30,11 +30,11 @@ demo: install
 	$(BIN)/voice demo
 
 test: install
-	$(BIN)/ruff check aggregator tests plugins bench
+	$(BIN)/ruff check aggregator tests plugins bench examples
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check aggregator tests plugins bench
+	$(BIN)/ruff check aggregator tests plugins bench examples
 
 bench: install
 	$(BIN)/python bench/run.py

@@ -22,52 +22,12 @@ from click.testing import CliRunner
 from frictionless import Package, system
 
 from aggregator.cli import cli
+from tests.support.archive import SECRET_AUTHOR, Archive
 from tests.support.feedserver import FeedServer
 
-SECRET_AUTHOR = "Zebedee Quartermain"
 SECRET_REASON = "asked by Ms Xanthippe Odd"
 OPERATOR = "operator-login"
 TABLE_FILES = ("feeds", "posts", "post_topics", "topics")
-
-
-def invoke(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exit_code == 0, result.output
-    return result.stdout
-
-
-class Archive:
-    def __init__(self, server: FeedServer, folder: Path) -> None:
-        self.server, self.folder = server, folder
-        self.config, self.db = folder / "feeds.yaml", folder / "voice.db"
-        self.releases = folder / "releases"
-        self.team, self.opted_out = server.url("blog.rss"), server.url("localgov-digital.rss")
-        self.config.write_text(
-            "settings:\n  host_gap_seconds: 0\nfeeds:\n"
-            f"  - url: {server.url('philrumens.atom')}\n    region: South East\n"
-            f"    author: {SECRET_AUTHOR}\n"
-            f"  - url: {self.team}\n    region: London\n    topics: [open-data]\n"
-            f"  - url: {self.opted_out}\n    region: National\n    research: false\n",
-            encoding="utf-8",
-        )
-
-    def voice(self, *args: str) -> str:
-        return invoke(*args, "--db", str(self.db))
-
-    def fetch(self) -> None:
-        self.voice("fetch", "--all", "--allow-private-hosts", "--config", str(self.config))
-
-    def rows(self, sql: str, *params: object) -> list[tuple]:
-        with sqlite3.connect(self.db) as conn:
-            return conn.execute(sql, params).fetchall()
-
-    def post_id(self, guid_end: str) -> int:
-        (found,) = self.rows("SELECT id FROM posts WHERE guid LIKE ?", f"%{guid_end}")
-        return found[0]
-
-    def release(self) -> Path:
-        self.voice("release", "--out", str(self.releases))
-        return max(self.releases.iterdir(), key=lambda p: p.stat().st_mtime_ns)
 
 
 @pytest.fixture
