@@ -1,10 +1,12 @@
-"""The posts table shows the columns people read; `?_col=` still shows any other.
+"""The posts table and posts_public show the columns people read; `?_col=` shows any other.
 
 Some columns of `posts` are Voice's own bookkeeping (identity and duplicate
 keys, hashes, the MinHash signature) and `text` repeats `content_html` as
-plain text for search. Datasette 0.65 has no setting to leave columns out by
-default, so this wrapper adds `_nocol=` for them to requests for the posts
-table's page, JSON and CSV that name no columns themselves: any `_col` or
+plain text for search; in `posts_public`, the researchers' view, `entry_key`
+is the same bookkeeping and `duplicate_reason` is always empty (copies are
+not in it). Datasette 0.65 has no setting to leave columns out by default,
+so this wrapper adds `_nocol=` for them to requests for those tables' page,
+JSON and CSV that name no columns themselves: any `_col` or
 `_nocol` in the address turns it off (`?_col=minhash` shows the signature,
 `?_nocol=title` everything but the title). Row pages and SQL show every column.
 Reads only the database contract; never imports aggregator.
@@ -28,8 +30,9 @@ INTERNAL_COLUMNS = (
     "evidence_key",
     "minhash",
 )
+HIDDEN = {"posts": INTERNAL_COLUMNS, "posts_public": ("entry_key", "duplicate_reason")}
 HTML_ONLY_COLUMNS = ("text",)  # in the JSON and CSV, where search tools want it
-POSTS = re.compile(r"^/[^/]+/posts(?P<format>\.json|\.csv)?$")
+POSTS = re.compile(r"^/[^/]+/(?P<table>posts|posts_public)(?P<format>\.json|\.csv)?$")
 
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[
@@ -46,18 +49,22 @@ def hidden_columns(path: str, query_string: str) -> list[str]:
     names = {name for name, _ in parse_qsl(query_string, keep_blank_values=True)}
     if names & {"_col", "_nocol"}:
         return []
+    internal = HIDDEN[match["table"]]
     if match["format"]:
-        return list(INTERNAL_COLUMNS)
-    return [*INTERNAL_COLUMNS, *HTML_ONLY_COLUMNS]
+        return list(internal)
+    return [*internal, *HTML_ONLY_COLUMNS]
 
 
 async def existing(datasette: Any, path: str, columns: list[str]) -> list[str]:
-    """Those of `columns` the posts table has (Datasette refuses _nocol of a missing one)."""
+    """Those of `columns` the table has (Datasette refuses _nocol of a missing one)."""
+    match = POSTS.match(path)
     try:
         db = datasette.get_database(path.split("/")[1])
     except KeyError:
         return []
-    have = set(await db.table_columns("posts"))
+    if match is None:
+        return []
+    have = set(await db.table_columns(match["table"]))
     return [column for column in columns if column in have]
 
 
