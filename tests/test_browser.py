@@ -15,11 +15,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
 
+from aggregator.releasing import make_release
 from tests.support.browser import (
     NARROWEST,
     WIDTHS,
@@ -72,6 +74,7 @@ PAGES = [
     PageCase("search", "/search?q=digital"),
     PageCase("search-no-results", "/search?q=zzzzqqq"),
     PageCase("join", "/join"),
+    PageCase("research", "/research"),  # with one release of the demo database
 ]
 HOSTILE_FEEDS = ("/active-content.rss", "/active-content.atom")
 
@@ -106,6 +109,7 @@ def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
     chromium_or_skip()  # before spending seconds on a database no test would open
     folder = tmp_path_factory.mktemp("demo")
     db = build_demo_db(folder / "voice.db")
+    make_release(db, clock=lambda: datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
     with live_datasette(db, log=folder / "datasette.log") as base:
         yield LiveSite(base, db)
 

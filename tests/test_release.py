@@ -113,7 +113,7 @@ def test_the_manifest_validates_and_describes_every_file(archive: Archive) -> No
 
 def test_two_releases_of_one_state_have_the_same_content(archive: Archive) -> None:
     first, second = archive.release(), archive.release()
-    assert second.name == f"{first.name}.2"
+    assert second.name == f"{first.name}-2"
     for name in (f"{t}.{ext}" for t in TABLE_FILES for ext in ("parquet", "jsonl.gz")):
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     assert "Posts added: 0" in (second / "CHANGES").read_text()
@@ -200,8 +200,8 @@ def test_keep_deletes_all_but_the_newest_releases(archive: Archive) -> None:
     for _ in range(2):
         archive.release()
     output = archive.voice("release", "--out", str(archive.releases), "--keep", "2")
-    assert sorted(p.name for p in archive.releases.iterdir()) == [f"{day}.3", f"{day}.4"]
-    assert f"deleted the old release {day}.2" in output
+    assert sorted(p.name for p in archive.releases.iterdir()) == [f"{day}-3", f"{day}-4"]
+    assert f"deleted the old release {day}-2" in output
 
 
 def test_a_posts_public_key_is_the_same_on_another_instance_and_never_changes(

@@ -65,18 +65,21 @@ def list_releases(folder: Path) -> list[Path]:
 
 
 def _sort_key(release_id: str) -> tuple[str, int]:
-    date, _, number = release_id.partition(".")
-    return date, int(number or 1)
+    return release_id[:10], int(release_id[11:] or 1)
 
 
 def next_id(folder: Path, now: datetime) -> str:
-    """The date, with `.2`, `.3`... for a second and third release on one day."""
+    """The date, with `-2`, `-3`... for a second and third release on one day.
+
+    No dots: Datasette names the release's database after it (`voice-<id>`),
+    and a dot in a database name would read as a file extension in its URLs.
+    """
     date = now.strftime("%Y-%m-%d")
     taken = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
     number = 1
-    while (f"{date}.{number}" if number > 1 else date) in taken:
+    while (f"{date}-{number}" if number > 1 else date) in taken:
         number += 1
-    return f"{date}.{number}" if number > 1 else date
+    return f"{date}-{number}" if number > 1 else date
 
 
 def make_release(

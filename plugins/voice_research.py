@@ -1,0 +1,170 @@
+"""Data for researchers: /research lists the research releases, and Datasette serves each.
+
+Releases are the folders `voice release` writes into `releases/` beside the
+live database (docs/schema.md, "Research releases"). Each one not withdrawn
+is served as an immutable database named `voice-<id>`, so it has the same
+JSON, CSV and SQL API as the live data and its SQLite file can be downloaded;
+its Parquet, JSON Lines, manifest and CHANGES files are served from
+/research/<id>/<file>, and only files its manifest lists. The folder is looked
+at again when it changes, so a release made while the site runs (by `voice
+run`) appears without a restart, and a deleted one goes. A release holding a
+post since taken down at its author's request is withdrawn (plugins/reader/
+releases.py). Reads only the database contract; never imports aggregator.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+from datasette import hookimpl
+from datasette.database import Database
+from datasette.utils.asgi import AsgiFileDownload, Request, Response
+
+_HERE = str(Path(__file__).parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from reader.releases import RELEASE_ID, Release, find_releases  # noqa: E402
+from reader.text import readable_date  # noqa: E402
+
+LIVE = "voice"
+SITE = "LocalGov Digital Voice"
+TYPES = {
+    ".parquet": "application/vnd.apache.parquet",
+    ".gz": "application/gzip",
+    ".json": "application/json",
+    "": "text/plain; charset=utf-8",
+}
+Message = MutableMapping[str, Any]
+
+
+class Releases:
+    """What is served now, and the state of the folder and of takedowns it was read at."""
+
+    def __init__(self) -> None:
+        self.seen: tuple[object, ...] | None = None
+        self.listed: list[Release] = []
+        self.conn: sqlite3.Connection | None = None
+
+    def takedowns(self, path: str) -> tuple[int, int]:
+        """How many takedowns there have been, and the latest: cheap to ask every request."""
+        if self.conn is None:
+            self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        count, latest = self.conn.execute("SELECT count(*), max(id) FROM removals").fetchone()
+        return count, latest or 0
+
+    def taken_down(self) -> frozenset[int]:
+        assert self.conn is not None
+        return frozenset(r[0] for r in self.conn.execute("SELECT post_id FROM takedowns"))
+
+
+def _folder(datasette: Any) -> Path | None:
+    try:
+        live = datasette.get_database(LIVE)
+    except KeyError:
+        return None
+    return Path(live.path).parent / "releases" if live.path else None
+
+
+def sync(datasette: Any) -> list[Release]:
+    """Serve the releases there are now; cheap (one stat) when nothing changed."""
+    state: Releases = datasette._voice_releases
+    folder = _folder(datasette)
+    if folder is None:
+        return []
+    try:
+        info = folder.stat()
+        stamp: tuple[object, ...] = (info.st_mtime_ns, info.st_nlink)
+    except OSError:
+        stamp = ()
+    key = (*stamp, *state.takedowns(datasette.get_database(LIVE).path)) if stamp else ()
+    if key == state.seen:
+        return state.listed
+    listed = find_releases(folder, state.taken_down()) if stamp else []
+    served = {r.database_name: r for r in listed if not r.withdrawn}
+    for name in list(datasette.databases):
+        if name.startswith("voice-") and name not in served:
+            datasette.remove_database(name)
+    for name, release in served.items():
+        if name not in datasette.databases:
+            db = Database(datasette, path=str(release.database), is_mutable=False)
+            database = release.resource(release.database.name)
+            if database:  # the manifest's SHA-256 is the file's: no need to read 1 GB again
+                db.cached_hash = database["hash"].removeprefix("sha256:")
+            datasette.add_database(db, name=name)
+    state.seen, state.listed = key, listed
+    return listed
+
+
+@hookimpl
+def startup(datasette: Any) -> None:
+    datasette._voice_releases = Releases()
+    sync(datasette)
+
+
+@hookimpl
+def asgi_wrapper(datasette: Any) -> Callable[[Any], Any]:
+    def wrap(app: Any) -> Any:
+        async def with_current_releases(
+            scope: Message,
+            receive: Callable[[], Awaitable[Message]],
+            send: Callable[[Message], Awaitable[None]],
+        ) -> None:
+            if scope["type"] == "http" and hasattr(datasette, "_voice_releases"):
+                sync(datasette)
+            await app(scope, receive, send)
+
+        return with_current_releases
+
+    return wrap
+
+
+def citation(release: Release) -> str:
+    return str(release.manifest.get("citation", ""))
+
+
+def size(n: int) -> str:
+    """ "12.7 MB", "8 KB": a file's size as people read it."""
+    return f"{n / 1e6:,.1f} MB" if n >= 1e6 else f"{max(1, round(n / 1e3)):,} KB"
+
+
+async def research(datasette: Any, request: Request) -> Response:
+    releases = sync(datasette)
+    body = await datasette.render_template(
+        "voice_research.html",
+        {
+            "site": SITE,
+            "releases": releases,
+            "readable_date": readable_date,
+            "citation": citation,
+            "size": size,
+        },
+        request=request,
+    )
+    # Not kept by voice_cache: the releases folder, not the database, changes this page.
+    return Response.html(body, headers={"Cache-Control": "no-store"})
+
+
+async def release_file(datasette: Any, request: Request) -> Any:
+    release_id, name = request.url_vars["id"], request.url_vars["file"]
+    found = [r for r in sync(datasette) if r.release_id == release_id and not r.withdrawn]
+    path = found[0].file(name) if found and RELEASE_ID.match(release_id) else None
+    if path is None or name.endswith(".db"):  # the SQLite file is Datasette's own download
+        return Response.text("There is no such file in a research release.", status=404)
+    suffix = next((s for s in TYPES if s and name.endswith(s)), "")
+    return AsgiFileDownload(path, filename=name, content_type=TYPES[suffix])
+
+
+@hookimpl
+def register_routes() -> list[tuple[str, Any]]:
+    return [
+        (r"^/research$", research),
+        (
+            r"^/research/(?P<id>[0-9][0-9.-]{9,15})/(?P<file>[A-Za-z_]+(?:\.[a-z]+){0,2})$",
+            release_file,
+        ),  # fmt: skip
+    ]
