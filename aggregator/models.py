@@ -56,6 +56,8 @@ class Settings:
     parse_memory_mb: int = 768
     parse_cpu_seconds: int = 20
     parse_wall_seconds: int = 30
+    release_every_days: int = 30  # voice run makes a research release; 0: never
+    releases_kept: int = 12
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from aggregator.errors import AggregatorError, ConfigError, StoreError
 from aggregator.registry.feeds import load_registry
 from aggregator.registry.site import Site, find_site, metadata_for
 from aggregator.registry.topics import topics_for_registry
+from aggregator.releasing import ReleaseRunner
 from aggregator.update import make_pool, update_feeds
 from aggregator.update.cycle import VoicePool
 
@@ -275,8 +276,13 @@ def run_cycle_logged(
     pool: VoicePool,
     stop: threading.Event,
     backoff: WriteBackoff | None = None,
+    releases: ReleaseRunner | None = None,
 ) -> None:
-    """One scheduled cycle. Re-reads feeds.yaml so edits apply without a restart."""
+    """One scheduled cycle. Re-reads feeds.yaml so edits apply without a restart.
+
+    After a cycle that succeeded, a research release is started if one is due
+    (`release_every_days`); it runs beside the next cycles.
+    """
     if backoff is not None and not backoff.due():
         return  # the reason was logged when the writes failed
     try:
@@ -300,6 +306,9 @@ def run_cycle_logged(
     if backoff is not None:
         backoff.succeeded()
     log.info("cycle done: %s", result.summary())
+    if releases is not None:
+        settings = registry.settings
+        releases.after_cycle(settings.release_every_days, settings.releases_kept)
 
 
 def run(
@@ -330,6 +339,7 @@ def run(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
     datasette: SupervisedDatasette | None = None
+    releases = ReleaseRunner(db_path, lambda: datetime.now(UTC))
     with _stop_signals(stop), make_pool(settings) as pool, ExitStack() as stack:
         if site is not None:
             cmd = stack.enter_context(datasette_command(db_path, site, host=host, port=port))
@@ -348,6 +358,7 @@ def run(
                 "pool": pool,
                 "stop": stop,
                 "backoff": WriteBackoff(settings.cycle_minutes),
+                "releases": releases,
             },
             id="fetch-cycle",
         )
@@ -360,6 +371,7 @@ def run(
                 break
         log.info("stopping: finishing the write in progress")
         scheduler.shutdown(wait=True)  # the running cycle sees `stop` and ends soon
+        releases.join()  # a release in progress is finished, not left half-written
     return 0
 
 

@@ -14,6 +14,7 @@ import json
 import re
 import sqlite3
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -22,6 +23,7 @@ from click.testing import CliRunner
 from frictionless import Package, system
 
 from aggregator.cli import cli
+from aggregator.releasing import ReleaseRunner, release_due
 from tests.support.archive import SECRET_AUTHOR, Archive
 from tests.support.feedserver import FeedServer
 
@@ -223,3 +225,34 @@ def test_a_posts_public_key_is_the_same_on_another_instance_and_never_changes(
     assert archive.rows("SELECT public_key FROM posts WHERE id = ?", taken) == [(None,)]
     public = archive.rows("SELECT count(*), count(public_key) FROM posts_public")
     assert public[0][0] == public[0][1] > 0
+
+
+DAY = timedelta(days=1)
+NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("latest", "every_days", "has_posts", "due"),
+    [
+        pytest.param(None, 30, True, True, id="none-yet"),
+        pytest.param(None, 30, False, False, id="nothing-to-release"),
+        pytest.param(NOW - 29 * DAY, 30, True, False, id="too-soon"),
+        pytest.param(NOW - 30 * DAY, 30, True, True, id="a-month-on"),
+        pytest.param(None, 0, True, False, id="switched-off"),
+    ],
+)
+def test_release_due(latest: datetime | None, every_days: int, has_posts: bool, due: bool) -> None:
+    assert release_due(latest, NOW, every_days, has_posts) is due
+
+
+def test_the_runner_releases_when_due_and_keeps_the_newest(archive: Archive) -> None:
+    clock = [NOW]
+    runner = ReleaseRunner(archive.db, lambda: clock[0])
+    made = []
+    for days in (0, 1, 31, 62, 93):
+        clock[0] = NOW + days * DAY
+        made.append(runner.after_cycle(every_days=30, keep=2))
+        runner.join()
+    assert made == [True, False, True, True, True]
+    kept = sorted(p.name for p in (archive.db.parent / "releases").iterdir())
+    assert kept == [(NOW + 62 * DAY).strftime("%Y-%m-%d"), (NOW + 93 * DAY).strftime("%Y-%m-%d")]

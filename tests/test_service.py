@@ -46,7 +46,28 @@ def wait_for_posts(url: str, seconds: float) -> list[dict]:
     raise AssertionError(f"no posts at {url} within {seconds} s")
 
 
-def test_run_fetches_serves_and_stops_on_sigterm(server: FeedServer, tmp_path: Path) -> None:
+def wait_for(found: Callable[[], object], seconds: float = HANG_SECONDS) -> object:
+    """`found()` once it is truthy; fails after `seconds`, which only a hang reaches."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        result = found()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"not found within {seconds} s")
+
+
+def read(url: str) -> str:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.read().decode()
+    except OSError:
+        return ""
+
+
+def test_run_fetches_serves_releases_and_stops_on_sigterm(
+    server: FeedServer, tmp_path: Path
+) -> None:
     config = write_registry(tmp_path / "feeds.yaml", server.url("philrumens.atom"))
     db = tmp_path / "voice.db"
     port = free_port()
@@ -75,6 +96,12 @@ def test_run_fetches_serves_and_stops_on_sigterm(server: FeedServer, tmp_path: P
             HANG_SECONDS,
         )
         assert len(rows) == 7
+        # The archive has posts and no release yet: one is made (release_every_days 30).
+        (release,) = wait_for(lambda: list(tmp_path.glob("releases/*/datapackage.json")))
+        research = wait_for(
+            lambda: release.parent.name in read(f"http://127.0.0.1:{port}/research") or None
+        )
+        assert research
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
     finally:
@@ -83,6 +110,7 @@ def test_run_fetches_serves_and_stops_on_sigterm(server: FeedServer, tmp_path: P
             proc.wait()
     assert proc.returncode == 0, out
     assert "cycle done: 1 feeds checked" in out
+    assert f"release {release.parent.name} written: 7 posts" in out
     assert "Traceback" not in out
     with socket.socket() as s:  # Datasette stopped with it
         assert s.connect_ex(("127.0.0.1", port)) != 0

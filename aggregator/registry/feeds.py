@@ -71,6 +71,8 @@ SETTING_RANGES: dict[str, tuple[int, int]] = {
     "parse_memory_mb": (128, 16_384),
     "parse_cpu_seconds": (1, 600),
     "parse_wall_seconds": (1, 600),
+    "release_every_days": (0, 366),  # 0 switches scheduled releases off
+    "releases_kept": (1, 1_000),
 }
 
 
