@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/tagging.py
+	$(BIN)/python bench/release.py
 
 # Issue 13's maintenance lines at a million posts: `voice retag` and `voice
 # dedupe --rebuild` as a user runs them. Not part of `make bench` (which

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from aggregator.releasing.tables import Table
 
-BATCH = 5_000  # rows per Parquet row group and per read: memory stays flat
+BATCH = 1_000  # rows per Parquet row group and per read: memory stays flat
 _ARROW = {
     "integer": pa.int64(),
     "number": pa.float64(),
@@ -60,7 +60,7 @@ def export_table(db: sqlite3.Connection, table: Table, parquet: Path, jsonl: Pat
     with (
         pq.ParquetWriter(parquet, schema, compression="zstd") as writer,
         open(jsonl, "wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as lines,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as lines,
     ):
         for batch in _batches(db, table):
             for record in batch:
