@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,34 @@ def asgi_wrapper(datasette: Any) -> Callable[[Any], Any]:
         return with_current_releases
 
     return wrap
+
+
+@hookimpl
+def get_metadata(datasette: Any) -> dict[str, Any]:
+    """Each release's database says what it is and how to cite it, on its pages and JSON.
+
+    For every release served, whatever was asked: Datasette's database page
+    looks its metadata up under "databases" without naming the database.
+    """
+    state: Releases | None = getattr(datasette, "_voice_releases", None)
+    if state is None:
+        return {}
+    return {
+        "databases": {
+            release.database_name: {
+                "description_html": (
+                    f"<p>Research release {release.release_id}: a fixed copy of Voice's public "
+                    "data. Its files, manifest and changes are on "
+                    f'<a href="/research#release-{release.release_id}">Data for researchers</a>.'
+                    f"</p><p>Cite as: {escape(citation(release))}</p>"
+                ),
+                "license": "CC-BY-4.0 for Voice's own data; posts remain their authors'",
+                "license_url": "https://creativecommons.org/licenses/by/4.0/",
+            }
+            for release in state.listed
+            if not release.withdrawn
+        }
+    }
 
 
 def citation(release: Release) -> str:

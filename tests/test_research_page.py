@@ -43,6 +43,7 @@ def test_each_release_is_listed_served_and_downloadable(archive: Archive, tmp_pa
         with sqlite3.connect(first / f"{name}.db") as conn:
             assert len(json.loads(body)) == conn.execute("SELECT count(*) FROM posts").fetchone()[0]
         assert get(f"{base}/{name}.db") == (200, (first / f"{name}.db").read_bytes())
+        assert manifest["citation"].encode() in get(f"{base}/{name}")[1]  # its own page
         for file in ("posts.parquet", "feeds.jsonl.gz", "datapackage.json", "CHANGES"):
             assert get(f"{base}/research/{first.name}/{file}") == (200, (first / file).read_bytes())
         for missing in ("voice-private.db", "staging.db", f"{name}.db", "nothing.parquet"):
