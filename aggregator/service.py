@@ -306,7 +306,7 @@ def run_cycle_logged(
     if backoff is not None:
         backoff.succeeded()
     log.info("cycle done: %s", result.summary())
-    if releases is not None:
+    if releases is not None and not stop.is_set():
         settings = registry.settings
         releases.after_cycle(settings.release_every_days, settings.releases_kept)
 
@@ -339,7 +339,7 @@ def run(
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
     )
     datasette: SupervisedDatasette | None = None
-    releases = ReleaseRunner(db_path, lambda: datetime.now(UTC))
+    releases = ReleaseRunner(db_path, lambda: datetime.now(UTC), stop)
     with _stop_signals(stop), make_pool(settings) as pool, ExitStack() as stack:
         if site is not None:
             cmd = stack.enter_context(datasette_command(db_path, site, host=host, port=port))
@@ -371,7 +371,7 @@ def run(
                 break
         log.info("stopping: finishing the write in progress")
         scheduler.shutdown(wait=True)  # the running cycle sees `stop` and ends soon
-        releases.join()  # a release in progress is finished, not left half-written
+        releases.join()  # a release in progress stops at its next step and leaves nothing
     return 0
 
 

@@ -23,7 +23,9 @@ from click.testing import CliRunner
 from frictionless import Package, system
 
 from aggregator.cli import cli
-from aggregator.releasing import ReleaseRunner, release_due
+from aggregator.errors import ReleaseError
+from aggregator.releasing import ReleaseRunner, make_release, release_due
+from aggregator.releasing.scheduled import RETRY_AFTER
 from tests.support.archive import SECRET_AUTHOR, Archive
 from tests.support.feedserver import FeedServer
 
@@ -197,13 +199,47 @@ def test_a_missing_database_is_one_line_and_exit_3(tmp_path: Path) -> None:
     assert result.output.count("\n") == 1 and "Traceback" not in result.output
 
 
-def test_keep_deletes_all_but_the_newest_releases(archive: Archive) -> None:
+def release_names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def test_keep_deletes_all_but_the_newest_releases_and_never_reuses_an_id(
+    archive: Archive,
+) -> None:
     day = archive.release().name
     for _ in range(2):
         archive.release()
     output = archive.voice("release", "--out", str(archive.releases), "--keep", "2")
-    assert sorted(p.name for p in archive.releases.iterdir()) == [f"{day}-3", f"{day}-4"]
+    assert release_names(archive.releases) == [f"{day}-3", f"{day}-4"]
     assert f"deleted the old release {day}-2" in output
+    assert archive.release().name == f"{day}-5"  # not {day}: that id named other bytes
+
+
+def test_a_stopped_release_leaves_nothing_and_a_dead_ones_leftovers_are_cleared(
+    archive: Archive,
+) -> None:
+    archive.releases.mkdir()
+    abandoned = archive.releases / ".2026-01-01.partial-4194305"  # above Linux's pid_max
+    abandoned.mkdir()
+    (abandoned / "posts.parquet").write_bytes(b"half")
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(ReleaseError, match="stopped before it was finished"):
+        make_release(archive.db, clock=lambda: NOW, stop=stop)
+    assert list(archive.releases.iterdir()) == []
+    assert archive.release().name == NOW.strftime("%Y-%m-%d")
+
+
+def test_changes_compares_only_the_columns_both_releases_have(archive: Archive) -> None:
+    """A release made by an older Voice, without a column this one adds, does not
+    make every post look updated."""
+    first = archive.release()
+    database = first / f"voice-{first.name}.db"
+    database.chmod(0o644)
+    with sqlite3.connect(database) as conn:
+        conn.execute("ALTER TABLE posts DROP COLUMN public_key")
+    second = archive.release()
+    assert changed_ids((second / "CHANGES").read_text())["Posts updated"] == set()
 
 
 def test_a_posts_public_key_is_the_same_on_another_instance_and_never_changes(
@@ -232,17 +268,25 @@ NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
-    ("latest", "every_days", "has_posts", "due"),
+    ("latest", "every_days", "has_posts", "due", "failed_at"),
     [
-        pytest.param(None, 30, True, True, id="none-yet"),
-        pytest.param(None, 30, False, False, id="nothing-to-release"),
-        pytest.param(NOW - 29 * DAY, 30, True, False, id="too-soon"),
-        pytest.param(NOW - 30 * DAY, 30, True, True, id="a-month-on"),
-        pytest.param(None, 0, True, False, id="switched-off"),
+        pytest.param(None, 30, True, True, None, id="none-yet"),
+        pytest.param(None, 30, False, False, None, id="nothing-to-release"),
+        pytest.param(NOW - 29 * DAY, 30, True, False, None, id="too-soon"),
+        pytest.param(NOW - 30 * DAY, 30, True, True, None, id="a-month-on"),
+        pytest.param(None, 0, True, False, None, id="switched-off"),
+        pytest.param(None, 30, True, False, NOW - RETRY_AFTER / 2, id="failed-just-now"),
+        pytest.param(None, 30, True, True, NOW - RETRY_AFTER, id="failed-a-while-ago"),
     ],
 )
-def test_release_due(latest: datetime | None, every_days: int, has_posts: bool, due: bool) -> None:
-    assert release_due(latest, NOW, every_days, has_posts) is due
+def test_release_due(
+    latest: datetime | None,
+    every_days: int,
+    has_posts: bool,
+    due: bool,
+    failed_at: datetime | None,
+) -> None:
+    assert release_due(latest, NOW, every_days, has_posts, failed_at) is due
 
 
 def test_the_runner_releases_when_due_and_keeps_the_newest(archive: Archive) -> None:
@@ -254,5 +298,33 @@ def test_the_runner_releases_when_due_and_keeps_the_newest(archive: Archive) -> 
         made.append(runner.after_cycle(every_days=30, keep=2))
         runner.join()
     assert made == [True, False, True, True, True]
-    kept = sorted(p.name for p in (archive.db.parent / "releases").iterdir())
+    kept = release_names(archive.db.parent / "releases")
     assert kept == [(NOW + 62 * DAY).strftime("%Y-%m-%d"), (NOW + 93 * DAY).strftime("%Y-%m-%d")]
+
+
+def test_the_runner_replaces_a_withdrawn_release_at_once(archive: Archive) -> None:
+    runner = ReleaseRunner(archive.db, lambda: NOW)
+    assert runner.after_cycle(every_days=30, keep=12)
+    runner.join()
+    assert not runner.after_cycle(every_days=30, keep=12)
+    archive.voice("remove", str(archive.post_id("p=111")), "--reason", "asked",
+                  "--config", str(archive.config))  # fmt: skip
+    assert runner.after_cycle(every_days=30, keep=12)  # the newest holds a taken-down post
+    runner.join()
+    assert release_names(archive.releases) == [NOW.strftime("%Y-%m-%d"), f"{NOW:%Y-%m-%d}-2"]
+
+
+def test_after_a_failed_release_the_runner_waits_before_trying_again(archive: Archive) -> None:
+    clock = [NOW]
+    runner = ReleaseRunner(archive.db, lambda: clock[0])
+    archive.releases.write_text("not a folder")
+    assert runner.after_cycle(every_days=30, keep=12)
+    runner.join()
+    assert runner.failed_at == NOW
+    archive.releases.unlink()
+    clock[0] = NOW + RETRY_AFTER / 2
+    assert not runner.after_cycle(every_days=30, keep=12)
+    clock[0] = NOW + RETRY_AFTER
+    assert runner.after_cycle(every_days=30, keep=12)
+    runner.join()
+    assert runner.failed_at is None and len(release_names(archive.releases)) == 1

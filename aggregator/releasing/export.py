@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from aggregator.errors import ReleaseError
 from aggregator.releasing.tables import Table
 
 BATCH = 1_000  # rows per Parquet row group and per read: memory stays flat
@@ -55,6 +56,13 @@ def _batches(db: sqlite3.Connection, table: Table) -> Iterator[list[dict[str, An
 
 def export_table(db: sqlite3.Connection, table: Table, parquet: Path, jsonl: Path) -> None:
     """Write `table` to `parquet` and to `jsonl` (gzipped JSON Lines)."""
+    try:
+        _export(db, table, parquet, jsonl)
+    except pa.ArrowException as exc:  # a stored value that does not fit its column's type
+        raise ReleaseError(f"{table.name}: cannot write it as Parquet ({exc})") from exc
+
+
+def _export(db: sqlite3.Connection, table: Table, parquet: Path, jsonl: Path) -> None:
     schema = arrow_schema(table)
     times = [c.name for c in table.columns if c.type == "datetime"]
     with (

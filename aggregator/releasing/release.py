@@ -10,9 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
+import threading
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,10 +33,13 @@ from aggregator.releasing.manifest import (
     diff_posts,
     dumps,
 )
-from aggregator.releasing.snapshot import build_release_db
+from aggregator.releasing.snapshot import build_release_db, sqlite_uri
 from aggregator.releasing.tables import FEEDS, POSTS, TABLES, TOPICS
 
 MANIFEST = "datapackage.json"
+ISSUED = ".issued"  # every id ever given out here, one per line: a pruned id is never reused
+RELEASE_ID = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:-[0-9]{1,4})?$")
+_PARTIAL = re.compile(r"^\.[0-9-]+\.partial-([0-9]+)$")
 
 
 @dataclass(frozen=True)
@@ -55,11 +61,15 @@ def database_name(release_id: str) -> str:
 
 
 def list_releases(folder: Path) -> list[Path]:
-    """Complete releases, oldest first (ids sort by date)."""
+    """Complete releases, oldest first (ids sort by date); other folders are not releases."""
     if not folder.is_dir():
         return []
     return sorted(
-        (p for p in folder.iterdir() if p.is_dir() and (p / MANIFEST).is_file()),
+        (
+            p
+            for p in folder.iterdir()
+            if RELEASE_ID.match(p.name) and p.is_dir() and (p / MANIFEST).is_file()
+        ),
         key=lambda p: _sort_key(p.name),
     )
 
@@ -68,14 +78,24 @@ def _sort_key(release_id: str) -> tuple[str, int]:
     return release_id[:10], int(release_id[11:] or 1)
 
 
+def issued_ids(folder: Path) -> set[str]:
+    """Ids given out in `folder`: those on the ledger and those of folders there now."""
+    ledger = folder / ISSUED
+    listed = set(ledger.read_text(encoding="utf-8").split()) if ledger.is_file() else set()
+    present = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    return listed | present
+
+
 def next_id(folder: Path, now: datetime) -> str:
     """The date, with `-2`, `-3`... for a second and third release on one day.
 
-    No dots: Datasette names the release's database after it (`voice-<id>`),
-    and a dot in a database name would read as a file extension in its URLs.
+    An id once given out is never given again, even after its release is
+    deleted by `--keep`: a citation names one set of bytes for ever. No dots:
+    Datasette names the release's database after it (`voice-<id>`), and a dot
+    in a database name would read as a file extension in its URLs.
     """
     date = now.strftime("%Y-%m-%d")
-    taken = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+    taken = issued_ids(folder)
     number = 1
     while (f"{date}-{number}" if number > 1 else date) in taken:
         number += 1
@@ -88,8 +108,13 @@ def make_release(
     out: Path | None = None,
     clock: Callable[[], datetime],
     keep: int | None = None,
+    stop: threading.Event | None = None,
 ) -> ReleaseResult:
-    """Write a release of `db`'s public data into `out` (default: releases/ beside it)."""
+    """Write a release of `db`'s public data into `out` (default: releases/ beside it).
+
+    When `stop` is set (voice run is shutting down) the release is abandoned
+    at its next step, leaving nothing behind.
+    """
     if not db.is_file():
         raise ReleaseError(f"{db}: no database (run voice fetch first, or pass --db PATH)")
     storage.connect(db).close()  # migrated to this version's schema, as a release reads it
@@ -99,28 +124,52 @@ def make_release(
     except OSError as exc:
         raise ReleaseError(f"{folder}: cannot create the releases folder ({exc.strerror})") from exc
     now = clock()
-    release_id = next_id(folder, now)
-    work = folder / f".{release_id}.partial-{os.getpid()}"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
     try:
-        result = _write(db, folder, work, release_id, now)
-        target = folder / release_id
-        work.rename(target)
-        for path in target.iterdir():
-            path.chmod(0o444)
+        _clear_abandoned(folder)
+        release_id = next_id(folder, now)
+        work = folder / f".{release_id}.partial-{os.getpid()}"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        try:
+            result = _write(db, folder, work, release_id, now, stop or threading.Event())
+            target = folder / release_id
+            work.rename(target)
+            for path in target.iterdir():
+                path.chmod(0o444)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        with open(folder / ISSUED, "a", encoding="utf-8") as ledger:
+            ledger.write(release_id + "\n")
+        pruned = prune(folder, keep) if keep else ()
     except sqlite3.Error as exc:
         raise ReleaseError(f"{db}: cannot read the database for a release ({exc})") from exc
     except OSError as exc:
         raise ReleaseError(f"{folder}: cannot write the release ({exc.strerror or exc})") from exc
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    pruned = prune(folder, keep) if keep else ()
+    except ValueError as exc:  # a stored value that does not fit its column's type
+        raise ReleaseError(f"{db}: cannot export the data for a release ({exc})") from exc
     return ReleaseResult(release_id, target, result[0], result[1], pruned)
 
 
+def _clear_abandoned(folder: Path) -> None:
+    """Delete half-written releases left by a process that died (a crash, a kill -9)."""
+    for path in folder.iterdir():
+        found = _PARTIAL.match(path.name)
+        if found and not _running(int(found.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _write(
-    db: Path, folder: Path, work: Path, release_id: str, now: datetime
+    db: Path, folder: Path, work: Path, release_id: str, now: datetime, stop: threading.Event
 ) -> tuple[dict[str, int], ReleaseDiff]:
     database = work / database_name(release_id)
     counts, taken_down = build_release_db(db, work / "staging.db", database)
@@ -129,17 +178,18 @@ def _write(
     conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
         for table in TABLES:
+            if stop.is_set():
+                raise ReleaseError(f"{release_id}: stopped before it was finished; not kept")
             parquet, jsonl = work / f"{table.name}.parquet", work / f"{table.name}.jsonl.gz"
             export_table(conn, table, parquet, jsonl)
             files[f"{table.name}.parquet"] = _data_file(parquet)
             files[f"{table.name}.jsonl"] = _data_file(jsonl)
-        current = post_hashes(conn)
+        previous = list_releases(folder)
+        before, current = _hashes(previous[-1] if previous else None, conn)
         facts = _facts(conn, release_id, now, counts)
     finally:
         conn.close()
-    previous = list_releases(folder)
     previous_id = previous[-1].name if previous else None
-    before = _previous_hashes(previous[-1]) if previous else {}
     diff = diff_posts(previous_id, before, current, taken_down)
     (work / "CHANGES").write_text(changes_text(release_id, diff), encoding="utf-8")
     manifest = datapackage(facts, files, _data_file(database), _data_file(work / "CHANGES"))
@@ -155,21 +205,49 @@ def _data_file(path: Path) -> DataFile:
     return DataFile(path.name, path.stat().st_size, digest.hexdigest())
 
 
-def post_hashes(conn: sqlite3.Connection) -> dict[int, str]:
-    """Each post's id and a hash of its whole row, to tell updated posts from unchanged."""
-    columns = ", ".join(POSTS.names)
+def post_hashes(conn: sqlite3.Connection, columns: list[str]) -> dict[int, str]:
+    """Each post's id and a hash of its row, to tell updated posts from unchanged."""
     return {
         row[0]: hashlib.sha256(json.dumps(row, ensure_ascii=False).encode()).hexdigest()
-        for row in conn.execute(f"SELECT {columns} FROM posts ORDER BY id")
+        for row in conn.execute(f"SELECT id, {', '.join(columns)} FROM posts ORDER BY id")
     }
 
 
-def _previous_hashes(release: Path) -> dict[int, str]:
-    conn = sqlite3.connect(f"file:{release / database_name(release.name)}?mode=ro", uri=True)
+def _hashes(
+    previous: Path | None, conn: sqlite3.Connection
+) -> tuple[dict[int, str], dict[int, str]]:
+    """The previous release's post hashes and this one's, over the columns both have,
+    so a column added by a later version of Voice does not mark every post updated."""
+    if previous is None:
+        return {}, post_hashes(conn, [name for name in POSTS.names if name != "id"])
+    old = sqlite3.connect(sqlite_uri(previous / database_name(previous.name), "ro"), uri=True)
     try:
-        return post_hashes(conn)
+        had = {row[1] for row in old.execute("PRAGMA table_info(posts)")}
+        shared = [name for name in POSTS.names if name in had and name != "id"]
+        return post_hashes(old, shared), post_hashes(conn, shared)
     finally:
-        conn.close()
+        old.close()
+
+
+def holds_taken_down(release: Path, db: Path) -> bool:
+    """Whether `release` holds a post or a blog taken down since it was made.
+
+    Datasette then withdraws it (plugins/reader/releases.py asks the same
+    question), so `voice run` makes a new release at once rather than leave
+    researchers without one until the next is due.
+    """
+    uri = sqlite_uri(release / database_name(release.name), "ro")
+    with closing(sqlite3.connect(uri, uri=True)) as conn:
+        conn.execute("ATTACH DATABASE ? AS live", [sqlite_uri(db, "ro")])
+        found = conn.execute(
+            """
+            SELECT EXISTS (SELECT 1 FROM posts WHERE id IN
+                              (SELECT id FROM live.posts WHERE removed_at IS NOT NULL))
+                OR EXISTS (SELECT 1 FROM feeds WHERE id IN
+                              (SELECT id FROM live.feeds WHERE removed_at IS NOT NULL))
+            """
+        ).fetchone()[0]
+        return bool(found)
 
 
 def _facts(

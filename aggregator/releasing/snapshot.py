@@ -56,7 +56,7 @@ def create_sql(table: Table) -> str:
     return f"CREATE TABLE {table.name} ({columns}, PRIMARY KEY ({', '.join(table.key)}))"
 
 
-def _uri(path: Path, mode: str) -> str:
+def sqlite_uri(path: Path, mode: str) -> str:
     return f"file:{quote(str(path.resolve()))}?mode={mode}"
 
 
@@ -67,9 +67,9 @@ def build_release_db(live: Path, staging: Path, out: Path) -> tuple[dict[str, in
     author's request, read at the same moment. `live` is opened read-only;
     `staging` and `out` must not exist.
     """
-    conn = sqlite3.connect(_uri(staging, "rwc"), isolation_level=None, uri=True)
+    conn = sqlite3.connect(sqlite_uri(staging, "rwc"), isolation_level=None, uri=True)
     try:
-        conn.execute("ATTACH DATABASE ? AS live", [_uri(live, "ro")])
+        conn.execute("ATTACH DATABASE ? AS live", [sqlite_uri(live, "ro")])
         conn.execute("BEGIN")
         for table in TABLES:
             conn.execute(create_sql(table))

@@ -55,4 +55,5 @@ class Archive:
 
     def release(self) -> Path:
         self.voice("release", "--out", str(self.releases))
-        return max(self.releases.iterdir(), key=lambda p: p.stat().st_mtime_ns)
+        made = (p for p in self.releases.iterdir() if not p.name.startswith("."))
+        return max(made, key=lambda p: p.stat().st_mtime_ns)
