@@ -8,12 +8,17 @@ its Parquet, JSON Lines, manifest and CHANGES files are served from
 /research/<id>/<file>, and only files its manifest lists. The folder is looked
 at again when it changes, so a release made while the site runs (by `voice
 run`) appears without a restart, and a deleted one goes. A release holding a
-post since taken down at its author's request is withdrawn (plugins/reader/
-releases.py). Reads only the database contract; never imports aggregator.
+post or blog since taken down at its author's request is withdrawn (plugins/
+reader/releases.py). A database that goes has its connections closed, so a
+deleted release's file is really freed; its name is never served again by
+this process (Datasette keeps connections per thread under the name), which
+costs nothing because `voice release` never gives an id out twice. Reads only
+the database contract; never imports aggregator.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -29,7 +34,7 @@ _HERE = str(Path(__file__).parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from reader.releases import RELEASE_ID, Release, find_releases  # noqa: E402
+from reader.releases import RELEASE_ID, Release, TakenDown, find_releases  # noqa: E402
 from reader.text import readable_date  # noqa: E402
 
 LIVE = "voice"
@@ -38,9 +43,11 @@ TYPES = {
     ".parquet": "application/vnd.apache.parquet",
     ".gz": "application/gzip",
     ".json": "application/json",
+    ".db": "application/vnd.sqlite3",
     "": "text/plain; charset=utf-8",
 }
 Message = MutableMapping[str, Any]
+log = logging.getLogger(__name__)
 
 
 class Releases:
@@ -50,6 +57,7 @@ class Releases:
         self.seen: tuple[object, ...] | None = None
         self.listed: list[Release] = []
         self.conn: sqlite3.Connection | None = None
+        self.retired: set[str] = set()  # databases served once and since removed
 
     def takedowns(self, path: str) -> tuple[int, int]:
         """How many takedowns there have been, and the latest: cheap to ask every request."""
@@ -58,9 +66,11 @@ class Releases:
         count, latest = self.conn.execute("SELECT count(*), max(id) FROM removals").fetchone()
         return count, latest or 0
 
-    def taken_down(self) -> frozenset[int]:
+    def taken_down(self) -> TakenDown:
         assert self.conn is not None
-        return frozenset(r[0] for r in self.conn.execute("SELECT post_id FROM takedowns"))
+        posts = self.conn.execute("SELECT post_id FROM takedowns")
+        blogs = self.conn.execute("SELECT id FROM feeds WHERE removed_at IS NOT NULL")
+        return TakenDown(frozenset(r[0] for r in posts), frozenset(r[0] for r in blogs))
 
 
 def _folder(datasette: Any) -> Path | None:
@@ -72,8 +82,20 @@ def _folder(datasette: Any) -> Path | None:
 
 
 def sync(datasette: Any) -> list[Release]:
-    """Serve the releases there are now; cheap (one stat) when nothing changed."""
+    """Serve the releases there are now; cheap (one stat) when nothing changed.
+
+    Never fails a request: if the releases cannot be read, what was served
+    stays served until they can (the error is logged).
+    """
     state: Releases = datasette._voice_releases
+    try:
+        return _sync(datasette, state)
+    except (OSError, sqlite3.Error) as exc:
+        log.error("research releases: cannot read them: %s", exc)
+        return state.listed
+
+
+def _sync(datasette: Any, state: Releases) -> list[Release]:
     folder = _folder(datasette)
     if folder is None:
         return []
@@ -87,11 +109,13 @@ def sync(datasette: Any) -> list[Release]:
         return state.listed
     listed = find_releases(folder, state.taken_down()) if stamp else []
     served = {r.database_name: r for r in listed if not r.withdrawn}
-    for name in list(datasette.databases):
+    for name, gone in list(datasette.databases.items()):
         if name.startswith("voice-") and name not in served:
             datasette.remove_database(name)
+            gone.close()
+            state.retired.add(name)
     for name, release in served.items():
-        if name not in datasette.databases:
+        if name not in datasette.databases and name not in state.retired:
             db = Database(datasette, path=str(release.database), is_mutable=False)
             database = release.resource(release.database.name)
             if database:  # the manifest's SHA-256 is the file's: no need to read 1 GB again
@@ -182,7 +206,7 @@ async def release_file(datasette: Any, request: Request) -> Any:
     release_id, name = request.url_vars["id"], request.url_vars["file"]
     found = [r for r in sync(datasette) if r.release_id == release_id and not r.withdrawn]
     path = found[0].file(name) if found and RELEASE_ID.match(release_id) else None
-    if path is None or name.endswith(".db"):  # the SQLite file is Datasette's own download
+    if path is None:
         return Response.text("There is no such file in a research release.", status=404)
     suffix = next((s for s in TYPES if s and name.endswith(s)), "")
     return AsgiFileDownload(path, filename=name, content_type=TYPES[suffix])
@@ -193,7 +217,7 @@ def register_routes() -> list[tuple[str, Any]]:
     return [
         (r"^/research$", research),
         (
-            r"^/research/(?P<id>[0-9][0-9.-]{9,15})/(?P<file>[A-Za-z_]+(?:\.[a-z]+){0,2})$",
+            r"^/research/(?P<id>[0-9][0-9-]{9,15})/(?P<file>[A-Za-z0-9_-]+(?:\.[0-9a-z]+){0,2})$",
             release_file,
         ),  # fmt: skip
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -13,6 +14,11 @@ import pytest
 from tests.support.archive import Archive
 from tests.support.feedserver import FeedServer
 from tests.support.live import live_datasette
+
+from .conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "plugins"))
+from reader.releases import DAMAGED, TAKEN_DOWN, TakenDown, find_releases  # noqa: E402
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -30,6 +36,9 @@ def archive(server: FeedServer, tmp_path: Path) -> Archive:
     return made
 
 
+NO_FILE = b"There is no such file in a research release."
+
+
 def test_each_release_is_listed_served_and_downloadable(archive: Archive, tmp_path: Path) -> None:
     first = archive.release()
     with live_datasette(archive.db, log=tmp_path / "datasette.log") as base:
@@ -44,11 +53,13 @@ def test_each_release_is_listed_served_and_downloadable(archive: Archive, tmp_pa
             assert len(json.loads(body)) == conn.execute("SELECT count(*) FROM posts").fetchone()[0]
         assert get(f"{base}/{name}.db") == (200, (first / f"{name}.db").read_bytes())
         assert manifest["citation"].encode() in get(f"{base}/{name}")[1]  # its own page
-        for file in ("posts.parquet", "feeds.jsonl.gz", "datapackage.json", "CHANGES"):
+        files = ("posts.parquet", "feeds.jsonl.gz", "datapackage.json", "CHANGES", f"{name}.db")
+        for file in files:
             assert get(f"{base}/research/{first.name}/{file}") == (200, (first / file).read_bytes())
-        for missing in ("voice-private.db", "staging.db", f"{name}.db", "nothing.parquet"):
-            assert get(f"{base}/research/{first.name}/{missing}")[0] == 404, missing
-        assert get(f"{base}/research/2001-01-01/CHANGES")[0] == 404
+        (first / "notes.txt").write_text("beside the release, not in its manifest")
+        for missing in ("voice-private.db", "staging.db", "notes.txt", "nothing.parquet"):
+            assert get(f"{base}/research/{first.name}/{missing}") == (404, NO_FILE), missing
+        assert get(f"{base}/research/2001-01-01/CHANGES") == (404, NO_FILE)
 
         second = archive.release()  # while the site runs: no restart needed
         assert f"Release {second.name}".encode() in get(base + "/research")[1]
@@ -70,3 +81,46 @@ def test_a_release_holding_a_post_since_taken_down_is_withdrawn(
         assert get(f"{base}/{name}/posts.json")[0] == 404
         assert get(f"{base}/research/{before.name}/posts.jsonl.gz")[0] == 404
         assert get(f"{base}/voice-{after.name}.db")[0] == 200
+
+
+def test_a_takedown_withdraws_a_release_while_the_site_runs(
+    archive: Archive, tmp_path: Path
+) -> None:
+    release = archive.release()
+    name = f"voice-{release.name}"
+    with live_datasette(archive.db, log=tmp_path / "datasette.log") as base:
+        assert get(f"{base}/{name}/posts.json")[0] == 200
+        assert get(f"{base}/research/{release.name}/posts.jsonl.gz")[0] == 200
+        archive.voice("remove", archive.team, "--reason", "asked",
+                      "--config", str(archive.config))  # fmt: skip
+        assert get(f"{base}/{name}/posts.json")[0] == 404
+        assert get(f"{base}/{name}.db")[0] == 404
+        assert get(f"{base}/research/{release.name}/posts.jsonl.gz") == (404, NO_FILE)
+        page = get(base + "/research")[1].decode()
+        assert "Withdrawn: it holds posts or blogs since removed" in page
+        assert get(base + "/voice/posts.json")[0] == 200  # the live data carries on
+
+
+def test_a_release_holding_a_removed_blog_or_unreadable_is_withdrawn(archive: Archive) -> None:
+    release = archive.release()
+    (feed,) = archive.rows("SELECT id FROM feeds ORDER BY id LIMIT 1")[0]
+    (found,) = find_releases(archive.releases, TakenDown(blogs=frozenset([feed])))
+    assert found.withdrawn_because == TAKEN_DOWN
+    (found,) = find_releases(archive.releases, TakenDown(blogs=frozenset([10_000])))
+    assert not found.withdrawn
+    database = release / f"voice-{release.name}.db"
+    database.chmod(0o644)
+    database.write_bytes(b"not a database" * 100)
+    (found,) = find_releases(archive.releases, TakenDown(posts=frozenset([1])))
+    assert found.withdrawn_because == DAMAGED
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [b"{", b"[]", b'{"created": "2026-12-07"}', b'{"created": "x", "resources": [{"path": 1}]}'],
+)
+def test_a_release_with_a_broken_manifest_is_not_listed(archive: Archive, manifest: bytes) -> None:
+    release = archive.release()
+    (release / "datapackage.json").chmod(0o644)
+    (release / "datapackage.json").write_bytes(manifest)
+    assert find_releases(archive.releases, TakenDown()) == []

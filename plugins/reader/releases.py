@@ -2,9 +2,13 @@
 
 A release is a folder `releases/<id>/` holding `datapackage.json` and the
 files it lists (written by `voice release`; docs/schema.md). Only what the
-manifest lists is ever served. A release that holds a post since taken down
-at its author's request is withdrawn: not served, not downloadable, listed
-with that reason, because a takedown must reach every route the site offers.
+manifest lists is ever served. A release that holds a post or a blog since
+taken down at its author's request is withdrawn: not served, not
+downloadable, listed with that reason, because a takedown must reach every
+route the site offers. A release that cannot be read (a damaged manifest or
+database) is withdrawn too, rather than break the pages around it. A member
+who opts out of research releases later is left out of the next release;
+releases already made keep their blog (docs/schema.md, "Research releases").
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any
 
 RELEASE_ID = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:-[0-9]{1,4})?$")
 MANIFEST = "datapackage.json"
+TAKEN_DOWN = "it holds posts or blogs since removed at their authors' request"
+DAMAGED = "its database can no longer be read"
 
 
 @dataclass(frozen=True)
@@ -26,7 +32,11 @@ class Release:
     release_id: str
     folder: Path
     manifest: dict[str, Any] = field(hash=False, compare=False)
-    withdrawn: bool = False
+    withdrawn_because: str = ""  # why it is no longer served, in words for the page
+
+    @property
+    def withdrawn(self) -> bool:
+        return bool(self.withdrawn_because)
 
     @property
     def database_name(self) -> str:
@@ -65,8 +75,16 @@ def _sort_key(release_id: str) -> tuple[str, int]:
     return release_id[:10], int(release_id[11:] or 1)
 
 
-def find_releases(folder: Path, taken_down: frozenset[int]) -> list[Release]:
-    """The complete releases in `folder`, newest first; unreadable ones are skipped."""
+@dataclass(frozen=True)
+class TakenDown:
+    """What has been taken down at its authors' request, read from the live database."""
+
+    posts: frozenset[int] = frozenset()
+    blogs: frozenset[int] = frozenset()
+
+
+def find_releases(folder: Path, taken_down: TakenDown) -> list[Release]:
+    """The complete releases in `folder`, newest first; unreadable ones are withdrawn."""
     if not folder.is_dir():
         return []
     found = []
@@ -76,21 +94,45 @@ def find_releases(folder: Path, taken_down: frozenset[int]) -> list[Release]:
         try:
             manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError):
+            manifest = None
+        if not _well_formed(manifest):
             continue
         release = Release(path.name, path, manifest)
-        if not release.database.is_file():
+        if not release.database.is_file() or release.resource(release.database.name) is None:
             continue
-        found.append(Release(path.name, path, manifest, _holds_any(release, taken_down)))
+        try:
+            why = TAKEN_DOWN if _holds_any(release, taken_down) else ""
+        except sqlite3.Error:
+            why = DAMAGED
+        found.append(Release(path.name, path, manifest, why))
     return sorted(found, key=lambda r: _sort_key(r.release_id), reverse=True)
 
 
-def _holds_any(release: Release, post_ids: frozenset[int]) -> bool:
-    if not post_ids:
+def _well_formed(manifest: Any) -> bool:
+    """A manifest the page can show: when it was made, and each file with its size."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("created"), str):
+        return False
+    resources = manifest.get("resources")
+    return isinstance(resources, list) and all(
+        isinstance(r, dict)
+        and isinstance(r.get("path"), str)
+        and isinstance(r.get("name"), str)
+        and isinstance(r.get("bytes"), int)
+        and ("schema" not in r or isinstance(r.get("rows"), int))
+        for r in resources
+    )
+
+
+def _holds_any(release: Release, taken_down: TakenDown) -> bool:
+    if not (taken_down.posts or taken_down.blogs):
         return False
     uri = f"file:{release.database}?mode=ro&immutable=1"
     with closing(sqlite3.connect(uri, uri=True)) as conn:
         found = conn.execute(
-            "SELECT 1 FROM posts WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1",
-            [json.dumps(sorted(post_ids))],
+            """
+            SELECT EXISTS (SELECT 1 FROM posts WHERE id IN (SELECT value FROM json_each(?)))
+                OR EXISTS (SELECT 1 FROM feeds WHERE id IN (SELECT value FROM json_each(?)))
+            """,
+            [json.dumps(sorted(taken_down.posts)), json.dumps(sorted(taken_down.blogs))],
         )
-        return found.fetchone() is not None
+        return bool(found.fetchone()[0])
