@@ -25,7 +25,9 @@ from frictionless import Package, system
 from aggregator.cli import cli
 from aggregator.errors import ReleaseError
 from aggregator.releasing import ReleaseRunner, make_release, release_due
+from aggregator.releasing.export import arrow_schema
 from aggregator.releasing.scheduled import RETRY_AFTER
+from aggregator.releasing.tables import TABLES
 from tests.support.archive import SECRET_AUTHOR, Archive
 from tests.support.feedserver import FeedServer
 
@@ -102,6 +104,18 @@ def test_the_manifest_validates_and_describes_every_file(archive: Archive) -> No
         data = (folder / resource["path"]).read_bytes()
         assert resource["bytes"] == len(data)
         assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
+    by_name = {r["name"]: r for r in manifest["resources"]}
+    for table in TABLES:
+        parquet = by_name[f"{table.name}-parquet"]
+        read = pq.ParquetFile(folder / parquet["path"])
+        assert parquet["voice"] == {"table": table.name, "rows": by_name[table.name]["rows"]}
+        assert read.metadata.num_rows == by_name[table.name]["rows"]
+        assert read.schema_arrow == arrow_schema(table)
+        assert [f["name"] for f in by_name[table.name]["schema"]["fields"]] == list(table.names)
+    with sqlite3.connect(folder / by_name["database"]["path"]) as conn:
+        assert by_name["database"]["voice"]["tables"] == {
+            t.name: conn.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0] for t in TABLES
+        }
     assert manifest["id"] == folder.name
     assert f"research release {folder.name} [data set]" in manifest["citation"]
     voice = manifest["voice"]

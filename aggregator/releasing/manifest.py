@@ -147,18 +147,28 @@ def datapackage(
         resources.append(
             {
                 "name": f"{table.name}-parquet",
-                "type": "file",  # checked by size and hash; its schema is the one above
+                # A file to Frictionless (checked by size and hash: reading Parquet as a
+                # table would need pandas); its rows and schema are those of `table`,
+                # and the file carries its own schema and row count besides.
+                "type": "file",
                 "path": parquet.path,
                 "format": "parquet",
                 "mediatype": "application/vnd.apache.parquet",
                 "description": f"{table.description} The same rows as Parquet.",
                 "bytes": parquet.bytes,
                 "hash": f"sha256:{parquet.sha256}",
+                "voice": {"table": table.name, "rows": facts.counts[table.name]},
             }
         )
-    for extra, name, mediatype, description in (
-        (database, "database", "application/vnd.sqlite3", "Every table above in one SQLite file."),
-        (changes, "changes", "text/plain", "What changed since the previous release."),
+    for extra, name, mediatype, description, voice in (
+        (
+            database,
+            "database",
+            "application/vnd.sqlite3",
+            "Every table above in one SQLite file.",
+            {"tables": {t.name: facts.counts[t.name] for t in TABLES}},
+        ),
+        (changes, "changes", "text/plain", "What changed since the previous release.", None),
     ):
         resources.append(
             {
@@ -168,6 +178,7 @@ def datapackage(
                 "description": description,
                 "bytes": extra.bytes,
                 "hash": f"sha256:{extra.sha256}",
+                **({"voice": voice} if voice else {}),
             }
         )
     return {
