@@ -10,18 +10,21 @@ at again when it changes, so a release made while the site runs (by `voice
 run`) appears without a restart, and a deleted one goes. A release holding a
 post or blog since taken down at its author's request is withdrawn (plugins/
 reader/releases.py). A database that goes has its connections closed, so a
-deleted release's file is really freed; its name is never served again by
-this process (Datasette keeps connections per thread under the name), which
-costs nothing because `voice release` never gives an id out twice. Reads only
+deleted release's file is really freed; its name is not served again by
+this process (Datasette keeps connections per thread under the name): a
+release that comes back is listed as served again after a restart.
+`voice release` never gives an id out twice, so this is rare. Reads only
 the database contract; never imports aggregator.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import sys
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import replace
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -34,7 +37,13 @@ _HERE = str(Path(__file__).parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from reader.releases import RELEASE_ID, Release, TakenDown, find_releases  # noqa: E402
+from reader.releases import (  # noqa: E402
+    RELEASE_ID,
+    RETIRED,
+    Release,
+    TakenDown,
+    find_releases,
+)
 from reader.text import readable_date  # noqa: E402
 
 LIVE = "voice"
@@ -47,6 +56,7 @@ TYPES = {
     "": "text/plain; charset=utf-8",
 }
 Message = MutableMapping[str, Any]
+CLOSE_AFTER = 60.0  # seconds a removed release database stays open for requests under way
 log = logging.getLogger(__name__)
 
 
@@ -58,6 +68,7 @@ class Releases:
         self.listed: list[Release] = []
         self.conn: sqlite3.Connection | None = None
         self.retired: set[str] = set()  # databases served once and since removed
+        self.failure = ""  # the last error reading releases or takedowns, logged once
 
     def takedowns(self, path: str) -> tuple[int, int]:
         """How many takedowns there have been, and the latest: cheap to ask every request."""
@@ -84,15 +95,22 @@ def _folder(datasette: Any) -> Path | None:
 def sync(datasette: Any) -> list[Release]:
     """Serve the releases there are now; cheap (one stat) when nothing changed.
 
-    Never fails a request: if the releases cannot be read, what was served
-    stays served until they can (the error is logged).
+    Never fails a request: if the releases or the takedowns cannot be read,
+    no release is served until they can (the error is logged once).
     """
     state: Releases = datasette._voice_releases
     try:
         return _sync(datasette, state)
-    except (OSError, sqlite3.Error) as exc:
-        log.error("research releases: cannot read them: %s", exc)
-        return state.listed
+    except Exception as exc:  # noqa: BLE001  (whatever it is, no page may fail with it)
+        # Fail closed: a release is served only while takedowns can be checked.
+        if str(exc) != state.failure:
+            log.error("research releases withdrawn: cannot read them: %s", exc)
+        state.failure = str(exc)
+        if state.conn is not None:
+            state.conn.close()
+        state.conn, state.seen, state.listed = None, None, []
+        _retire(datasette, state, keep={})
+        return []
 
 
 def _sync(datasette: Any, state: Releases) -> list[Release]:
@@ -107,22 +125,36 @@ def _sync(datasette: Any, state: Releases) -> list[Release]:
     key = (*stamp, *state.takedowns(datasette.get_database(LIVE).path)) if stamp else ()
     if key == state.seen:
         return state.listed
-    listed = find_releases(folder, state.taken_down()) if stamp else []
+    listed = [
+        replace(r, withdrawn_because=RETIRED)
+        if r.database_name in state.retired and not r.withdrawn
+        else r
+        for r in (find_releases(folder, state.taken_down()) if stamp else [])
+    ]
     served = {r.database_name: r for r in listed if not r.withdrawn}
-    for name, gone in list(datasette.databases.items()):
-        if name.startswith("voice-") and name not in served:
-            datasette.remove_database(name)
-            gone.close()
-            state.retired.add(name)
+    _retire(datasette, state, keep=served)
     for name, release in served.items():
-        if name not in datasette.databases and name not in state.retired:
+        if name not in datasette.databases:
             db = Database(datasette, path=str(release.database), is_mutable=False)
             database = release.resource(release.database.name)
             if database:  # the manifest's SHA-256 is the file's: no need to read 1 GB again
                 db.cached_hash = database["hash"].removeprefix("sha256:")
             datasette.add_database(db, name=name)
-    state.seen, state.listed = key, listed
+    state.seen, state.listed, state.failure = key, listed, ""
     return listed
+
+
+def _retire(datasette: Any, state: Releases, keep: Mapping[str, Release]) -> None:
+    """Stop serving every release database not in `keep`. Their connections are
+    closed a minute later, when a download or query in progress has finished."""
+    for name, gone in list(datasette.databases.items()):
+        if name.startswith("voice-") and name not in keep:
+            datasette.remove_database(name)
+            state.retired.add(name)
+            try:
+                asyncio.get_running_loop().call_later(CLOSE_AFTER, gone.close)
+            except RuntimeError:  # no loop: nothing can be using it
+                gone.close()
 
 
 @hookimpl

@@ -26,7 +26,7 @@ from aggregator.cli import cli
 from aggregator.errors import ReleaseError
 from aggregator.releasing import ReleaseRunner, make_release, release_due
 from aggregator.releasing.export import arrow_schema
-from aggregator.releasing.scheduled import RETRY_AFTER
+from aggregator.releasing.scheduled import RETRY_AFTER, latest_release
 from aggregator.releasing.tables import TABLES
 from tests.support.archive import SECRET_AUTHOR, Archive
 from tests.support.feedserver import FeedServer
@@ -240,8 +240,37 @@ def test_a_stopped_release_leaves_nothing_and_a_dead_ones_leftovers_are_cleared(
     stop.set()
     with pytest.raises(ReleaseError, match="stopped before it was finished"):
         make_release(archive.db, clock=lambda: NOW, stop=stop)
-    assert list(archive.releases.iterdir()) == []
-    assert archive.release().name == NOW.strftime("%Y-%m-%d")
+    assert release_names(archive.releases) == []
+    assert not list(archive.releases.glob(".*partial*"))
+    assert make_release(archive.db, clock=lambda: NOW).release_id == f"{NOW:%Y-%m-%d}-2"
+
+
+def test_releases_made_at_the_same_moment_get_different_ids(archive: Archive) -> None:
+    made: list[str] = []
+
+    def release() -> None:
+        made.append(make_release(archive.db, clock=lambda: NOW).release_id)
+
+    threads = [threading.Thread(target=release) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    day = f"{NOW:%Y-%m-%d}"
+    assert sorted(made) == [day, f"{day}-2", f"{day}-3"]
+    assert release_names(archive.releases) == sorted(made)
+
+
+def test_a_damaged_earlier_release_is_passed_over(archive: Archive) -> None:
+    first, second = archive.release(), archive.release()
+    database = second / f"voice-{second.name}.db"
+    database.chmod(0o644)
+    database.write_bytes(b"not a database" * 100)
+    assert latest_release(archive.releases, archive.db) is None  # so voice run makes one
+    third = archive.release()
+    assert (third / "CHANGES").read_text().startswith(
+        f"Voice research release {third.name}: changes since {first.name}\n"
+    )
 
 
 def test_changes_compares_only_the_columns_both_releases_have(archive: Archive) -> None:

@@ -111,16 +111,58 @@ def test_a_release_holding_a_removed_blog_or_unreadable_is_withdrawn(archive: Ar
     database = release / f"voice-{release.name}.db"
     database.chmod(0o644)
     database.write_bytes(b"not a database" * 100)
-    (found,) = find_releases(archive.releases, TakenDown(posts=frozenset([1])))
+    (found,) = find_releases(archive.releases, TakenDown())  # found with nothing taken down
     assert found.withdrawn_because == DAMAGED
 
 
 @pytest.mark.parametrize(
     "manifest",
-    [b"{", b"[]", b'{"created": "2026-12-07"}', b'{"created": "x", "resources": [{"path": 1}]}'],
+    [
+        b"{",
+        b"[]",
+        b'{"created": "2026-12-07"}',
+        b'{"created": "x", "resources": [{"path": 1}]}',
+        "no-hash",
+        "rows-not-a-number",
+    ],
 )
-def test_a_release_with_a_broken_manifest_is_not_listed(archive: Archive, manifest: bytes) -> None:
+def test_a_release_with_a_broken_manifest_is_not_listed(
+    archive: Archive, manifest: bytes | str
+) -> None:
     release = archive.release()
-    (release / "datapackage.json").chmod(0o644)
-    (release / "datapackage.json").write_bytes(manifest)
+    path = release / "datapackage.json"
+    if isinstance(manifest, str):
+        good = json.loads(path.read_text())
+        first = good["resources"][0]
+        if manifest == "no-hash":
+            del good["resources"][-1]["hash"]
+        else:
+            first["rows"] = "many"
+        manifest = json.dumps(good).encode()
+    path.chmod(0o644)
+    path.write_bytes(manifest)
     assert find_releases(archive.releases, TakenDown()) == []
+
+
+def test_releases_are_withdrawn_while_takedowns_cannot_be_read(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """Fail closed: no release is served while Voice cannot check what was taken
+    down; one served before comes back after a restart, and the page says so."""
+    release = archive.release()
+    name = f"voice-{release.name}"
+    with live_datasette(archive.db, log=tmp_path / "datasette.log") as base:
+        assert get(f"{base}/{name}/posts.json")[0] == 200
+        with sqlite3.connect(archive.db) as conn:
+            conn.execute("ALTER TABLE removals RENAME TO removals_away")
+        assert get(f"{base}/{name}/posts.json")[0] == 404
+        status, page = get(base + "/research")
+        assert status == 200 and f"Release {release.name}".encode() not in page
+        assert get(base + "/voice/posts.json")[0] == 200
+        with sqlite3.connect(archive.db) as conn:
+            conn.execute("ALTER TABLE removals_away RENAME TO removals")
+        assert "is served again after the site restarts" in get(base + "/research")[1].decode()
+        assert get(f"{base}/{name}/posts.json")[0] == 404
+    assert "research releases withdrawn" in (tmp_path / "datasette.log").read_text()
+    with live_datasette(archive.db, log=tmp_path / "datasette2.log") as base:
+        assert get(f"{base}/{name}/posts.json")[0] == 200

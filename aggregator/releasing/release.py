@@ -7,6 +7,7 @@ is either whole or absent; its files are then made read-only.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -38,8 +39,10 @@ from aggregator.releasing.tables import FEEDS, POSTS, TABLES, TOPICS
 
 MANIFEST = "datapackage.json"
 ISSUED = ".issued"  # every id ever given out here, one per line: a pruned id is never reused
+LOCK = ".lock"  # held while an id is chosen
+ABANDONED_AFTER = 24 * 3600  # seconds: no release takes a day to write
 RELEASE_ID = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:-[0-9]{1,4})?$")
-_PARTIAL = re.compile(r"^\.[0-9-]+\.partial-([0-9]+)$")
+_PARTIAL = re.compile(r"^\.[0-9-]+\.partial-([0-9]{1,9})$")
 
 
 @dataclass(frozen=True)
@@ -125,36 +128,54 @@ def make_release(
         raise ReleaseError(f"{folder}: cannot create the releases folder ({exc.strerror})") from exc
     now = clock()
     try:
-        _clear_abandoned(folder)
-        release_id = next_id(folder, now)
+        _clear_abandoned(folder, now)
+        release_id = reserve_id(folder, now)
         work = folder / f".{release_id}.partial-{os.getpid()}"
-        shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
         try:
             result = _write(db, folder, work, release_id, now, stop or threading.Event())
+            for path in work.iterdir():
+                path.chmod(0o444)
             target = folder / release_id
             work.rename(target)
-            for path in target.iterdir():
-                path.chmod(0o444)
         finally:
-            shutil.rmtree(work, ignore_errors=True)
-        with open(folder / ISSUED, "a", encoding="utf-8") as ledger:
-            ledger.write(release_id + "\n")
-        pruned = prune(folder, keep) if keep else ()
+            shutil.rmtree(work, ignore_errors=True)  # gone already when renamed
     except sqlite3.Error as exc:
         raise ReleaseError(f"{db}: cannot read the database for a release ({exc})") from exc
     except OSError as exc:
         raise ReleaseError(f"{folder}: cannot write the release ({exc.strerror or exc})") from exc
     except ValueError as exc:  # a stored value that does not fit its column's type
         raise ReleaseError(f"{db}: cannot export the data for a release ({exc})") from exc
+    try:
+        pruned = prune(folder, keep) if keep else ()
+    except OSError as exc:
+        raise ReleaseError(
+            f"{target}: written, but old releases could not be deleted ({exc.strerror or exc})"
+        ) from exc
     return ReleaseResult(release_id, target, result[0], result[1], pruned)
 
 
-def _clear_abandoned(folder: Path) -> None:
-    """Delete half-written releases left by a process that died (a crash, a kill -9)."""
+def reserve_id(folder: Path, now: datetime) -> str:
+    """Choose the next id and write it on the ledger at once, under a lock, so that
+    `voice run` and a `voice release` at the same moment never choose the same one,
+    and an id is never given again even if its release then fails."""
+    with open(folder / LOCK, "a", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        release_id = next_id(folder, now)
+        with open(folder / ISSUED, "a", encoding="utf-8") as ledger:
+            ledger.write(release_id + "\n")
+        return release_id
+
+
+def _clear_abandoned(folder: Path, now: datetime) -> None:
+    """Delete half-written releases left by a process that died (a crash, a kill -9):
+    its process is gone, or it is a day old (a process id can be reused)."""
     for path in folder.iterdir():
         found = _PARTIAL.match(path.name)
-        if found and not _running(int(found.group(1))):
+        if found is None:
+            continue
+        age = now.timestamp() - path.stat().st_mtime
+        if age > ABANDONED_AFTER or not _running(int(found.group(1))):
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -184,12 +205,10 @@ def _write(
             export_table(conn, table, parquet, jsonl)
             files[f"{table.name}.parquet"] = _data_file(parquet)
             files[f"{table.name}.jsonl"] = _data_file(jsonl)
-        previous = list_releases(folder)
-        before, current = _hashes(previous[-1] if previous else None, conn)
+        previous_id, before, current = _hashes(list_releases(folder), conn)
         facts = _facts(conn, release_id, now, counts)
     finally:
         conn.close()
-    previous_id = previous[-1].name if previous else None
     diff = diff_posts(previous_id, before, current, taken_down)
     (work / "CHANGES").write_text(changes_text(release_id, diff), encoding="utf-8")
     manifest = datapackage(facts, files, _data_file(database), _data_file(work / "CHANGES"))
@@ -214,19 +233,23 @@ def post_hashes(conn: sqlite3.Connection, columns: list[str]) -> dict[int, str]:
 
 
 def _hashes(
-    previous: Path | None, conn: sqlite3.Connection
-) -> tuple[dict[int, str], dict[int, str]]:
-    """The previous release's post hashes and this one's, over the columns both have,
-    so a column added by a later version of Voice does not mark every post updated."""
-    if previous is None:
-        return {}, post_hashes(conn, [name for name in POSTS.names if name != "id"])
-    old = sqlite3.connect(sqlite_uri(previous / database_name(previous.name), "ro"), uri=True)
-    try:
-        had = {row[1] for row in old.execute("PRAGMA table_info(posts)")}
-        shared = [name for name in POSTS.names if name in had and name != "id"]
-        return post_hashes(old, shared), post_hashes(conn, shared)
-    finally:
-        old.close()
+    previous: list[Path], conn: sqlite3.Connection
+) -> tuple[str | None, dict[int, str], dict[int, str]]:
+    """The newest readable earlier release's id and post hashes, and this release's,
+    over the columns both have, so a column added by a later version of Voice
+    does not mark every post updated. An earlier release whose database cannot
+    be read (damaged, deleted by hand) is passed over, not a reason to fail."""
+    for release in reversed(previous):
+        try:
+            uri = sqlite_uri(release / database_name(release.name), "ro")
+            with closing(sqlite3.connect(uri, uri=True)) as old:
+                had = {row[1] for row in old.execute("PRAGMA table_info(posts)")}
+                shared = [name for name in POSTS.names if name in had and name != "id"]
+                before = post_hashes(old, shared)
+        except sqlite3.Error:
+            continue
+        return release.name, before, post_hashes(conn, shared)
+    return None, {}, post_hashes(conn, [name for name in POSTS.names if name != "id"])
 
 
 def holds_taken_down(release: Path, db: Path) -> bool:

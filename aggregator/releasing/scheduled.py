@@ -53,9 +53,15 @@ def release_due(
 
 def latest_release(folder: Path, db: Path) -> datetime | None:
     """When the newest release in `folder` was made, from its manifest; None when
-    there is none, or when it holds a post or blog taken down since."""
+    there is none, when it holds a post or blog taken down since, or when its
+    database cannot be read."""
     releases = list_releases(folder)
-    if not releases or holds_taken_down(releases[-1], db):
+    if not releases:
+        return None
+    try:
+        if holds_taken_down(releases[-1], db):
+            return None
+    except sqlite3.Error:  # its database is damaged: the site has withdrawn it too
         return None
     manifest = json.loads((releases[-1] / MANIFEST).read_text(encoding="utf-8"))
     return datetime.fromisoformat(manifest["created"])

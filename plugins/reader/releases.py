@@ -25,6 +25,7 @@ RELEASE_ID = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(?:-[0-9]{1,4})?$")
 MANIFEST = "datapackage.json"
 TAKEN_DOWN = "it holds posts or blogs since removed at their authors' request"
 DAMAGED = "its database can no longer be read"
+RETIRED = "it was out of service for a while and is served again after the site restarts"
 
 
 @dataclass(frozen=True)
@@ -118,14 +119,16 @@ def _well_formed(manifest: Any) -> bool:
         and isinstance(r.get("path"), str)
         and isinstance(r.get("name"), str)
         and isinstance(r.get("bytes"), int)
-        and ("schema" not in r or isinstance(r.get("rows"), int))
+        and isinstance(r.get("hash"), str)
+        and ("rows" in r or "schema" not in r)
+        and isinstance(r.get("rows", 0), int)
         for r in resources
     )
 
 
 def _holds_any(release: Release, taken_down: TakenDown) -> bool:
-    if not (taken_down.posts or taken_down.blogs):
-        return False
+    """Whether the release holds any of `taken_down`; asked even when there is
+    nothing taken down, so that a damaged database is found (sqlite3.Error)."""
     uri = f"file:{release.database}?mode=ro&immutable=1"
     with closing(sqlite3.connect(uri, uri=True)) as conn:
         found = conn.execute(
