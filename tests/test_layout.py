@@ -22,7 +22,7 @@ OWNERS = {
     "ruamel": "aggregator.registry",
     "apscheduler": "aggregator.service",
     "pyarrow": "aggregator.releasing.export",
-    "uvloop": "aggregator.update.cycle",
+    "uvloop": "aggregator.update.loop",
     "click": "aggregator.cli",
     "rich": "aggregator.cli",
     "datasette": None,  # Voice runs Datasette as a program; only plugins/ import it

@@ -5,6 +5,7 @@
     gates    politeness per host, the one thread every write runs on, 304s in batches
     worker   what a parse worker does with a changed document (parse, sketch, tag); the pool
     upkeep   stored posts re-cleaned once when the sanitiser's rules change
+    loop     the event loop a cycle runs on (uvloop)
 """
 
 from aggregator.update.cycle import FeedResult, UpdateResult, make_pool, update_feeds
