@@ -58,13 +58,13 @@ def latest_release(folder: Path, db: Path) -> datetime | None:
     releases = list_releases(folder)
     if not releases:
         return None
+    created = json.loads((releases[-1] / MANIFEST).read_text(encoding="utf-8"))["created"]
     try:
-        if holds_taken_down(releases[-1], db):
+        if holds_taken_down(releases[-1], db, since=created):
             return None
     except sqlite3.Error:  # its database is damaged: the site has withdrawn it too
         return None
-    manifest = json.loads((releases[-1] / MANIFEST).read_text(encoding="utf-8"))
-    return datetime.fromisoformat(manifest["created"])
+    return datetime.fromisoformat(created)
 
 
 def has_public_posts(db: Path) -> bool:
