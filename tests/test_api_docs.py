@@ -66,8 +66,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Any:
     with FeedServer(site) as server:
         archive = Archive(server, folder, opted_out=False)
         archive.fetch()
+    release = archive.release()
     with live_datasette(archive.db, log=folder / "datasette.log") as base:
-        yield base
+        yield base, release.name
 
 
 def test_the_page_has_examples_of_every_kind() -> None:
@@ -76,13 +77,14 @@ def test_the_page_has_examples_of_every_kind() -> None:
     assert sum(body.count("GET ") for _, body in blocks()) >= 20
 
 
-def test_every_example_answers_as_the_page_says(served: str) -> None:
+def test_every_example_answers_as_the_page_says(served: tuple[str, str]) -> None:
+    base = served[0]
     last: tuple[str, int, dict[str, str], bytes] | None = None
     checked = 0
     for lang, body in blocks():
         if lang == "sql":
             query = urllib.parse.urlencode({"sql": body, "_shape": "array"})
-            status, _, data = get(served, f"/voice.json?{query}")
+            status, _, data = get(base, f"/voice.json?{query}")
             assert status == 200, (body, data[:300])
             checked += 1
         elif lang == "json":
@@ -102,8 +104,22 @@ def test_every_example_answers_as_the_page_says(served: str) -> None:
                 match = REQUEST.match(line)
                 assert match, f"not a request: {line!r}"
                 path, expected = match[1], int(match[2] or 200)
-                status, headers, data = get(served, path)
+                status, headers, data = get(base, path)
                 assert status == expected, (path, data[:300])
                 last = (path, status, headers, data)
                 checked += 1
     assert checked >= 30
+
+
+def test_every_address_named_in_the_text_answers(served: tuple[str, str]) -> None:
+    """The addresses in the prose, not in code blocks; the page's example release
+    id stands for the release this archive has."""
+    base, release_id = served
+    text = API.read_text(encoding="utf-8")
+    paths = {
+        re.sub(r"voice-\d{4}-\d{2}-\d{2}", f"voice-{release_id}", path)
+        for path in re.findall(r"`(/voice[^`\s<]*)`", text)
+    }
+    assert len(paths) >= 5
+    answers = {path: get(base, path)[0] for path in sorted(paths)}
+    assert set(answers.values()) == {200}, answers
