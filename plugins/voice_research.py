@@ -31,6 +31,7 @@ from typing import Any
 
 from datasette import hookimpl
 from datasette.database import Database
+from datasette.utils import format_bytes
 from datasette.utils.asgi import AsgiFileDownload, Request, Response
 
 _HERE = str(Path(__file__).parent)
@@ -212,11 +213,6 @@ def citation(release: Release) -> str:
     return str(release.manifest.get("citation", ""))
 
 
-def size(n: int) -> str:
-    """ "12.7 MB", "8 KB": a file's size as people read it."""
-    return f"{n / 1e6:,.1f} MB" if n >= 1e6 else f"{max(1, round(n / 1e3)):,} KB"
-
-
 async def research(datasette: Any, request: Request) -> Response:
     releases = sync(datasette)
     body = await datasette.render_template(
@@ -226,7 +222,7 @@ async def research(datasette: Any, request: Request) -> Response:
             "releases": releases,
             "readable_date": readable_date,
             "citation": citation,
-            "size": size,
+            "size": format_bytes,  # the units of Datasette's own download link
         },
         request=request,
     )

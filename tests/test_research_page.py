@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from datasette.utils import format_bytes
 
 from tests.support.archive import Archive
 from tests.support.feedserver import FeedServer
@@ -46,6 +47,8 @@ def test_each_release_is_listed_served_and_downloadable(archive: Archive, tmp_pa
         assert status == 200
         manifest = json.loads((first / "datapackage.json").read_text())
         assert manifest["citation"].encode() in page
+        database_size = (first / f"voice-{first.name}.db").stat().st_size
+        assert f"({format_bytes(database_size)})".encode() in page  # as Datasette's link says
         name = f"voice-{first.name}"
         status, body = get(f"{base}/{name}/posts.json?_shape=array&_size=max&_copies=1")
         assert status == 200
@@ -166,3 +169,4 @@ def test_releases_are_withdrawn_while_takedowns_cannot_be_read(
     assert "research releases withdrawn" in (tmp_path / "datasette.log").read_text()
     with live_datasette(archive.db, log=tmp_path / "datasette2.log") as base:
         assert get(f"{base}/{name}/posts.json")[0] == 200
+
