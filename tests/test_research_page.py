@@ -55,6 +55,8 @@ def test_each_release_is_listed_served_and_downloadable(archive: Archive, tmp_pa
         with sqlite3.connect(first / f"{name}.db") as conn:
             assert len(json.loads(body)) == conn.execute("SELECT count(*) FROM posts").fetchone()[0]
         assert get(f"{base}/{name}.db") == (200, (first / f"{name}.db").read_bytes())
+        status, body = get(f"{base}/{name}/posts.json?_search=weeknotes")
+        assert status == 400 and b"has no full-text search" in body  # not every row
         assert manifest["citation"].encode() in get(f"{base}/{name}")[1]  # its own page
         files = ("posts.parquet", "feeds.jsonl.gz", "datapackage.json", "CHANGES", f"{name}.db")
         for file in files:
