@@ -34,6 +34,7 @@ import load  # noqa: E402
 from corpus import Corpus  # noqa: E402
 from run import measure, voice_command, warm_server_cache  # noqa: E402
 
+from aggregator.releasing import list_releases  # noqa: E402
 from tests.support.feedserver import FeedServer  # noqa: E402
 
 OUT = BENCH / "output"
@@ -74,7 +75,7 @@ def main() -> int:
 
     db = fresh_copy(base, "alone")
     alone = run(release_cmd(db), logs / "release-alone")
-    (folder,) = (db.parent / "releases").iterdir()
+    (folder,) = list_releases(db.parent / "releases")
     size = sum(p.stat().st_size for p in folder.iterdir())
     manifest = json.loads((folder / "datapackage.json").read_text())
     posts = next(r["rows"] for r in manifest["resources"] if r["name"] == "posts")
