@@ -134,6 +134,8 @@ class ParseJob:
     max_entries: int = _DEFAULTS.max_entries
     max_entry_bytes: int = _DEFAULTS.max_entry_bytes
     feed_topics: tuple[str, ...] = ()  # the blog's default topics from feeds.yaml
+    # block hash -> (entry_key, raw_hash[:16]) as last stored (parsing/blocks.py)
+    known_blocks: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,9 @@ class FeedData:
     total_entries: int  # entries in the document before caps
     notes: tuple[str, ...] = ()  # caps applied, said to people in the fetch record
     rules_version: str | None = None  # the vocabulary that tagged the entries, if any
+    # (block hash, entry_key, raw_hash[:16]) of every entry in document order;
+    # None when the document was read whole (parsing/blocks.py)
+    blocks: tuple[tuple[str, str, str], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -225,6 +230,7 @@ class FeedUpdateRecord:
     seen_keys: frozenset[str] = frozenset()  # every entry key in the fetched document
     redirect_pending: bool = False  # the feed had a redirect recorded before this fetch
     rules_version: str | None = None  # the vocabulary that tagged `entries`, if any
+    blocks: tuple[tuple[str, str, str], ...] | None = None  # FeedData.blocks, kept privately
     explanation: str | None = None
     failing_since: str | None = None
     backfill_keep: int | None = None  # first fetch: all but the newest N are back catalogue

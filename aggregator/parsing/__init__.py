@@ -6,6 +6,7 @@ hostile one costs only its own feed.
 
 - `parse`: parse_feed, the only user of feedparser; caps, notes, not-a-feed.
 - `entries`: one entry normalised: identity, raw hash, dates, links, text.
+- `blocks`: finds each entry's bytes, so unchanged entries skip feedparser.
 - `entities`: refuses DTD entity declarations in any encoding.
 - `expat`: the buffered SAX driver feedparser is given.
 - `sanitize`: safe HTML and plain text; the only user of nh3.

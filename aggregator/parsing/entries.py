@@ -61,18 +61,32 @@ _get = dict.get
 Candidate = tuple[str, str, Mapping[str, Any]]  # entry key, raw hash, feedparser entry
 
 
-def distinct_entries(
-    raw_entries: Iterable[Mapping[str, Any]], base_url: str, notes: list[str]
+def key_entries(
+    items: Iterable[Mapping[str, Any] | tuple[str, str]], base_url: str
 ) -> list[Candidate]:
-    """Key and hash every entry; the first entry with a key wins."""
+    """Key and hash every entry in document order.
+
+    An item may be an (entry key, raw hash) pair already known for an entry
+    feedparser was spared (parsing/blocks.py): it stands for that entry,
+    with no fields of its own.
+    """
+    return [
+        (item[0], item[1], {})
+        if isinstance(item, tuple)
+        else (_entry_key(item, base_url), _raw_hash(item), item)
+        for item in items
+    ]
+
+
+def distinct_entries(keyed: Iterable[Candidate], notes: list[str]) -> list[Candidate]:
+    """The first entry with a key wins."""
     seen: dict[str, Candidate] = {}
     repeated = 0
-    for entry in raw_entries:
-        key = _entry_key(entry, base_url)
-        if key in seen:
+    for candidate in keyed:
+        if candidate[0] in seen:
             repeated += 1
             continue
-        seen[key] = (key, _raw_hash(entry), entry)
+        seen[candidate[0]] = candidate
     if repeated:
         notes.append(f"ignored {repeated} repeated {'entry' if repeated == 1 else 'entries'}")
     return list(seen.values())

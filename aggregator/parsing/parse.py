@@ -13,6 +13,8 @@ Order of work for one document:
    It gets no Content-Location either, so it resolves links only against the
    document's own xml:base and leaves bare guids as written; links are made
    absolute against the feed URL here.
+   Entries whose bytes are ones already stored, unchanged since, are cut out
+   of the document first and not read at all (`blocks.py`).
 3. Per entry: identity, raw hash, and if the hash is the one we already hold,
    nothing more. Otherwise dates, link, title and sanitised HTML: `entries.py`.
 
@@ -33,16 +35,18 @@ import feedparser.api
 
 from aggregator.errors import ParseError
 from aggregator.models import EntryData, FeedData, ParseJob
-from aggregator.parsing import expat
+from aggregator.parsing import blocks, expat
 from aggregator.parsing.entities import declares_entities
 from aggregator.parsing.entries import (
     MAX_TITLE_CHARS,
+    Candidate,
     Document,
     author_of,
     distinct_entries,
     entry_data,
     first_date,
     http_url,
+    key_entries,
     newest,
     title_of,
 )
@@ -69,31 +73,71 @@ _ENDS_EARLY = ("no element found", "unclosed token", "unclosed cdata section")
 
 def parse_feed(job: ParseJob) -> FeedData:
     """Parse and normalise one feed document; raise ParseError if it is not a usable feed."""
-    return feed_data(job, read_document(job))
+    _refuse_entities(job)
+    layout = blocks.layout_of(job.body, job.content_type, job.url)
+    if layout is None or len(layout.spans) > job.max_entries:
+        return feed_data(job, _read(job.body, job.content_type))
+    spared = _unchanged(layout, job)
+    parsed = _read(blocks.without(job.body, layout, frozenset(spared)), job.content_type)
+    if len(parsed.get("entries") or []) != len(layout.spans) - len(spared):
+        # not the entries the scan saw (cannot happen to a well-formed document): read it all
+        return feed_data(job, _read(job.body, job.content_type))
+    return feed_data(job, parsed, layout, spared)
+
+
+def _unchanged(layout: blocks.Layout, job: ParseJob) -> dict[int, tuple[str, str]]:
+    """Entries (by position) whose bytes were stored with the raw hash still held."""
+    spared = {}
+    for index, block in enumerate(layout.hashes):
+        hit = job.known_blocks.get(block)
+        if hit is None:
+            continue
+        key, raw16 = hit
+        raw = job.known.get(key)
+        if raw and raw[: len(raw16)] == raw16:
+            spared[index] = (key, raw)
+    return spared
 
 
 def read_document(job: ParseJob) -> Mapping[str, Any]:
-    """feedparser's reading of the document, refused first if its DTD declares entities."""
+    """feedparser's reading of the whole document, refused first if its DTD declares entities."""
+    _refuse_entities(job)
+    return _read(job.body, job.content_type)
+
+
+def _refuse_entities(job: ParseJob) -> None:
     if declares_entities(job.body, job.content_type):
         raise ParseError(
             "entities",
             "refused: the document's DTD declares entities, which feeds do not need",
             url=job.url,
         )
+
+
+def _read(body: bytes, content_type: str | None) -> Mapping[str, Any]:
     # No Content-Location: feedparser would resolve bare-token guids ("1234",
     # isPermaLink defaulting to true) against it, and every entry key would
     # change when the feed URL does. Links are made absolute here instead.
-    headers = {"content-type": job.content_type} if job.content_type else {}
+    headers = {"content-type": content_type} if content_type else {}
     return feedparser.parse(
-        io.BytesIO(job.body),
+        io.BytesIO(body),
         response_headers=headers,
         sanitize_html=False,
         resolve_relative_uris=False,
     )
 
 
-def feed_data(job: ParseJob, parsed: Mapping[str, Any]) -> FeedData:
-    """Normalise what feedparser read (`read_document`): every rule per entry is here."""
+def feed_data(
+    job: ParseJob,
+    parsed: Mapping[str, Any],
+    layout: blocks.Layout | None = None,
+    spared: Mapping[int, tuple[str, str]] | None = None,
+) -> FeedData:
+    """Normalise what feedparser read: every rule per entry is here.
+
+    With a `layout`, `parsed` is the document without the `spared` entries
+    (position -> entry key and raw hash), which stand in their places.
+    """
     raw_entries = list(parsed.get("entries") or [])
     notes: list[str] = []
     if raw_entries and _ends_early(parsed):
@@ -102,7 +146,11 @@ def feed_data(job: ParseJob, parsed: Mapping[str, Any]) -> FeedData:
         # would give the post a second identity. It comes back complete next time.
         raw_entries.pop()
         notes.append("the document ends early; ignored its last, possibly incomplete entry")
-    if not raw_entries and (not parsed.get("version") or parsed.get("bozo")):
+    items: list[Mapping[str, Any] | tuple[str, str]] = list(raw_entries)
+    if layout is not None and spared:
+        fresh = iter(raw_entries)
+        items = [spared.get(i) or next(fresh) for i in range(len(layout.spans))]
+    if not items and (not parsed.get("version") or parsed.get("bozo")):
         kind, message = _not_a_feed(job.body, parsed)
         raise ParseError(kind, message, url=job.url)
 
@@ -114,7 +162,8 @@ def feed_data(job: ParseJob, parsed: Mapping[str, Any]) -> FeedData:
         literal=atom,
         feed_author=author_of(feed) if atom else None,  # RSS managingEditor is no byline
     )
-    candidates = distinct_entries(raw_entries, job.url, notes)
+    keyed = key_entries(items, job.url)
+    candidates = distinct_entries(keyed, notes)
     dated = [(entry, first_date(entry, doc.fetched_at)) for entry in candidates]
     kept = newest(dated, job.max_entries)
     if len(kept) < len(dated):
@@ -145,9 +194,16 @@ def feed_data(job: ParseJob, parsed: Mapping[str, Any]) -> FeedData:
         ttl_minutes=_ttl(feed.get("ttl")),
         entries=tuple(entries),
         seen_keys=tuple(key for key, _, _ in candidates),
-        total_entries=len(raw_entries),
+        total_entries=len(items),
         notes=tuple(notes),
+        blocks=None if layout is None else _blocks(layout, keyed),
     )
+
+
+def _blocks(layout: blocks.Layout, keyed: list[Candidate]) -> tuple[tuple[str, str, str], ...]:
+    """What to keep for the next fetch: each entry's block hash, key and raw hash."""
+    pairs = zip(layout.hashes, keyed, strict=True)
+    return tuple((block, key, raw[:16]) for block, (key, raw, _) in pairs)
 
 
 # -- documents that are not (whole) feeds -------------------------------------------

@@ -29,10 +29,27 @@ class SaveResult:
     updated_posts: int
 
 
-def known_entries(conn: sqlite3.Connection, feed_id: int) -> dict[str, str]:
-    """entry_key -> raw_hash, so the parser can skip entries that have not changed."""
+def known_entries(
+    conn: sqlite3.Connection, feed_id: int
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """What the parser needs to skip unchanged entries: entry_key -> raw_hash, and the
+    blocks of the document last read (block hash -> entry_key, raw_hash[:16])."""
     rows = conn.execute("SELECT entry_key, raw_hash FROM posts WHERE feed_id = ?", [feed_id])
-    return {r[0]: r[1] for r in rows}
+    known = {r[0]: r[1] for r in rows}
+    found = conn.execute("SELECT blocks FROM private.entry_blocks WHERE feed_id = ?", [feed_id])
+    stored = found.fetchone()
+    blocks = {b: (k, r) for b, k, r in json.loads(stored[0])} if stored else {}
+    return known, blocks
+
+
+def save_blocks(
+    conn: sqlite3.Connection, feed_id: int, blocks: Sequence[tuple[str, str, str]]
+) -> None:
+    """Keep the blocks of the document just read, for the next fetch (parsing/blocks.py)."""
+    conn.execute(
+        "INSERT OR REPLACE INTO private.entry_blocks (feed_id, blocks) VALUES (?, ?)",
+        [feed_id, json.dumps(blocks, separators=(",", ":"))],
+    )
 
 
 _UPSERT_POST = """

@@ -48,6 +48,10 @@ CREATE TABLE IF NOT EXISTS private.removed_feeds (
     topics TEXT,
     removed_at TEXT
 );
+CREATE TABLE IF NOT EXISTS private.entry_blocks (
+    feed_id INTEGER PRIMARY KEY,
+    blocks TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS private.feed_errors (
     feed_id INTEGER PRIMARY KEY,
     error TEXT NOT NULL,

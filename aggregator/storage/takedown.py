@@ -98,6 +98,7 @@ def remove_blog(
         )
         conn.execute("DELETE FROM redirects WHERE feed_id = ?", [feed_id])
         conn.execute("DELETE FROM private.feed_errors WHERE feed_id = ?", [feed_id])
+        conn.execute("DELETE FROM private.entry_blocks WHERE feed_id = ?", [feed_id])
     return TakedownResult(removal_id, count)
 
 

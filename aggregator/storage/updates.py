@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from aggregator.models import FeedUpdateRecord
 from aggregator.storage.connection import transaction
-from aggregator.storage.posts import SaveResult, save_entries
+from aggregator.storage.posts import SaveResult, save_blocks, save_entries
 from aggregator.storage.takedown import REMOVED_EXPLANATION
 
 SUCCEEDED = ("ok", "not_modified", "unchanged")
@@ -50,6 +50,8 @@ def _write_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult
         rec.seen_keys,
         rec.rules_version,
     )
+    if rec.blocks is not None:
+        save_blocks(conn, rec.feed_id, rec.blocks)
     if rec.backfill_keep is not None and result.new_posts:
         _mark_backfill(conn, rec.feed_id, rec.backfill_keep)
     if rec.outcome in SUCCEEDED:
@@ -94,6 +96,7 @@ def _keep_removed(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> FeedUpdate
     return replace(
         rec,
         entries=(),
+        blocks=None,
         backfill_keep=None,
         feed_title=None,  # the blog's details left the public file with it
         site_url=None,

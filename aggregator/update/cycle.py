@@ -151,13 +151,15 @@ async def _record_response(
     body_hash = hashlib.sha256(response.body).hexdigest()
     if body_hash == feed.body_hash:
         return success_record(_attempt(feed, started, t0), response, "unchanged", settings)
-    known = await cycle.writer.run(storage.known_entries, cycle.writer.conn, feed.id)
+    conn = cycle.writer.conn
+    known, known_blocks = await cycle.writer.run(storage.known_entries, conn, feed.id)
     job = ParseJob(
         body=response.body,
         url=response.url,
         content_type=response.content_type,
         fetched_at=to_iso(started),
         known=known,
+        known_blocks=known_blocks,
         max_entries=settings.max_entries,
         max_entry_bytes=settings.max_entry_bytes,
         feed_topics=tuple(json.loads(feed.topics)),

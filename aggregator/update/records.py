@@ -144,6 +144,7 @@ def success_record(
         seen_keys=frozenset(data.seen_keys),
         backfill_keep=settings.backfill_keep if feed.last_success_at is None else None,
         rules_version=data.rules_version,
+        blocks=data.blocks,
         note="; ".join(data.notes) or None,
     )
 

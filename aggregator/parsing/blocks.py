@@ -1,0 +1,181 @@
+"""Find each entry's bytes in a document, so unchanged entries skip feedparser.
+
+A blog's feed changes by one new post at the top; feedparser would read the
+other nineteen again only for Voice to find their raw hashes unchanged. Each
+entry element's bytes (a *block*) are hashed together with everything that
+could change how feedparser reads them: the document's prologue, the start
+tags of the root and of RSS 2.0's channel (namespaces, xml:base, xml:lang),
+the feed URL (relative links and keys), the Content-Type and the rules'
+version. A block seen before, whose entry still has the raw hash it had
+then, needs no reading: parse.py gives feedparser the document without it.
+
+Only documents whose shape is certain take this path: valid UTF-8 declared
+as UTF-8 (or not declared), well-formed (checked here with expat; no DTD),
+and entries exactly where RSS 2.0, RSS 1.0 or Atom 1.0 put them. Anything
+else (`layout_of` returns None) is read whole, as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import xml.parsers.expat
+from dataclasses import dataclass
+
+# Bump when what a block's hash stands for changes: entry keys or raw hashes
+# computed differently (entries.py), or a new feedparser. Stored maps then
+# match nothing and every entry is read again once.
+RULES = "blocks-1"
+
+_ATOM = "http://www.w3.org/2005/Atom"
+_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_RSS1 = "http://purl.org/rss/1.0/"
+_SEP = " "  # expat's namespace separator: "uri local"; no name holds a space
+# root, the entries' parent (None: the root), the entry element
+_SHAPES = (
+    ("rss", "channel", "item"),
+    (f"{_ATOM}{_SEP}feed", None, f"{_ATOM}{_SEP}entry"),
+    (f"{_RDF}{_SEP}RDF", None, f"{_RSS1}{_SEP}item"),
+)
+_ENTRY_NAMES = frozenset({"item", "entry"})
+# A start tag from its "<" (expat has already checked it is well-formed).
+_START_TAG = re.compile(rb"""<[^\s/>]+(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*/?>""")
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]{1,40})""", re.IGNORECASE)
+_UTF8 = frozenset({"utf-8", "utf8"})
+HASH_CHARS = 32
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a document's entries are, and the hash of each."""
+
+    spans: tuple[tuple[int, int], ...]  # each entry's [start, end) in the body
+    hashes: tuple[str, ...]  # one per span
+
+
+def layout_of(body: bytes, content_type: str | None, url: str) -> Layout | None:
+    """The entries' places and hashes, or None when the document must be read whole."""
+    if not _declared_utf8(body, content_type):
+        return None
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    found = _Scan().run(body)
+    if found is None:
+        return None
+    context, spans = found
+    seed = hashlib.sha256(
+        _SEP.join([RULES, url, content_type or ""]).encode("utf-8", "surrogatepass")
+    )
+    seed.update(context)
+    hashes = []
+    for start, end in spans:
+        digest = seed.copy()
+        digest.update(body[start:end])
+        hashes.append(digest.hexdigest()[:HASH_CHARS])
+    return Layout(tuple(spans), tuple(hashes))
+
+
+def without(body: bytes, layout: Layout, skipped: frozenset[int]) -> bytes:
+    """The document with the entries at the `skipped` positions cut out."""
+    if not skipped:
+        return body
+    parts, at = [], 0
+    for index, (start, end) in enumerate(layout.spans):
+        if index in skipped:
+            parts.append(body[at:start])
+            at = end
+    parts.append(body[at:])
+    return b"".join(parts)
+
+
+def _declared_utf8(body: bytes, content_type: str | None) -> bool:
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in body:  # UTF-16 or -32
+        return False
+    declared = _XML_ENCODING.match(body.removeprefix(b"\xef\xbb\xbf")[:512])
+    if declared and declared.group(1).decode("ascii").lower() not in _UTF8:
+        return False
+    charset = _CHARSET.search(content_type or "")
+    return not charset or charset.group(1).lower() in _UTF8
+
+
+class _Scan:
+    """One expat pass recording the entries' spans and the context bytes."""
+
+    def __init__(self) -> None:
+        self.parser = xml.parsers.expat.ParserCreate(namespace_separator=_SEP)
+        self.parser.StartElementHandler = self._start
+        self.parser.EndElementHandler = self._end
+        # A DTD (even without entities: those are refused before) or an entity
+        # left unexpanded: feedparser rewrites doctypes and reads such
+        # documents its own way, so they are read whole.
+        self.parser.StartDoctypeDeclHandler = self._odd
+        self.parser.SkippedEntityHandler = self._odd
+        self.path: list[str] = []
+        self.shape: tuple[str, str | None, str] | None = None
+        self.context: list[tuple[int, int]] = []
+        self.spans: list[tuple[int, int]] = []
+        self.entry_start = -1
+        self.empty_end = -1
+        self.odd = False  # an entry-like element somewhere else: read it all
+        self.body = b""
+
+    def run(self, body: bytes) -> tuple[bytes, list[tuple[int, int]]] | None:
+        self.body = body
+        try:
+            self.parser.Parse(body, True)
+        except (xml.parsers.expat.ExpatError, ValueError):  # ValueError: an encoding expat lacks
+            return None
+        if self.odd or self.shape is None or len(self.context) < (2 if self.shape[1] else 1):
+            return None
+        (_, root_end), *rest = self.context
+        context = body[:root_end] + b"".join(body[s:e] for s, e in rest)
+        return context, self.spans
+
+    def _odd(self, *args: object) -> None:
+        self.odd = True
+
+    def _tag_end(self, start: int) -> int:
+        match = _START_TAG.match(self.body, start)
+        if match is None:  # cannot happen after expat accepted it; be safe
+            raise xml.parsers.expat.ExpatError("unexpected start tag")
+        return match.end()
+
+    def _start(self, name: str, attributes: object) -> None:
+        depth = len(self.path)
+        self.path.append(name)
+        at = self.parser.CurrentByteIndex
+        if depth == 0:
+            self.shape = next((s for s in _SHAPES if s[0] == name), None)
+            if self.shape is None:
+                raise xml.parsers.expat.ExpatError("not a shape read in blocks")
+            self.context.append((at, self._tag_end(at)))
+            return
+        assert self.shape is not None
+        _, parent, entry = self.shape
+        if parent is not None and depth == 1 and name == parent:
+            if len(self.context) > 1:  # a second channel
+                self.odd = True
+            self.context.append((at, self._tag_end(at)))
+        elif name == entry and depth == (2 if parent else 1) and (
+            parent is None or self.path[1] == parent
+        ):
+            self.entry_start = at
+            tag_end = self._tag_end(at)
+            self.empty_end = tag_end if self.body[tag_end - 2 : tag_end] == b"/>" else -1
+        elif name.rpartition(_SEP)[2] in _ENTRY_NAMES:
+            self.odd = True
+
+    def _end(self, name: str) -> None:
+        depth = len(self.path) - 1
+        self.path.pop()
+        if self.entry_start < 0 or self.shape is None:
+            return
+        if name == self.shape[2] and depth == (2 if self.shape[1] else 1):
+            at = self.parser.CurrentByteIndex
+            # <item/> is one tag, which ends where its start tag does
+            end = self.empty_end if self.empty_end >= 0 else self.body.index(b">", at) + 1
+            self.spans.append((self.entry_start, end))
+            self.entry_start = -1
