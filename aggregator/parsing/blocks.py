@@ -17,6 +17,7 @@ else (`layout_of` returns None) is read whole, as before.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 import xml.parsers.expat
@@ -38,11 +39,14 @@ _SHAPES = (
     (f"{_RDF}{_SEP}RDF", None, f"{_RSS1}{_SEP}item"),
 )
 _ENTRY_NAMES = frozenset({"item", "entry"})
+_ENTRY_ENDINGS = tuple(_ENTRY_NAMES)
 # A start tag from its "<" (expat has already checked it is well-formed).
 _START_TAG = re.compile(rb"""<[^\s/>]+(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*/?>""")
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
 _CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]{1,40})""", re.IGNORECASE)
 _UTF8 = frozenset({"utf-8", "utf8"})
+_UTF8_DECODER = codecs.getincrementaldecoder("utf-8")
+_PIECE = 8192
 HASH_CHARS = 32
 
 
@@ -58,9 +62,7 @@ def layout_of(body: bytes, content_type: str | None, url: str) -> Layout | None:
     """The entries' places and hashes, or None when the document must be read whole."""
     if not _declared_utf8(body, content_type):
         return None
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
+    if not _valid_utf8(body):
         return None
     found = _Scan().run(body)
     if found is None:
@@ -73,7 +75,7 @@ def layout_of(body: bytes, content_type: str | None, url: str) -> Layout | None:
     hashes = []
     for start, end in spans:
         digest = seed.copy()
-        digest.update(body[start:end])
+        digest.update(memoryview(body)[start:end])
         hashes.append(digest.hexdigest()[:HASH_CHARS])
     return Layout(tuple(spans), tuple(hashes))
 
@@ -89,6 +91,22 @@ def without(body: bytes, layout: Layout, skipped: frozenset[int]) -> bytes:
             at = end
     parts.append(body[at:])
     return b"".join(parts)
+
+
+def _valid_utf8(body: bytes) -> bool:
+    """Checked in pieces: decoding a whole document at once allocates a string of
+    its size, and freeing it made the worker's heap shrink and regrow around
+    feedparser (50 more page faults a document)."""
+    if body.isascii():
+        return True
+    decoder = _UTF8_DECODER()
+    try:
+        for start in range(0, len(body), _PIECE):
+            decoder.decode(body[start : start + _PIECE])
+        decoder.decode(b"", True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _declared_utf8(body: bytes, content_type: str | None) -> bool:
@@ -113,7 +131,10 @@ class _Scan:
         # documents its own way, so they are read whole.
         self.parser.StartDoctypeDeclHandler = self._odd
         self.parser.SkippedEntityHandler = self._odd
-        self.path: list[str] = []
+        self.parser.ordered_attributes = True  # a list is cheaper than a dict, and unread
+        self.depth = 0
+        self.entry_depth = -1
+        self.in_parent = False
         self.shape: tuple[str, str | None, str] | None = None
         self.context: list[tuple[int, int]] = []
         self.spans: list[tuple[int, int]] = []
@@ -125,7 +146,13 @@ class _Scan:
     def run(self, body: bytes) -> tuple[bytes, list[tuple[int, int]]] | None:
         self.body = body
         try:
-            self.parser.Parse(body, True)
+            # In pieces: expat copies what it is given into a buffer of that size,
+            # and a whole document's worth, freed, shrank the worker's heap
+            # just before feedparser grew it again (50 more page faults a document).
+            view = memoryview(body)
+            for start in range(0, len(body), _PIECE):
+                self.parser.Parse(view[start : start + _PIECE], False)
+            self.parser.Parse(b"", True)
         except (xml.parsers.expat.ExpatError, ValueError):  # ValueError: an encoding expat lacks
             return None
         if self.odd or self.shape is None or len(self.context) < (2 if self.shape[1] else 1):
@@ -144,13 +171,18 @@ class _Scan:
         return match.end()
 
     def _start(self, name: str, attributes: object) -> None:
-        depth = len(self.path)
-        self.path.append(name)
+        depth = self.depth
+        self.depth = depth + 1
+        if self.entry_start >= 0:  # inside an entry, the usual case: only look for more
+            if name.endswith(_ENTRY_ENDINGS) and name.rpartition(_SEP)[2] in _ENTRY_NAMES:
+                self.odd = True
+            return
         at = self.parser.CurrentByteIndex
         if depth == 0:
             self.shape = next((s for s in _SHAPES if s[0] == name), None)
             if self.shape is None:
                 raise xml.parsers.expat.ExpatError("not a shape read in blocks")
+            self.entry_depth = 2 if self.shape[1] else 1
             self.context.append((at, self._tag_end(at)))
             return
         assert self.shape is not None
@@ -158,10 +190,9 @@ class _Scan:
         if parent is not None and depth == 1 and name == parent:
             if len(self.context) > 1:  # a second channel
                 self.odd = True
+            self.in_parent = True
             self.context.append((at, self._tag_end(at)))
-        elif name == entry and depth == (2 if parent else 1) and (
-            parent is None or self.path[1] == parent
-        ):
+        elif name == entry and depth == self.entry_depth and (parent is None or self.in_parent):
             self.entry_start = at
             tag_end = self._tag_end(at)
             self.empty_end = tag_end if self.body[tag_end - 2 : tag_end] == b"/>" else -1
@@ -169,11 +200,10 @@ class _Scan:
             self.odd = True
 
     def _end(self, name: str) -> None:
-        depth = len(self.path) - 1
-        self.path.pop()
-        if self.entry_start < 0 or self.shape is None:
-            return
-        if name == self.shape[2] and depth == (2 if self.shape[1] else 1):
+        self.depth -= 1
+        if self.depth == 1 and self.shape is not None and name == self.shape[1]:
+            self.in_parent = False
+        elif self.depth == self.entry_depth and self.entry_start >= 0:
             at = self.parser.CurrentByteIndex
             # <item/> is one tag, which ends where its start tag does
             end = self.empty_end if self.empty_end >= 0 else self.body.index(b">", at) + 1
