@@ -289,7 +289,7 @@ def main() -> int:
         "--rounds",
         type=int,
         default=3,
-        help="warm and changed rounds per tool, interleaved; each counts by its median (3)",
+        help="cold, warm and changed rounds per tool, interleaved; each counts by its median (3)",
     )
     parser.add_argument("--seed", type=int, default=2025, help="corpus random seed")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per cycle")
@@ -345,9 +345,10 @@ def main() -> int:
             )
             results.append(run_tool(tool, name, cmd, db, table, expected, args.timeout, round_))
 
-        for tool, (db, _) in tools.items():
-            remove_db(db)
-            cycle(tool, "cold", base, 1)
+        for round_ in range(1, args.rounds + 1):  # each from an empty database
+            for tool in interleaved(tools, round_):
+                remove_db(tools[tool][0])
+                cycle(tool, "cold", base, round_)
         for round_ in range(1, args.rounds + 1):
             for tool in interleaved(tools, round_):
                 cycle(tool, "warm", base, round_)
