@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import json
 import re
 import xml.parsers.expat
 from dataclasses import dataclass
@@ -68,10 +69,9 @@ def layout_of(body: bytes, content_type: str | None, url: str) -> Layout | None:
     if found is None:
         return None
     context, spans = found
-    seed = hashlib.sha256(
-        _SEP.join([RULES, url, content_type or ""]).encode("utf-8", "surrogatepass")
-    )
-    seed.update(context)
+    # Lengths first, so no two different contexts and blocks run together alike.
+    head = json.dumps([RULES, url, content_type, len(context)]).encode("utf-8", "surrogatepass")
+    seed = hashlib.sha256(len(head).to_bytes(8, "big") + head + context)
     hashes = []
     for start, end in spans:
         digest = seed.copy()
