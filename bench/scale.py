@@ -198,13 +198,14 @@ def copy_row(rnd: random.Random, orig: PostRow, index: int, entry_key: str) -> P
 _INSERT = """
     INSERT INTO posts (feed_id, entry_key, guid, url, title, author, published, updated,
         first_seen_at, content_html, text, region, categories, topics, raw_hash,
-        url_key, content_key, evidence_key, minhash)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'National', ?, '[]', ?, ?, ?, ?, ?)
+        url_key, content_key, evidence_key, minhash, public_key)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'National', ?, '[]', ?, ?, ?, ?, ?, ?)
 """
 
 
 def _values(r: PostRow, now: str, minhash: bytes | None = None) -> tuple[Any, ...]:
     html = "".join(f"<p>{p}</p>" for p in r.text.split("\n\n"))
+    url_key = dedupe.canonical_url(r.url)
     return (
         r.feed_id,
         r.entry_key,
@@ -219,10 +220,12 @@ def _values(r: PostRow, now: str, minhash: bytes | None = None) -> tuple[Any, ..
         r.text,
         r.categories,
         hashlib.sha256(html.encode()).hexdigest(),
-        dedupe.canonical_url(r.url),
+        url_key,
         dedupe.content_key(r.title, r.text),
         None,
         minhash,
+        # as storage gives it (every post here has a URL); releases need it
+        dedupe.public_key(url_key, f"https://blog{r.feed_id}.example.org/feed/", r.entry_key),
     )
 
 
