@@ -108,7 +108,7 @@ def test_an_entry_whose_raw_hash_was_reset_is_read_again() -> None:
 
 
 def spans_of(document: bytes) -> list[bytes] | None:
-    layout = blocks.layout_of(document, "application/xml", URL)
+    layout = blocks.layout_of(document, "application/xml", URL, limit=3)
     return None if layout is None else [document[s:e] for s, e in layout.spans]
 
 
@@ -149,6 +149,7 @@ def spans_of(document: bytes) -> list[bytes] | None:
         pytest.param(b"<rss><channel/><channel><item/></channel></rss>", None, id="two-channels"),
         pytest.param(b'<feed xmlns="http://purl.org/atom/ns#"><entry/></feed>', None, id="atom03"),
         pytest.param("<rss><channel><item/></channel></rss>".encode("utf-16"), None, id="utf16"),
+        pytest.param(b"<rss><channel>" + b"<item/>" * 4 + b"</channel></rss>", None, id="limit"),
     ],
 )
 def test_which_documents_are_split_into_blocks(
@@ -162,13 +163,13 @@ def test_a_blocks_hash_covers_its_context() -> None:
     entry = b"<item><link>p/1</link></item>"
     plain = b'<rss version="2.0"><channel>' + entry + b"</channel></rss>"
     based = plain.replace(b'"2.0"', b'"2.0" xml:base="https://a.example/"')
-    hashes = {
-        blocks.layout_of(plain, None, URL).hashes,  # type: ignore[union-attr]
-        blocks.layout_of(based, None, URL).hashes,  # type: ignore[union-attr]
-        blocks.layout_of(plain, None, "https://b.example/feed").hashes,  # type: ignore[union-attr]
-        blocks.layout_of(plain, "text/xml", URL).hashes,  # type: ignore[union-attr]
-    }
-    assert len(hashes) == 4
+    layouts = [
+        blocks.layout_of(plain, None, URL, 10),
+        blocks.layout_of(based, None, URL, 10),
+        blocks.layout_of(plain, None, "https://b.example/feed", 10),
+        blocks.layout_of(plain, "text/xml", URL, 10),
+    ]
+    assert len({layout.hashes for layout in layouts if layout is not None}) == 4
 
 
 def posts_of(db: Path) -> list[tuple]:

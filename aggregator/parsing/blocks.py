@@ -59,13 +59,17 @@ class Layout:
     hashes: tuple[str, ...]  # one per span
 
 
-def layout_of(body: bytes, content_type: str | None, url: str) -> Layout | None:
-    """The entries' places and hashes, or None when the document must be read whole."""
+def layout_of(body: bytes, content_type: str | None, url: str, limit: int) -> Layout | None:
+    """The entries' places and hashes, or None when the document must be read whole.
+
+    More than `limit` entries (the feed's max_entries, which only a reading
+    of every entry's date can apply) also means whole: the scan stops there.
+    """
     if not _declared_utf8(body, content_type):
         return None
     if not _valid_utf8(body):
         return None
-    found = _Scan().run(body)
+    found = _Scan(limit).run(body)
     if found is None:
         return None
     context, spans = found
@@ -122,7 +126,8 @@ def _declared_utf8(body: bytes, content_type: str | None) -> bool:
 class _Scan:
     """One expat pass recording the entries' spans and the context bytes."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
         self.parser = xml.parsers.expat.ParserCreate(namespace_separator=_SEP)
         self.parser.StartElementHandler = self._start
         self.parser.EndElementHandler = self._end
@@ -209,3 +214,5 @@ class _Scan:
             end = self.empty_end if self.empty_end >= 0 else self.body.index(b">", at) + 1
             self.spans.append((self.entry_start, end))
             self.entry_start = -1
+            if len(self.spans) > self.limit:
+                raise xml.parsers.expat.ExpatError("more entries than the limit")

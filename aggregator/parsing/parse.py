@@ -74,8 +74,8 @@ _ENDS_EARLY = ("no element found", "unclosed token", "unclosed cdata section")
 def parse_feed(job: ParseJob) -> FeedData:
     """Parse and normalise one feed document; raise ParseError if it is not a usable feed."""
     _refuse_entities(job)
-    layout = blocks.layout_of(job.body, job.content_type, job.url)
-    if layout is None or len(layout.spans) > job.max_entries:
+    layout = blocks.layout_of(job.body, job.content_type, job.url, job.max_entries)
+    if layout is None:
         return feed_data(job, _read(job.body, job.content_type))
     spared = _unchanged(layout, job)
     parsed = _read(blocks.without(job.body, layout, frozenset(spared)), job.content_type)
