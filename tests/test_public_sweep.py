@@ -269,3 +269,16 @@ def test_each_tombstone_has_a_public_notice(taken_down: tuple[Path, list[str]]) 
     tombstones = conn.execute("SELECT count(*) FROM posts WHERE removed_at IS NOT NULL")
     assert notices == [("Removed at the author's request", tombstones.fetchone()[0])]
     conn.close()
+
+
+def test_a_taken_down_blog_leaves_the_fetchers_cache_of_its_entries(
+    taken_down: tuple[Path, list[str]],
+) -> None:
+    """private.entry_blocks holds entry keys (guids, links): none for a removed blog."""
+    db, _ = taken_down
+    conn = sqlite3.connect(db)
+    conn.execute("ATTACH DATABASE ? AS private", [str(db.with_name("voice-private.db"))])
+    removed = {r[0] for r in conn.execute("SELECT id FROM feeds WHERE removed_at IS NOT NULL")}
+    cached = {r[0] for r in conn.execute("SELECT feed_id FROM private.entry_blocks")}
+    conn.close()
+    assert removed and cached and not removed & cached
