@@ -134,7 +134,7 @@ class ParseJob:
     max_entries: int = _DEFAULTS.max_entries
     max_entry_bytes: int = _DEFAULTS.max_entry_bytes
     feed_topics: tuple[str, ...] = ()  # the blog's default topics from feeds.yaml
-    # block hash -> (entry_key, raw_hash[:16]) as last stored (parsing/blocks.py)
+    # block hash -> (entry_key, raw_hash) as last stored (parsing/blocks.py)
     known_blocks: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
@@ -174,7 +174,7 @@ class FeedData:
     total_entries: int  # entries in the document before caps
     notes: tuple[str, ...] = ()  # caps applied, said to people in the fetch record
     rules_version: str | None = None  # the vocabulary that tagged the entries, if any
-    # (block hash, entry_key, raw_hash[:16]) of every entry in document order;
+    # (block hash, entry_key, raw_hash) of every entry in document order;
     # None when the document was read whole (parsing/blocks.py)
     blocks: tuple[tuple[str, str, str], ...] | None = None
 

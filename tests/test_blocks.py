@@ -70,7 +70,162 @@ def test_reading_with_blocks_gives_what_reading_whole_gives_on_voices_own_feeds(
 def test_reading_with_blocks_gives_what_reading_whole_gives_on_feedparsers_corpus() -> None:
     rng = random.Random(14)
     used = sum(check_same_as_whole(path, rng) for path in sorted(CORPUS.rglob("*.xml")))
-    assert used > 1000  # of 2,106 documents; the others are read whole
+    assert used > 900  # of 2,106 documents (997 in December 2026); the others are read whole
+
+
+# Pieces of entries and channels for documents that change between two fetches;
+# TRICKY ones make feedparser carry state from one element to the next.
+PIECES = (
+    "<title>T{n}</title>", '<title type="html">&lt;b&gt;T{n}&lt;/b&gt;</title>',
+    "<link>p/{n}</link>", '<link href="p/{n}"/>', "<guid>g{n}</guid>", "<id>i{n}</id>",
+    '<guid isPermaLink="false">g{n}</guid>', "<description>d{n}</description>",
+    "<description>&lt;p&gt;d{n}&lt;/p&gt;</description>", "<summary>s{n}</summary>",
+    "<content:encoded><![CDATA[<p>c{n}</p>]]></content:encoded>",
+    '<content type="html">c</content>', "<dc:creator>C{n}</dc:creator>",
+    "<pubDate>Mon, 0{d} Dec 2025 10:00:00 GMT</pubDate>", "<updated>2025-12-0{d}T10:00Z</updated>",
+    "<author><name>A{n}</name></author>", "<category>c{n}</category>", "<!-- <item> -->",
+    "<image><title>I</title><url>u</url></image>", "<language>fr</language>",
+)  # fmt: skip
+TRICKY = (
+    '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">x</div></content>',
+    '<x:foo xmlns:x="http://u.example/">f</x:foo>', '<creator xmlns="http://u.example/">B</creator>',
+    '<p xml:base="http://b{n}.example/d/">q</p>', '<p base="http://c{n}.example/">q</p>',
+    "<rss/>", '<feed xmlns=""/>', '<channel xmlns=""/>', "<Channel/>", "<fullitem>f</fullitem>",
+)  # fmt: skip
+
+
+def piece(rng: random.Random) -> str:
+    return rng.choice(TRICKY if rng.random() < 0.05 else PIECES)
+
+
+NAMESPACES = (
+    'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/"'
+)
+
+
+WRAPS = {
+    "rss": ('<rss version="2.0" {ns}><channel>{channel}{entries}</channel></rss>',
+            "<item>{}</item>"),
+    "atom": ('<feed xmlns="http://www.w3.org/2005/Atom" {ns}>{channel}{entries}</feed>',
+             "<entry>{}</entry>"),
+    "rdf": ('<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+            'xmlns="http://purl.org/rss/1.0/" {ns}><channel><title>c</title></channel>'
+            "{channel}{entries}</rdf:RDF>", '<item rdf:about="r">{}</item>'),
+}  # fmt: skip
+
+
+def random_entry(rng: random.Random, kind: str, n: int) -> str:
+    pieces = "".join(piece(rng) for _ in range(rng.randint(0, 5)))
+    return WRAPS[kind][1].format(pieces.replace("{n}", str(n)).replace("{d}", str(n % 9 + 1)))
+
+
+def random_document(rng: random.Random, kind: str, pool: list[str], channel: str) -> bytes:
+    entries = "".join(rng.sample(pool, rng.randint(1, len(pool) - 1)))
+    text = WRAPS[kind][0].format(ns=NAMESPACES, channel=channel, entries=entries)
+    return text.encode()
+
+
+def test_a_changed_document_reads_the_same_with_the_blocks_of_the_last_one() -> None:
+    """Differential: random documents, then others made of some of the same entries in
+    another order, new ones and another channel; with the first's blocks, each reads as
+    it reads whole. (A review's fuzzer found the leaks _Scan now refuses this way.)"""
+    rng = random.Random(2026)
+    spared = 0
+    for _ in range(400):
+        kind = rng.choice(list(WRAPS))
+        pool = [random_entry(rng, kind, n) for n in range(6)]
+        channel = "".join(piece(rng) for _ in range(rng.randint(0, 2)))
+        changed = channel if rng.random() < 0.6 else piece(rng)
+        before = random_document(rng, kind, pool, channel.format(n=9, d=1))
+        after = random_document(rng, kind, pool, changed.format(n=8, d=2))
+        try:
+            first = parse_feed(job_of(before))
+        except ParseError:
+            continue
+        if first.blocks is None:
+            continue
+        held = {block: (key, raw) for block, key, raw in first.blocks}
+        job = job_of(after, known={e.entry_key: e.raw_hash for e in first.entries},
+                     known_blocks=held)  # fmt: skip
+        try:
+            whole: FeedData | str = read_whole(job)
+        except ParseError as exc:
+            whole = str(exc)
+        try:
+            again: FeedData | str = dataclasses.replace(parse_feed(job), blocks=None)
+        except ParseError as exc:
+            again = str(exc)
+        assert again == whole, (before, after)
+        layout = blocks.layout_of(after, job.content_type, URL, job.max_entries)
+        spared += layout is not None and any(block in held for block in layout.hashes)
+    assert spared > 50  # documents where some entry was not read again
+
+
+ATOM = '<feed xmlns="http://www.w3.org/2005/Atom">{}</feed>'
+RSS = '<rss version="2.0"><channel>{}</channel></rss>'
+
+
+@pytest.mark.parametrize(
+    ("document", "content_type"),
+    [
+        pytest.param(
+            ATOM.format('<entry xml:base="http://elsewhere.example/x/"><id>1</id></entry>'
+                        '<entry><id>2</id><link href="p/2"/></entry>'),
+            "application/xml",
+            id="an-entrys-base-outlives-it",
+        ),
+        pytest.param(
+            RSS.format('<item><guid>1</guid><p base="http://c.example/">q</p></item>'
+                       "<item><guid>2</guid><link>p/2</link></item>"),
+            "application/xml",
+            id="a-plain-base-attribute",
+        ),
+        pytest.param(
+            RSS.format('<item><guid>1</guid><dc:x xmlns:dc="http://u.example/"/></item>'
+                       '<item><guid>2</guid><creator xmlns="http://u.example/">Bob</creator></item>'),
+            "application/xml",
+            id="namespaces-are-the-documents",
+        ),
+        pytest.param(
+            ATOM.format("<title>a &amp;amp; b</title>"
+                        '<entry><id>1</id><rss xmlns=""/></entry><entry><id>2</id></entry>'),
+            "application/xml",
+            id="an-rss-element-changes-the-version",
+        ),
+        pytest.param(
+            RSS.format("<item><guid>1</guid><channel/></item><item><guid>2</guid></item>"
+                       "<title>After</title>"),
+            "application/xml",
+            id="a-channel-element-ends-the-feed",
+        ),
+        pytest.param(
+            RSS.format("<fullitem>c</fullitem><item><guid>1</guid></item>"
+                       "<item><guid>2</guid><description>A</description>"
+                       "<description>B</description></item>"),
+            "application/xml",
+            id="content-outside-entries",
+        ),
+        pytest.param(
+            RSS.format("<item><guid>1</guid><title>\u00c1</title></item>"
+                       "<item><guid>2</guid><title>it\u2019s</title></item>"),
+            "application/xml; charset=utf-8; charset=windows-1252",
+            id="two-charsets",
+        ),
+    ],
+)
+def test_what_carries_from_entry_to_entry_is_read_whole(document: str, content_type: str) -> None:
+    """Cases a review found where cutting the first entry changed the second."""
+    job = job_of(document.encode(), content_type=content_type)
+    first = parse_feed(job)
+    if first.blocks is None:
+        return  # read whole: the outcome cannot differ
+    job = dataclasses.replace(
+        job,
+        known={e.entry_key: e.raw_hash for e in first.entries},
+        known_blocks={first.blocks[0][0]: first.blocks[0][1:]},  # the first entry spared
+    )
+    assert dataclasses.replace(parse_feed(job), blocks=None) == read_whole(job)
 
 
 def test_only_new_and_changed_entries_reach_feedparser(monkeypatch: pytest.MonkeyPatch) -> None:

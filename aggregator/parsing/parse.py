@@ -92,9 +92,9 @@ def _unchanged(layout: blocks.Layout, job: ParseJob) -> dict[int, tuple[str, str
         hit = job.known_blocks.get(block)
         if hit is None:
             continue
-        key, raw16 = hit
+        key, stored = hit
         raw = job.known.get(key)
-        if raw and raw[: len(raw16)] == raw16:
+        if raw and raw == stored:
             spared[index] = (key, raw)
     return spared
 
@@ -203,7 +203,7 @@ def feed_data(
 def _blocks(layout: blocks.Layout, keyed: list[Candidate]) -> tuple[tuple[str, str, str], ...]:
     """What to keep for the next fetch: each entry's block hash, key and raw hash."""
     pairs = zip(layout.hashes, keyed, strict=True)
-    return tuple((block, key, raw[:16]) for block, (key, raw, _) in pairs)
+    return tuple((block, key, raw) for block, (key, raw, _) in pairs)
 
 
 # -- documents that are not (whole) feeds -------------------------------------------

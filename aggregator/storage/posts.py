@@ -33,7 +33,7 @@ def known_entries(
     conn: sqlite3.Connection, feed_id: int
 ) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
     """What the parser needs to skip unchanged entries: entry_key -> raw_hash, and the
-    blocks of the document last read (block hash -> entry_key, raw_hash[:16])."""
+    blocks of the document last read (block hash -> entry_key, raw_hash)."""
     rows = conn.execute("SELECT entry_key, raw_hash FROM posts WHERE feed_id = ?", [feed_id])
     known = {r[0]: r[1] for r in rows}
     found = conn.execute("SELECT blocks FROM private.entry_blocks WHERE feed_id = ?", [feed_id])
