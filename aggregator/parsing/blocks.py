@@ -28,6 +28,8 @@ import sys
 import xml.parsers.expat
 from dataclasses import dataclass
 
+from aggregator.parsing.entities import CHARSET_PARAMETER
+
 # Bump when what a block's hash stands for changes (entry keys or raw hashes
 # computed differently in entries.py); feedparser's and Python's versions are
 # part of it by themselves. Stored maps then match nothing and every entry is
@@ -54,7 +56,6 @@ _CONTENT_NAMES = frozenset({"content", "encoded", "body", "fullitem", "summary"}
 # A start tag from its "<" (expat has already checked it is well-formed).
 _START_TAG = re.compile(rb"""<[^\s/>]+(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*/?>""")
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
-_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]{1,40})""", re.IGNORECASE)
 _UTF8 = frozenset({"utf-8", "utf8"})
 _UTF8_DECODER = codecs.getincrementaldecoder("utf-8")
 _PIECE = 8192
@@ -133,7 +134,7 @@ def _declared_utf8(body: bytes, content_type: str | None) -> bool:
     if declared and declared.group(1).decode("ascii").lower() not in _UTF8:
         return False
     # feedparser takes the last charset parameter; one at most is taken here
-    charsets = _CHARSET.findall(content_type or "")
+    charsets = CHARSET_PARAMETER.findall(content_type or "")
     return not charsets or (len(charsets) == 1 and charsets[0].lower() in _UTF8)
 
 

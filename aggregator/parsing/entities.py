@@ -14,7 +14,8 @@ import re
 _ENTITY_TEXT = re.compile(r"<!\s*ENTITY", re.IGNORECASE)
 _ENTITY_BYTES = re.compile(rb"<!\s*ENTITY", re.IGNORECASE)
 _XML_ENCODING = re.compile(r"""<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
-_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]{1,40})""", re.IGNORECASE)
+# A Content-Type's charset parameter (blocks.py reads it too).
+CHARSET_PARAMETER = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]{1,40})""", re.IGNORECASE)
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -48,7 +49,7 @@ def _candidate_encodings(body: bytes, content_type: str | None) -> list[str]:
         names += _WIDE
     if head.startswith(b"\x4c\x6f\xa7\x94"):  # "<?xm" in EBCDIC
         names.append("cp037")
-    if content_type and (match := _CHARSET.search(content_type)):
+    if content_type and (match := CHARSET_PARAMETER.search(content_type)):
         names.append(match.group(1))
     for name in list(names):
         if _usable(name) and (match := _XML_ENCODING.search(head.decode(name, "ignore"))):
