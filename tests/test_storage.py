@@ -99,3 +99,14 @@ def test_posts_stored_before_their_keys_existed_get_them_on_upgrade(tmp_path: Pa
     keys = conn.execute("SELECT url_key, content_key FROM posts").fetchone()
     conn.close()
     assert tuple(keys) == (canonical_url(url), content_key("A title", "Some text of the post"))
+
+
+def test_the_private_file_is_written_as_durably_as_the_public_one(tmp_path: Path) -> None:
+    """`PRAGMA synchronous` names one schema: the attached private file kept SQLite's
+    default (FULL) and waited for the disk at every feed's commit in a cycle."""
+    conn = storage.connect(tmp_path / "voice.db")
+    modes = {s: conn.execute(f"PRAGMA {s}.synchronous").fetchone()[0] for s in ("main", "private")}
+    journals = {s: conn.execute(f"PRAGMA {s}.journal_mode").fetchone()[0] for s in modes}
+    conn.close()
+    assert modes == {"main": 1, "private": 1}  # NORMAL: in WAL mode, safe from corruption
+    assert journals == {"main": "wal", "private": "wal"}

@@ -71,6 +71,10 @@ def attach_private(conn: sqlite3.Connection, path: Path) -> None:
     """
     conn.execute("ATTACH DATABASE ? AS private", [str(private_path(path))])
     conn.execute("PRAGMA private.journal_mode = WAL")
+    # As durable as the public file (connect): `PRAGMA synchronous` set there
+    # names only `main`, and an attached file's default, FULL, waited for the
+    # disk at every commit that touched it (each feed's, for its fetch record).
+    conn.execute("PRAGMA private.synchronous = NORMAL")
     conn.execute("PRAGMA private.secure_delete = ON")
     conn.executescript(PRIVATE_SCHEMA)
 
