@@ -1,6 +1,6 @@
 """What everything a cold cycle must do per entry costs on its own, on the benchmark's corpus.
 
-    .venv/bin/python bench/floor.py DIRECTORY
+    .venv/bin/python bench/floor.py DIRECTORY [--parts-only]
 
 Run by bench/run.py before the timed cycles and again after them, each time
 in its own process, on the same feed files. It times Voice's own per-entry
@@ -24,6 +24,9 @@ asks for a cycle within 1.25x of it, so the floor hides no work:
   index (printed, for comparison).
 
 Prints one JSON object: seconds per part and the number of entries.
+`--parts-only` leaves out what is printed beside the parts (`nh3`, which
+repeats work, and `sqlite_fts`): bench/instructions.py counts the
+instructions of exactly the floor's parts.
 """
 
 from __future__ import annotations
@@ -174,7 +177,7 @@ def clean_as_called(job: ParseJob, parsed: Any) -> None:
             normalising._clean(summary, job)
 
 
-def measure(directory: Path) -> dict[str, float | int]:
+def measure(directory: Path, asides: bool = True) -> dict[str, float | int]:
     jobs = [
         ParseJob(body=path.read_bytes(), url=f"http://127.0.0.1/{path.name}",
                  content_type=None, fetched_at=NOW)
@@ -185,14 +188,20 @@ def measure(directory: Path) -> dict[str, float | int]:
     normalise_s, feeds = timed(
         lambda: [feed_data(job, p) for job, p in zip(jobs, parsed, strict=True)]
     )
-    nh3_s, _ = timed(lambda: [clean_as_called(job, p) for job, p in zip(jobs, parsed, strict=True)])
+    nh3_s, _ = (
+        timed(lambda: [clean_as_called(job, p) for job, p in zip(jobs, parsed, strict=True)])
+        if asides
+        else (0.0, None)
+    )
     vocabulary = load_topics(TOPICS)
     sketch_s, feeds = timed(lambda: [sketch.sketch_feed(data) for data in feeds])
     tag_s, feeds = timed(lambda: [tagging.tag_feed(data, vocabulary, ()) for data in feeds])
     with tempfile.TemporaryDirectory() as tmp:
-        conn = open_db(Path(tmp) / "floor.db")
-        bare_s, _ = timed(lambda: store_bare(conn, feeds))
-        conn.close()
+        bare_s = 0.0
+        if asides:
+            conn = open_db(Path(tmp) / "floor.db")
+            bare_s, _ = timed(lambda: store_bare(conn, feeds))
+            conn.close()
         store_s = store_voice(Path(tmp), jobs, feeds, vocabulary)
     entries: list[EntryData] = [e for data in feeds for e in data.entries]
     return {
@@ -208,10 +217,14 @@ def measure(directory: Path) -> dict[str, float | int]:
 
 
 def main() -> int:
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    parts_only = "--parts-only" in args
+    if parts_only:
+        args.remove("--parts-only")
+    if len(args) != 1:
         print(__doc__.splitlines()[2].strip(), file=sys.stderr)
         return 2
-    print(json.dumps(measure(Path(sys.argv[1]))), flush=True)
+    print(json.dumps(measure(Path(args[0]), asides=not parts_only)), flush=True)
     return 0
 
 

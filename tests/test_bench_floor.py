@@ -75,9 +75,7 @@ def test_each_cycle_counts_by_its_median_round_and_memory_by_its_highest() -> No
     report = load("report")
 
     def round_(tool: str, cycle: str, cpu: float, number: int, peak: float = 40.0):
-        return report.CycleResult(
-            tool, cycle, cpu, cpu, 0.0, peak, 0, 10, 10, 0, "", 0.0, number
-        )
+        return report.CycleResult(tool, cycle, cpu, cpu, 0.0, peak, 0, 10, 10, 0, "", 0.0, number)
 
     results = [
         round_("voice", "cold", 20.0, 1),
@@ -94,3 +92,84 @@ def test_each_cycle_counts_by_its_median_round_and_memory_by_its_highest() -> No
     targets = {t["target"]: t for t in report.check_targets(results)}
     assert targets["warm CPU s <= 0.8x reader's"]["value"] == 0.9
     assert targets["Voice peak memory MB < 300"]["status"] == "FAIL"
+
+
+def test_the_floor_line_pairs_each_cold_round_with_the_floor_timed_next_to_it() -> None:
+    """A slow minute raises the cycle and its own round's floor alike; the line is the
+    median of the rounds' ratios, not the median round against the lowest floor."""
+    report = load("report")
+
+    def run(cycle: str, cpu: float, number: int):
+        return report.CycleResult(
+            "voice", cycle, cpu, cpu, 0.0, 60.0, 0, 10, 10, 10, "", 0.0, number
+        )
+
+    others = [run("warm", 0.8, 1), run("changed", 1.4, 1)]
+
+    def cold(cpu: float, number: int):
+        return run("cold", cpu, number)
+
+    def floor(total: float) -> dict[str, float]:
+        return {"entries": 10.0, **{part: total / 5 for part in report.FLOOR_PARTS}}
+
+    results = [cold(24.0, 1), cold(36.0, 2), cold(30.0, 3), *others]  # round 2: a busy host
+    round_floors = {1: floor(20.0), 2: floor(30.0), 3: floor(23.0)}
+    ratios = report.floor_ratios(results, round_floors)
+    assert ratios == pytest.approx({1: 1.2, 2: 1.2, 3: 30.0 / 23.0})
+    lowest = {key: min(f[key] for f in round_floors.values()) for key in round_floors[1]}
+    line = {t["target"]: t for t in report.check_targets(results, lowest, round_floors)}
+    floor_line = line[report.FLOOR_LINE]
+    assert (floor_line["value"], floor_line["status"]) == (pytest.approx(1.2), "PASS")
+    # the old statistic, printed beside: the median round (30 s) over the lowest floor (20 s)
+    assert 30.0 / report.floor_cpu(lowest) == pytest.approx(1.5)
+    worse = report.check_targets([cold(27.0, 1), cold(36.0, 2), cold(30.0, 3), *others], lowest,
+                                 round_floors)  # fmt: skip
+    assert {t["target"]: t for t in worse}[report.FLOOR_LINE]["status"] == "FAIL"  # 1.30
+    assert {t["target"]: t for t in report.check_targets(results)}[report.FLOOR_LINE][
+        "status"
+    ] == "SKIP"
+
+
+def test_explain_bounds_the_floor_line_by_fetching() -> None:
+    """httpx alone over a quarter of the floor would mean the floor line cannot pass."""
+    report = load("report")
+    floor = {"entries": 1000.0, **{part: 0.4 for part in report.FLOOR_PARTS}}  # 2.0 s
+    failed = {"target": report.FLOOR_LINE, "status": "FAIL", "value": 1.3, "limit": 1.25}
+    for http_full, verdict in ((0.3, "reachable"), (0.6, "cannot pass")):
+        http = {"full": http_full, "conditional": 0.1}
+        why = report.explain([failed], floor, http, changed_entries=10, new_posts=1, cores=2)
+        assert [(w["verdict"], w["least"]) for w in why] == [
+            (verdict, pytest.approx((2.0 + http_full) / 2.0))
+        ]
+
+
+def test_instructions_count_what_one_more_entry_costs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench/instructions.py: start-up (the same at both sizes) drops out, and a
+    function's cost is summed over recursion levels and the build's paths."""
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))  # its neighbours, as when run
+    instructions = load("instructions")
+    counts = {
+        ("floor", "small"): 1_000 + 240 * 10,  # start-up + 240 entries of 10
+        ("floor", "large"): 1_000 + 840 * 10,
+        ("cycle", "small"): 3_000 + 240 * 11,
+        ("cycle", "large"): 3_000 + 840 * 11,
+    }
+    assert instructions.marginal(counts, 600) == {"floor": 10.0, "cycle": 11.0}
+    listing = """\
+--------------------------------------------------------------------------------
+23,206,226,297 (100.0%)  PROGRAM TOTALS
+--------------------------------------------------------------------------------
+1,992,771,695 ( 8.59%)  /b/Python-3.11.7/Python/ceval.c:_PyEval_EvalFrameDefault'2 [/lib/libpy.so]
+  786,717,825 ( 3.39%)  /b/Python-3.11.7/Python/ceval.c:_PyEval_EvalFrameDefault [/lib/libpy.so]
+  278,082,390 ( 1.20%)  ???:0x000000000029ad80 [/usr/lib/x86_64-linux-gnu/libcrypto.so.3]
+"""
+    costs = instructions.annotated_costs(listing)
+    assert costs == {
+        "Python/ceval.c:_PyEval_EvalFrameDefault [/lib/libpy.so]": 2_779_489_520,
+        "???:0x000000000029ad80 [/usr/lib/x86_64-linux-gnu/libcrypto.so.3]": 278_082_390,
+    }
+    profile = tmp_path / "callgrind.1"
+    profile.write_text("# callgrind format\nversion: 1\nsummary: 23206226297\n")
+    assert instructions.total(profile) == 23_206_226_297
