@@ -16,7 +16,7 @@ each: start-up and imports, the same at both sizes, drop out.
 It prints both, their ratio against issue 13's 1.25, and the functions
 where a cycle spends most beyond the floor (a profile), and writes
 bench/output/instructions.json. Without valgrind (Debian's package
-`valgrind`) it says so and exits 0. It takes about six minutes.
+`valgrind`) it says so and exits 0. It takes about four minutes.
 
 What instructions leave out, and what they count against Voice:
 - the kernel's work (system calls, page faults) and how fast each
