@@ -110,3 +110,28 @@ def test_the_private_file_is_written_as_durably_as_the_public_one(tmp_path: Path
     conn.close()
     assert modes == {"main": 1, "private": 1}  # NORMAL: in WAL mode, safe from corruption
     assert journals == {"main": "wal", "private": "wal"}
+
+
+def test_migrations_use_the_semicolon_splitter_only_inside_a_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every script of a new database goes through migrations.statements (connect
+    applies them in one transaction); outside one, sqlite-utils' own path stays."""
+    from aggregator.storage import migrations
+
+    split: list[str] = []
+    original = migrations.statements
+
+    def counting(script: str):
+        split.append(script)
+        return original(script)
+
+    monkeypatch.setattr(migrations, "statements", counting)
+    storage.connect(tmp_path / "voice.db").close()
+    assert len(split) >= 6  # one per script of the schema's steps
+    conn = sqlite3.connect(tmp_path / "plain.db", isolation_level=None)
+    split.clear()
+    migrations._Database(conn).executescript("CREATE TABLE a (x); CREATE TABLE b (y);")
+    assert split == [] and not conn.in_transaction
+    assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master")} == {"a", "b"}
+    conn.close()

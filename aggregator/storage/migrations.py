@@ -41,10 +41,14 @@ def statements(script: str) -> Iterator[str]:
 
 
 class _Database(sqlite_utils.Database):
-    def executescript(self, sql: str) -> sqlite3.Cursor:
-        """Statement by statement in the caller's transaction (sqlite3's own would commit)."""
+    def _executescript(self, sql: str) -> sqlite3.Cursor:
+        """Statement by statement in the caller's transaction (sqlite3's own would commit).
+
+        sqlite-utils' `executescript` (after its tracer) and its own count
+        triggers call this; outside a transaction it is sqlite-utils' as before.
+        """
         if not self.conn.in_transaction:
-            return super().executescript(sql)
+            return super()._executescript(sql)
         cursor = self.conn.cursor()
         for statement in statements(sql):
             cursor.execute(statement)
