@@ -85,7 +85,7 @@ def total(profile: Path) -> int:
 def by_function(profile: Path) -> collections.Counter[str]:
     """Instructions spent in each function itself, from callgrind_annotate."""
     done = subprocess.run(
-        ["callgrind_annotate", "--threshold=100", str(profile)],
+        ["callgrind_annotate", "--threshold=100", "--auto=no", str(profile)],  # no source lines
         capture_output=True,
         text=True,
         check=True,
@@ -163,12 +163,15 @@ def main() -> int:
             ("cycle", "small"): (run_cycle, small),
             ("cycle", "large"): (run_cycle, corpus.directory),
         }
-        with ThreadPoolExecutor(2) as pool:  # one floor and one cycle at a time
-            futures = {
-                key: pool.submit(run, feeds, work / f"{key[0]}-{key[1]}")
-                for key, (run, feeds) in sorted(jobs.items(), key=lambda kv: kv[0][1] == "large")
-            }
-            profiles = {key: future.result() for key, future in futures.items()}
+        profiles: dict[tuple[str, str], list[Path]] = {}
+        for size in ("small", "large"):  # a floor beside a cycle, never two cycles at once
+            with ThreadPoolExecutor(2) as pool:
+                futures = {
+                    key: pool.submit(run, feeds, work / f"{key[0]}-{key[1]}")
+                    for key, (run, feeds) in jobs.items()
+                    if key[1] == size
+                }
+                profiles |= {key: future.result() for key, future in futures.items()}
         counts = {key: sum(total(p) for p in found) for key, found in profiles.items()}
         entries = (args.large - args.small) * ENTRIES
         per_entry = marginal(counts, entries)

@@ -173,3 +173,35 @@ def test_instructions_count_what_one_more_entry_costs(
     profile = tmp_path / "callgrind.1"
     profile.write_text("# callgrind format\nversion: 1\nsummary: 23206226297\n")
     assert instructions.total(profile) == 23_206_226_297
+
+
+def test_the_floor_line_needs_every_round_and_leans_neither_way() -> None:
+    """A round whose floor failed is not dropped quietly (the line says SKIP); of an
+    even number of rounds the median is their mean; reader's rounds are not Voice's."""
+    report = load("report")
+
+    def run(tool: str, cycle: str, cpu: float, number: int = 1):
+        return report.CycleResult(tool, cycle, cpu, cpu, 0.0, 60.0, 0, 10, 10, 10, "", 0.0, number)
+
+    def floor(total: float) -> dict[str, float]:
+        return {"entries": 10.0, **{part: total / 5 for part in report.FLOOR_PARTS}}
+
+    others = [run("voice", "warm", 0.8), run("voice", "changed", 1.4)]
+    colds = [
+        run("voice", "cold", 24.0, 1),
+        run("voice", "cold", 36.0, 2),
+        run("voice", "cold", 30.0, 3),
+    ]
+    floors = {1: floor(20.0), 2: floor(26.0), 3: floor(23.0)}  # 1.2, 1.385, 1.304
+
+    def line(results, round_floors):
+        targets = report.check_targets(results, None, round_floors)
+        return {t["target"]: t for t in targets}[report.FLOOR_LINE]
+
+    assert line([*colds, *others], floors)["status"] == "FAIL"  # 1.304
+    without_two = {1: floors[1], 3: floors[3]}
+    assert line([*colds, *others], without_two)["status"] == "SKIP"  # not 1.2, PASS
+    two = line([*colds[:2], *others], {1: floors[1], 2: floors[2]})
+    assert two["value"] == pytest.approx((1.2 + 36.0 / 26.0) / 2)  # not the lower, 1.2
+    readers = [run("reader", "cold", 10.0, n) for n in (1, 2, 3)]  # far below any floor
+    assert line([*colds, *others, *readers], floors)["value"] == pytest.approx(30.0 / 23.0)
