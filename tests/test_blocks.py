@@ -14,7 +14,7 @@ import pytest
 from aggregator.errors import ParseError
 from aggregator.models import FeedData, ParseJob
 from aggregator.parsing import blocks
-from aggregator.parsing.parse import feed_data, parse_feed, read_document
+from aggregator.parsing.parse import READER, feed_data, parse_feed, read_document
 from aggregator.parsing.pool import ParsePool
 from aggregator.update import update_feeds
 from tests.support.feedserver import FeedServer
@@ -157,7 +157,7 @@ def test_a_changed_document_reads_the_same_with_the_blocks_of_the_last_one() -> 
         except ParseError as exc:
             again = str(exc)
         assert again == whole, (before, after)
-        layout = blocks.layout_of(after, job.content_type, URL, job.max_entries)
+        layout = blocks.layout_of(after, job.content_type, URL, job.max_entries, READER)
         spared += layout is not None and any(block in held for block in layout.hashes)
     assert spared > 50  # documents where some entry was not read again
 
@@ -263,7 +263,7 @@ def test_an_entry_whose_raw_hash_was_reset_is_read_again() -> None:
 
 
 def spans_of(document: bytes) -> list[bytes] | None:
-    layout = blocks.layout_of(document, "application/xml", URL, limit=3)
+    layout = blocks.layout_of(document, "application/xml", URL, 3, READER)
     return None if layout is None else [document[s:e] for s, e in layout.spans]
 
 
@@ -319,10 +319,10 @@ def test_a_blocks_hash_covers_its_context() -> None:
     plain = b'<rss version="2.0"><channel>' + entry + b"</channel></rss>"
     based = plain.replace(b'"2.0"', b'"2.0" xml:base="https://a.example/"')
     layouts = [
-        blocks.layout_of(plain, None, URL, 10),
-        blocks.layout_of(based, None, URL, 10),
-        blocks.layout_of(plain, None, "https://b.example/feed", 10),
-        blocks.layout_of(plain, "text/xml", URL, 10),
+        blocks.layout_of(plain, None, URL, 10, READER),
+        blocks.layout_of(based, None, URL, 10, READER),
+        blocks.layout_of(plain, None, "https://b.example/feed", 10, READER),
+        blocks.layout_of(plain, "text/xml", URL, 10, READER),
     ]
     assert len({layout.hashes for layout in layouts if layout is not None}) == 4
 

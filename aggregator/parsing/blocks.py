@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import importlib.metadata
 import json
 import re
 import sys
@@ -30,13 +29,11 @@ from dataclasses import dataclass
 
 from aggregator.parsing.entities import CHARSET_PARAMETER
 
-# Bump when what a block's hash stands for changes (entry keys or raw hashes
-# computed differently in entries.py); feedparser's and Python's versions are
-# part of it by themselves. Stored maps then match nothing and every entry is
-# read again once.
-RULES = "blocks-2 feedparser-{} python-{}.{}".format(
-    importlib.metadata.version("feedparser"), *sys.version_info[:2]
-)
+# Bump "blocks-2" when what a block's hash stands for changes (entry keys or
+# raw hashes computed differently in entries.py); the reader's version (parse.py
+# passes feedparser's) and Python's are part of it by themselves. Stored maps
+# then match nothing and every entry is read again once.
+RULES = "blocks-2 {{}} python-{}.{}".format(*sys.version_info[:2])
 
 _ATOM = "http://www.w3.org/2005/Atom"
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -70,11 +67,14 @@ class Layout:
     hashes: tuple[str, ...]  # one per span
 
 
-def layout_of(body: bytes, content_type: str | None, url: str, limit: int) -> Layout | None:
+def layout_of(
+    body: bytes, content_type: str | None, url: str, limit: int, reader: str
+) -> Layout | None:
     """The entries' places and hashes, or None when the document must be read whole.
 
     More than `limit` entries (the feed's max_entries, which only a reading
     of every entry's date can apply) also means whole: the scan stops there.
+    `reader` names the parser and its version, which the hashes cover.
     """
     if not _declared_utf8(body, content_type):
         return None
@@ -85,12 +85,14 @@ def layout_of(body: bytes, content_type: str | None, url: str, limit: int) -> La
         return None
     context, spans = found
     # Lengths first, so no two different contexts and blocks run together alike.
-    head = json.dumps([RULES, url, content_type, len(context)]).encode("utf-8", "surrogatepass")
+    head = json.dumps([RULES.format(reader), url, content_type, len(context)]).encode(
+        "utf-8", "surrogatepass"
+    )
     seed = hashlib.sha256(len(head).to_bytes(8, "big") + head + context)
-    hashes = []
+    hashes, view = [], memoryview(body)
     for start, end in spans:
         digest = seed.copy()
-        digest.update(memoryview(body)[start:end])
+        digest.update(view[start:end])
         hashes.append(digest.hexdigest()[:HASH_CHARS])
     return Layout(tuple(spans), tuple(hashes))
 
