@@ -46,7 +46,7 @@ from pathlib import Path
 
 from corpus import Corpus
 from report import FLOOR_FACTOR
-from run import warm_server_cache
+from run import voice_command, warm_server_cache, write_config
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -125,11 +125,8 @@ def run_cycle(feeds: Path, out: Path) -> list[Path]:
         urls = [server.url(p.name) for p in files]
         warm_server_cache(urls)  # each file gzipped once, before the cycle, as in run.py
         config, db = out.parent / f"{out.name}.yaml", out.parent / f"{out.name}.db"
-        listed = "".join(f"  - url: {u}\n    region: National\n" for u in urls)
-        config.write_text("settings:\n  host_gap_seconds: 0\nfeeds:\n" + listed)
-        voice = Path(sys.executable).with_name("voice")
-        cmd = [str(voice), "fetch", "--all", "--allow-private-hosts"]
-        profiles = callgrind([*cmd, "--config", str(config), "--db", str(db)], out)
+        write_config(config, urls)
+        profiles = callgrind(voice_command(config, db), out)
     with sqlite3.connect(db) as conn:
         stored = conn.execute("SELECT count(*) FROM posts").fetchone()[0]
     if stored != len(files) * ENTRIES:
@@ -195,10 +192,10 @@ def main() -> int:
     names = set(functions["floor"]) | set(functions["cycle"])
     extra = sorted(
         ((functions["cycle"].get(n, 0) - functions["floor"].get(n, 0)) / entries, n) for n in names
-    )
+    )[::-1][: args.top]
     print(f"where the cycle spends most beyond the floor (instructions per entry, of "
           f"{(per_entry['cycle'] - per_entry['floor']) / 1e3:.0f} K in all):")  # fmt: skip
-    for cost, name in reversed(extra[-args.top :]):
+    for cost, name in extra:
         print(f"  {cost / 1e3:8.1f} K  {name[:110]}")
     report = {
         "small_feeds": args.small,
@@ -209,7 +206,7 @@ def main() -> int:
         "ratio": ratio,
         "limit": FLOOR_FACTOR,
         "status": status,
-        "extra_per_entry": {name: cost for cost, name in reversed(extra[-args.top :])},
+        "extra_per_entry": {name: cost for cost, name in extra},
         "minutes": (time.perf_counter() - started) / 60,
     }
     out = BENCH / "output"

@@ -110,9 +110,13 @@ def floor_ratios(
     """
     return {
         r.round: r.cpu_s / floor_cpu(round_floors[r.round])
-        for r in results
-        if r.tool == "voice" and r.cycle == "cold" and round_floors.get(r.round)
+        for r in voice_colds(results)
+        if round_floors.get(r.round)
     }
+
+
+def voice_colds(results: list[CycleResult]) -> list[CycleResult]:
+    return [r for r in results if r.tool == "voice" and r.cycle == "cold"]
 
 
 def check_targets(
@@ -160,7 +164,7 @@ def check_targets(
     # Every cold round needs its floor: dropping one would leave the line to the
     # others, and of two the median must not lean either way (statistics.median).
     ratios = floor_ratios(results, round_floors or {})
-    colds = [r for r in results if r.tool == "voice" and r.cycle == "cold"]
+    colds = voice_colds(results)
     whole = bool(ratios) and len(ratios) == len(colds)
     target(FLOOR_LINE, statistics.median(ratios.values()) if whole else 0.0,
            FLOOR_FACTOR if whole else None)  # fmt: skip

@@ -103,6 +103,16 @@ def voice_command(config: Path, db: Path) -> list[str]:
     ]
 
 
+def write_config(config: Path, urls: list[str]) -> None:
+    """feeds.yaml for Voice: every feed in one region, default settings but the gap.
+
+    One local server stands for hundreds of member hosts: no politeness gap,
+    which would otherwise space 500 requests a second apart (see README).
+    """
+    entries = "".join(f"  - url: {u}\n    region: National\n" for u in urls)
+    config.write_text("settings:\n  host_gap_seconds: 0\nfeeds:\n" + entries)
+
+
 def reader_command(db: Path, feedlist: Path, cycle: str, workers: int) -> list[str]:
     script = str(BENCH / "reader_cycle.py")
     return [
@@ -322,10 +332,7 @@ def main() -> int:
         ]
         urls = [servers[f.index % len(servers)].url(f.filename) for f in corpus.feeds]
         config, feedlist = WORK / "feeds.yaml", WORK / "feedlist.txt"
-        entries = "".join(f"  - url: {u}\n    region: National\n" for u in urls)
-        # One local server stands for hundreds of member hosts: no politeness gap,
-        # which would otherwise space 500 requests a second apart (see README).
-        config.write_text("settings:\n  host_gap_seconds: 0\nfeeds:\n" + entries)
+        write_config(config, urls)
         feedlist.write_text("".join(u + "\n" for u in urls))
         where = ", ".join(s.base_url for s in servers[:3]) + (" ..." if len(servers) > 3 else "")
         print(f"serving {corpus.directory.relative_to(ROOT)} (gzip) at {where}\n")
