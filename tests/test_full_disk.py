@@ -33,6 +33,7 @@ from aggregator.models import FeedUpdateRecord
 from aggregator.parsing.pool import ParsePool
 from aggregator.storage.connection import private_path
 from aggregator.update import FeedResult, update_feeds
+from aggregator.update.cycle import STORES
 from tests.support.feedserver import FeedServer
 
 from .conftest import ROOT, registry_for, rows
@@ -237,9 +238,9 @@ def test_voice_fetch_on_a_full_disk_stops_early_and_resumes_once_there_is_room(
             assert line.startswith("Error: ") and "disk is full" in line, label
             fetched = {server.url(r.path) for r in server.requests}
             unsaved = fetched - saved_urls(db, before)
-            # The failed feed, and at most one per slot either side of the failure:
-            # parsed and waiting for the writer, or in flight when it failed.
-            assert len(unsaved) <= 1 + 2 * slots, (label, len(unsaved))
+            # The failed batch of feeds, and at most one per slot either side of
+            # the failure: parsed and waiting for the writer, or in flight.
+            assert len(unsaved) <= STORES[1] + 2 * slots, (label, len(unsaved))
             assert integrity(db) == ["ok", "ok"]
 
         saved = saved_urls(db)

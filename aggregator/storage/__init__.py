@@ -19,7 +19,7 @@
 `schema` is imported by `connection` and `migrations`, never the reverse.
 """
 
-from aggregator.storage.connection import connect, transaction
+from aggregator.storage.connection import connect, transaction, tune_for_batches
 from aggregator.storage.posts import SaveResult, known_entries
 from aggregator.storage.updates import save_update, save_updates
 from aggregator.storage.verification import (
@@ -40,6 +40,7 @@ __all__ = [
     "set_verification_token",
     "token_in",
     "transaction",
+    "tune_for_batches",
     "unverified_tokens",
     "verification_token",
 ]

@@ -4,8 +4,9 @@ Every per-feed failure is a value recorded on that feed; only configuration
 and database problems escape to the caller. The first failed write ends the
 cycle early: a full disk fails every write alike, so fetching on would only
 download what cannot be kept. What each outcome writes is decided in
-`records`; this module only orders the work. A feed whose fetch stores no
-posts (a 304, an unchanged body) shares its transaction with others (gates.Batches).
+`records`; this module only orders the work. Feeds share transactions
+(gates.Batches): those whose fetch stores no posts (a 304, an unchanged
+body) up to a hundred, those that store posts up to ten.
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ Clock = Callable[[], datetime]
 SaveUpdate = Callable[[sqlite3.Connection, FeedUpdateRecord], storage.SaveResult]
 SaveMany = Callable[[sqlite3.Connection, Sequence[FeedUpdateRecord]], list[storage.SaveResult]]
 BATCHED = ("not_modified", "unchanged")  # outcomes that store no posts
+# Parsed feeds, which store posts, are written up to 10 to a transaction, the
+# first waiting at most 0.2 s: each commit writes every page it changed to
+# the WAL, and one feed's twenty posts change pages all over the duplicate
+# keys' index and the FTS index. See docs/design.md.
+STORES = (0.2, 10)  # Batches' wait and most
 
 
 class LazyTopics(Protocol):
@@ -71,6 +77,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass
+class Countdown:
+    """The cycle's feeds whose fetch and parse are not over (Cycle itself is frozen)."""
+
+    left: int = 0
+
+
 @dataclass(frozen=True)
 class Cycle:
     """The injected edges and shared limits of one cycle."""
@@ -82,6 +95,7 @@ class Cycle:
     writer: Writer
     save: SaveUpdate  # storage.save_update; a test's may fail on cue, as a full disk does
     batches: Batches[FeedUpdateRecord, storage.SaveResult] | None  # 304s, unchanged bodies
+    stores: Batches[FeedUpdateRecord, storage.SaveResult] | None  # bodies parsed: posts
     hosts: HostGates
     slots: asyncio.Semaphore  # bodies in memory at once: held from fetch to end of parse
     clock: Clock
@@ -92,6 +106,7 @@ class Cycle:
     homes: Mapping[str, str] = field(default_factory=dict)  # feed URL -> stored home page
     vocabulary: Callable[[], Vocabulary | None] = lambda: None
     shared: threading.Event = field(default_factory=threading.Event)  # vocabulary handed to pool
+    unchecked: Countdown = field(default_factory=Countdown)  # at 0, no batch waits any more
 
     def stopping(self) -> bool:
         """No new fetch starts once a stop is asked for or a write has failed."""
@@ -241,7 +256,9 @@ async def _update_one(cycle: Cycle, feed: FeedState) -> FeedResult:
     except Exception:  # a bug: keep the traceback in the log, record it, carry on
         log.exception("unexpected error while checking %s", feed.url)
         record = internal_record(feed, cycle.clock(), cycle.settings)
+    cycle.unchecked.left -= 1
     if record is None:
+        _flush_if_last(cycle)
         result = FeedResult(feed.url, "skipped")
     else:
         saved = await _save(cycle, record)
@@ -264,9 +281,12 @@ async def _save(cycle: Cycle, record: FeedUpdateRecord) -> storage.SaveResult:
     starts after it; `_run_cycle` then abandons the fetches in flight.
     """
     try:
-        if cycle.batches is not None and record.outcome in BATCHED:
-            return await cycle.batches.save(record)
-        return await cycle.writer.run(cycle.save, cycle.writer.conn, record)
+        batches = cycle.batches if record.outcome in BATCHED else None
+        batches = cycle.stores if record.outcome == "ok" else batches
+        _flush_if_last(cycle, but=batches)
+        if batches is None:
+            return await cycle.writer.run(cycle.save, cycle.writer.conn, record)
+        return await batches.save(record, now=cycle.unchecked.left == 0)
     except StoreError as exc:
         cycle.write_failed.set()
         raise StoreError(
@@ -274,7 +294,21 @@ async def _save(cycle: Cycle, record: FeedUpdateRecord) -> storage.SaveResult:
         ) from exc
 
 
+def _flush_if_last(
+    cycle: Cycle, but: Batches[FeedUpdateRecord, storage.SaveResult] | None = None
+) -> None:
+    """The last feed is ready: write what waits now rather than when a timer says.
+
+    `but` is the batch the last record is about to join, which it flushes.
+    """
+    if cycle.unchecked.left == 0:
+        for batches in (cycle.batches, cycle.stores):
+            if batches is not None and batches is not but:
+                batches.flush()
+
+
 async def _run_cycle(cycle: Cycle, feeds: list[FeedState]) -> list[FeedResult]:
+    cycle.unchecked.left = len(feeds)
     async with cycle.client:
         tasks = [asyncio.ensure_future(_update_one(cycle, f)) for f in feeds]
         watcher = asyncio.ensure_future(_cancel_on_stop(cycle.stop, tasks))
@@ -288,8 +322,9 @@ async def _run_cycle(cycle: Cycle, feeds: list[FeedState]) -> list[FeedResult]:
                 await asyncio.wait(tasks)
         finally:
             watcher.cancel()
-            if cycle.batches is not None:
-                cycle.batches.drop()
+            for batches in (cycle.batches, cycle.stores):
+                if batches is not None:
+                    batches.drop()
             cycle.writer.close()
         # Retrieve every task's exception, not just the first: an unretrieved one
         # is logged from Task.__del__ during a later garbage collection, which on
@@ -344,8 +379,9 @@ def update_feeds(
     """Run one cycle. Raises only ConfigError/StoreError; feed failures are in the result.
 
     `save` writes one feed's outcome (storage.save_update); `save_many` writes
-    the outcomes that store no posts (304s, unchanged bodies) in batches
-    (storage.save_updates), or None to send those through `save` too. A test
+    the outcomes that store no posts (304s, unchanged bodies) and, in batches
+    of their own, those that store posts (storage.save_updates), or None to
+    send those through `save` too. A test
     passes ones that fail on cue, as a full disk would. `vocabulary` may be a
     LazyTopics, built only if a feed sends a body to parse.
     """
@@ -373,6 +409,7 @@ def update_feeds(
         if feed_url is not None and stored_feeds.is_paused(conn, feed_url):
             raise ConfigError(f"{feed_url}: paused by its member (paused: true in feeds.yaml)")
         on_start(len(feeds))
+        storage.tune_for_batches(conn)
         writer = Writer(conn)
         cycle = Cycle(
             settings=settings,
@@ -382,6 +419,7 @@ def update_feeds(
             writer=writer,
             save=save,
             batches=Batches(writer, save_many) if save_many is not None else None,
+            stores=None if save_many is None else Batches(writer, save_many, *STORES),
             hosts=HostGates(settings.per_host, settings.host_gap_seconds),
             slots=asyncio.Semaphore(settings.concurrency),
             clock=clock,
