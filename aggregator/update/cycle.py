@@ -18,8 +18,8 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -30,11 +30,9 @@ from aggregator.errors import ConfigError, FetchError, InternalError, ParseError
 from aggregator.models import (
     FeedState,
     FeedUpdateRecord,
-    FetchLimits,
     ParseJob,
     Registry,
     ResponseData,
-    Settings,
 )
 from aggregator.schedule import to_iso
 from aggregator.storage import feeds as stored_feeds
@@ -51,12 +49,11 @@ from aggregator.update.records import (
     internal_record,
     success_record,
 )
+from aggregator.update.state import Clock, Cycle, SaveMany, SaveUpdate
+from aggregator.update.tokens import look_for_token, look_on_home_page
 from aggregator.update.worker import VoicePool, make_pool
 
 log = logging.getLogger("voice")
-Clock = Callable[[], datetime]
-SaveUpdate = Callable[[sqlite3.Connection, FeedUpdateRecord], storage.SaveResult]
-SaveMany = Callable[[sqlite3.Connection, Sequence[FeedUpdateRecord]], list[storage.SaveResult]]
 BATCHED = ("not_modified", "unchanged")  # outcomes that store no posts
 # Parsed feeds, which store posts, are written up to 10 to a transaction, the
 # first waiting at most 0.2 s: each commit writes every page it changed to
@@ -75,42 +72,6 @@ class LazyTopics(Protocol):
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass
-class Countdown:
-    """The cycle's feeds whose fetch and parse are not over (Cycle itself is frozen)."""
-
-    left: int = 0
-
-
-@dataclass(frozen=True)
-class Cycle:
-    """The injected edges and shared limits of one cycle."""
-
-    settings: Settings
-    limits: FetchLimits
-    client: fetching.Client
-    pool: VoicePool
-    writer: Writer
-    save: SaveUpdate  # storage.save_update; a test's may fail on cue, as a full disk does
-    batches: Batches[FeedUpdateRecord, storage.SaveResult] | None  # 304s, unchanged bodies
-    stores: Batches[FeedUpdateRecord, storage.SaveResult] | None  # bodies parsed: posts
-    hosts: HostGates
-    slots: asyncio.Semaphore  # bodies in memory at once: held from fetch to end of parse
-    clock: Clock
-    stop: threading.Event  # the caller's (a signal, the end of `voice run`); never set here
-    on_result: Callable[[FeedResult], None]
-    write_failed: threading.Event = field(default_factory=threading.Event)
-    tokens: Mapping[str, str] = field(default_factory=dict)  # feed URL -> verification token
-    homes: Mapping[str, str] = field(default_factory=dict)  # feed URL -> stored home page
-    vocabulary: Callable[[], Vocabulary | None] = lambda: None
-    shared: threading.Event = field(default_factory=threading.Event)  # vocabulary handed to pool
-    unchecked: Countdown = field(default_factory=Countdown)  # at 0, no batch waits any more
-
-    def stopping(self) -> bool:
-        """No new fetch starts once a stop is asked for or a write has failed."""
-        return self.stop.is_set() or self.write_failed.is_set()
 
 
 async def _check_feed(cycle: Cycle, feed: FeedState) -> FeedUpdateRecord | None:
@@ -147,7 +108,7 @@ async def _check_feed(cycle: Cycle, feed: FeedState) -> FeedUpdateRecord | None:
         record = await _record_response(cycle, feed, started, t0, response)
     finally:
         cycle.slots.release()
-    await _look_on_home_page(cycle, feed, record, response)
+    await look_on_home_page(cycle, feed, record, response)
     return record
 
 
@@ -162,7 +123,7 @@ async def _record_response(
     settings = cycle.settings
     if response.body is None:
         return success_record(_attempt(feed, started, t0), response, "not_modified", settings)
-    await _look_for_token(cycle, feed, response.body, started)
+    await look_for_token(cycle, feed, response.body, started)
     body_hash = hashlib.sha256(response.body).hexdigest()
     if body_hash == feed.body_hash:
         return success_record(_attempt(feed, started, t0), response, "unchanged", settings)
@@ -201,48 +162,6 @@ def _share_vocabulary(cycle: Cycle) -> None:
         key = rules_version(vocabulary) if vocabulary is not None else None
         cycle.pool.share(key, vocabulary)
         cycle.shared.set()
-
-
-async def _look_for_token(
-    cycle: Cycle, feed: FeedState, body: bytes, started: datetime
-) -> None:
-    """Mark the blog verified when its member's token is in the document just fetched."""
-    token = cycle.tokens.get(feed.url)
-    if token is not None and storage.token_in(body, token):
-        conn = cycle.writer.conn
-        await cycle.writer.run(storage.mark_verified, conn, feed.url, to_iso(started))
-
-
-async def _look_on_home_page(
-    cycle: Cycle, feed: FeedState, record: FeedUpdateRecord, response: ResponseData
-) -> None:
-    """A feed fetched without the token: look for the member's meta tag on the home page.
-
-    Once per cycle, through the same client and limits, the home page's host
-    gate and a body slot. Whatever happens here is logged and nothing more:
-    the feed's own outcome and health are already decided.
-    """
-    token = cycle.tokens.get(feed.url)
-    home = cycle.homes.get(feed.url) or record.site_url
-    if (
-        token is None
-        or home is None
-        or record.outcome not in ("ok", "not_modified", "unchanged")
-        or storage.token_in(response.body or b"", token)
-        or cycle.stopping()
-    ):
-        return
-    try:
-        async with cycle.hosts.enter(home), cycle.slots:
-            page = await fetching.fetch_feed(cycle.client, home, cycle.limits)
-            carries = verification.meta_token_in(page.body or b"", token)
-        if carries:
-            at = to_iso(cycle.clock())
-            await cycle.writer.run(storage.mark_verified, cycle.writer.conn, feed.url, at)
-    except FetchError as exc:
-        log.info("%s: home page %s not checked for its token: %s", feed.url, home, exc)
-    except Exception:  # a bug: keep the traceback, but the feed's result stands
-        log.exception("unexpected error checking the home page of %s", feed.url)
 
 
 async def _update_one(cycle: Cycle, feed: FeedState) -> FeedResult:
