@@ -2,10 +2,11 @@
 
 A warm cycle wrote each feed's 304 in a transaction of its own, through a trip
 to the writer thread: about a quarter of its CPU; a cold cycle's commits of
-one feed each wrote four times the pages a commit of ten does. Batches (update/gates.py)
-write them together; what a cycle reports must still be exactly what it
-saved, a failed batch must fail its feeds and stop the cycle as any failed
-write does, and an abandoned feed's record must not be written.
+one feed each wrote 2.7 times the pages a commit of ten does. Batches
+(update/gates.py) write them together; what a cycle reports must still be
+exactly what it saved, a failed batch must fail its feeds and stop the
+cycle as any failed write does, and an abandoned feed's record must not be
+written.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Verification during a cycle: a member's token in their feed, or on their home page.
 
-A blog registered through the web form is shown once its member proves it
-is theirs (storage.verification); a cycle looks for the token in what it
-fetches anyway, and at most once on the home page.
+A member proves a blog is theirs by publishing the token they were given
+(storage.verification), after which their changes to it apply at once. A
+cycle looks for it in every feed it fetches, and once on the home page of a
+blog whose feed did not carry it.
 """
 
 from __future__ import annotations
