@@ -18,8 +18,9 @@ asks for a cycle within 1.25x of it, so the floor hides no work:
 - sketch and tagging: `sketch.sketch_feed` and `tagging.tag_feed`, as the
   parse workers run them;
 - store: `storage.save_updates` on a fresh Voice database, ten feeds to a
-  transaction as the cycle's writer batches them: posts with their FTS5 index, topic rows, duplicate
-  linking (fingerprint, LSH rows, candidates), feed state and fetch log;
+  transaction as the cycle's writer batches them: posts with their FTS5
+  index, topic rows, duplicate linking (fingerprint, LSH rows, candidates),
+  feed state and fetch log;
   `sqlite_fts` is a bare table with the issue's `posts` columns and an FTS5
   index (printed, for comparison).
 
@@ -39,7 +40,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aggregator import storage
 from aggregator.analysis import sketch, tagging
@@ -54,6 +55,7 @@ from aggregator.update.cycle import STORES
 
 TOPICS = Path(__file__).resolve().parent.parent / "topics.yaml"
 NOW = datetime(2026, 1, 1, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+T = TypeVar("T")
 
 _SCHEMA = """
     CREATE TABLE posts (
@@ -96,12 +98,18 @@ def store_bare(conn: sqlite3.Connection, feeds: list[FeedData]) -> None:
 
     In transactions of as many feeds as the cycle's (STORES[1]).
     """
-    most = STORES[1]
-    for first in range(0, len(feeds), most):
+    numbered = list(enumerate(feeds, 1))
+    for batch in as_cycle_batches(numbered):
         conn.execute("BEGIN IMMEDIATE")
-        for feed_id, data in enumerate(feeds[first : first + most], first + 1):
+        for feed_id, data in batch:
             conn.executemany(_INSERT, [_bare_row(feed_id, e) for e in data.entries])
         conn.execute("COMMIT")
+
+
+def as_cycle_batches(items: list[T]) -> list[list[T]]:
+    """`items` in runs of as many as the cycle writes to a transaction (STORES[1])."""
+    most = STORES[1]
+    return [items[i : i + most] for i in range(0, len(items), most)]
 
 
 def _bare_row(feed_id: int, e: EntryData) -> tuple[object, ...]:
@@ -159,8 +167,7 @@ def store_voice(
             conn, [(t.slug, t.label, t.description) for t in vocabulary.topics]
         )
         todo = records(conn, jobs, feeds)
-        most = STORES[1]
-        batches = [todo[i : i + most] for i in range(0, len(todo), most)]
+        batches = as_cycle_batches(todo)
         store_s, _ = timed(lambda: [storage.save_updates(conn, batch) for batch in batches])
     finally:
         conn.close()

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -55,13 +56,22 @@ async def saving(batches: Batches[str, str], records: list[str]) -> list[object]
     return await asyncio.gather(*(batches.save(r) for r in records), return_exceptions=True)
 
 
+@asynccontextmanager
+async def in_memory(
+    save_many: Recorder, wait: float, most: int
+) -> AsyncIterator[Batches[str, str]]:
+    """Batches on a writer thread of their own (the records never reach its database)."""
+    writer = Writer(sqlite3.connect(":memory:", check_same_thread=False))
+    try:
+        yield Batches(writer, save_many, wait=wait, most=most)
+    finally:
+        writer.close()
+
+
 def run_batches(save_many: Recorder, records: list[str], most: int) -> list[object]:
     async def main() -> list[object]:
-        writer = Writer(sqlite3.connect(":memory:", check_same_thread=False))
-        try:
-            return await saving(Batches(writer, save_many, wait=0.01, most=most), records)
-        finally:
-            writer.close()
+        async with in_memory(save_many, wait=0.01, most=most) as batches:
+            return await saving(batches, records)
 
     return asyncio.run(main())
 
@@ -86,16 +96,12 @@ def test_an_abandoned_record_is_not_written() -> None:
     save_many = Recorder()
 
     async def main() -> list[object]:
-        writer = Writer(sqlite3.connect(":memory:", check_same_thread=False))
-        batches: Batches[str, str] = Batches(writer, save_many, wait=0.05, most=100)
-        try:
+        async with in_memory(save_many, wait=0.05, most=100) as batches:
             kept = asyncio.ensure_future(batches.save("kept"))
             abandoned = asyncio.ensure_future(batches.save("abandoned"))
             await asyncio.sleep(0)  # both waiting
             abandoned.cancel()
             return await asyncio.gather(kept, abandoned, return_exceptions=True)
-        finally:
-            writer.close()
 
     got = asyncio.run(main())
     assert got[0] == "saved kept" and isinstance(got[1], asyncio.CancelledError)
@@ -153,19 +159,16 @@ def test_a_failed_batch_stops_the_cycle_and_its_feeds_stay_unsaved(
     assert rows(db, "SELECT count(*) FROM fetches WHERE id > ?", before)[0][0] == 0
 
 
-def test_a_record_said_to_be_the_last_goes_at_once_with_those_waiting() -> None:
+def test_a_flush_after_the_last_record_writes_it_at_once_with_those_waiting() -> None:
     save_many = Recorder()
 
     async def main() -> list[str]:
-        writer = Writer(sqlite3.connect(":memory:", check_same_thread=False))
-        batches: Batches[str, str] = Batches(writer, save_many, wait=600, most=100)
-        try:
+        async with in_memory(save_many, wait=600, most=100) as batches:
             waiting = [asyncio.ensure_future(batches.save(r)) for r in ("a", "b")]
             await asyncio.sleep(0)  # both waiting for a timer that would take ten minutes
-            last = batches.save("c", now=True)
+            last = batches.put("c")
+            batches.flush()  # the caller knows nothing more is coming
             return await asyncio.wait_for(asyncio.gather(*waiting, last), HANG)
-        finally:
-            writer.close()
 
     assert asyncio.run(main()) == ["saved a", "saved b", "saved c"]
     assert save_many.batches == [["a", "b", "c"]]
@@ -196,10 +199,9 @@ def test_a_cold_cycle_writes_its_posts_in_batches_and_flushes_with_its_last_feed
         )  # fmt: skip
         return storage.updates.save_updates(conn, recs)
 
-    done: list[object] = []
     cold = threading.Thread(
-        target=lambda: done.append(
-            update_feeds(registry_for(*urls), db, clock=lambda: NOW, pool=pool, save_many=counted)
+        target=lambda: update_feeds(
+            registry_for(*urls), db, clock=lambda: NOW, pool=pool, save_many=counted
         ),
         daemon=True,  # a hang is reported below, not waited out at exit
     )

@@ -200,12 +200,13 @@ async def _save(cycle: Cycle, record: FeedUpdateRecord) -> storage.SaveResult:
     starts after it; `_run_cycle` then abandons the fetches in flight.
     """
     try:
-        batches = cycle.batches if record.outcome in BATCHED else None
-        batches = cycle.stores if record.outcome == "ok" else batches
-        _flush_if_last(cycle, but=batches)
+        batches = cycle.batches.get(record.outcome)
         if batches is None:
+            _flush_if_last(cycle)
             return await cycle.writer.run(cycle.save, cycle.writer.conn, record)
-        return await batches.save(record, now=cycle.unchecked.left == 0)
+        written = batches.put(record)
+        _flush_if_last(cycle)
+        return await written
     except StoreError as exc:
         cycle.write_failed.set()
         raise StoreError(
@@ -213,17 +214,16 @@ async def _save(cycle: Cycle, record: FeedUpdateRecord) -> storage.SaveResult:
         ) from exc
 
 
-def _flush_if_last(
-    cycle: Cycle, but: Batches[FeedUpdateRecord, storage.SaveResult] | None = None
-) -> None:
-    """The last feed is ready: write what waits now rather than when a timer says.
-
-    `but` is the batch the last record is about to join, which it flushes.
-    """
+def _flush_if_last(cycle: Cycle) -> None:
+    """The last feed is ready: write what waits now rather than when a timer says."""
     if cycle.unchecked.left == 0:
-        for batches in (cycle.batches, cycle.stores):
-            if batches is not None and batches is not but:
-                batches.flush()
+        for batches in _each(cycle):
+            batches.flush()
+
+
+def _each(cycle: Cycle) -> list[Batches[FeedUpdateRecord, storage.SaveResult]]:
+    """Each of the cycle's Batches once (several outcomes share one), in a fixed order."""
+    return list(dict.fromkeys(cycle.batches.values()))
 
 
 async def _run_cycle(cycle: Cycle, feeds: list[FeedState]) -> list[FeedResult]:
@@ -241,9 +241,8 @@ async def _run_cycle(cycle: Cycle, feeds: list[FeedState]) -> list[FeedResult]:
                 await asyncio.wait(tasks)
         finally:
             watcher.cancel()
-            for batches in (cycle.batches, cycle.stores):
-                if batches is not None:
-                    batches.drop()
+            for batches in _each(cycle):
+                batches.drop()
             cycle.writer.close()
         # Retrieve every task's exception, not just the first: an unretrieved one
         # is logged from Task.__del__ during a later garbage collection, which on
@@ -268,6 +267,16 @@ async def _cancel_on_stop(stop: threading.Event, tasks: list[asyncio.Future[Feed
         await asyncio.sleep(0.2)
     for task in tasks:
         task.cancel()
+
+
+def _batches(
+    writer: Writer, save_many: SaveMany | None
+) -> dict[str, Batches[FeedUpdateRecord, storage.SaveResult]]:
+    """Which outcomes share transactions, and how: 304s by the hundred, posts by ten."""
+    if save_many is None:
+        return {}
+    quiet = Batches(writer, save_many)
+    return {**dict.fromkeys(BATCHED, quiet), "ok": Batches(writer, save_many, *STORES)}
 
 
 def _vocabulary_getter(
@@ -337,8 +346,7 @@ def update_feeds(
             pool=pool,
             writer=writer,
             save=save,
-            batches=Batches(writer, save_many) if save_many is not None else None,
-            stores=None if save_many is None else Batches(writer, save_many, *STORES),
+            batches=_batches(writer, save_many),
             hosts=HostGates(settings.per_host, settings.host_gap_seconds),
             slots=asyncio.Semaphore(settings.concurrency),
             clock=clock,

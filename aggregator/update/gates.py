@@ -124,16 +124,24 @@ class Batches(Generic[R, T]):
         self._timer: asyncio.TimerHandle | None = None
         self._writes: set[asyncio.Future[None]] = set()
 
-    async def save(self, record: R, now: bool = False) -> T:
-        """Write `record` with its batch; `now`: nothing more is coming, so do not wait."""
+    def put(self, record: R) -> asyncio.Future[T]:
+        """Queue `record`; the future is its result once its batch is written.
+
+        Cancelling the future leaves the record out of its batch. The caller
+        may `flush` straight after, when it knows nothing more is coming.
+        """
         loop = asyncio.get_running_loop()
         written: asyncio.Future[T] = loop.create_future()
         self._waiting.append((record, written))
-        if now or len(self._waiting) >= self._most:
+        if len(self._waiting) >= self._most:
             self.flush()
         elif self._timer is None:
             self._timer = loop.call_later(self._wait, self.flush)
-        return await written
+        return written
+
+    async def save(self, record: R) -> T:
+        """Write `record` with its batch."""
+        return await self.put(record)
 
     def flush(self) -> None:
         """Send what is waiting to the writer now."""

@@ -42,8 +42,8 @@ class Cycle:
     pool: VoicePool
     writer: Writer
     save: SaveUpdate  # storage.save_update; a test's may fail on cue, as a full disk does
-    batches: Batches[FeedUpdateRecord, storage.SaveResult] | None  # 304s, unchanged bodies
-    stores: Batches[FeedUpdateRecord, storage.SaveResult] | None  # bodies parsed: posts
+    # outcome -> the batches it is written in (none: a transaction of its own)
+    batches: Mapping[str, Batches[FeedUpdateRecord, storage.SaveResult]]
     hosts: HostGates
     slots: asyncio.Semaphore  # bodies in memory at once: held from fetch to end of parse
     clock: Clock
