@@ -7,6 +7,7 @@ import threading
 import time
 import tracemalloc
 import zlib
+from pathlib import Path
 
 import httpcore
 import httpx
@@ -612,8 +613,9 @@ def test_guard_refuses_when_every_address_is_blocked(monkeypatch):
     )
 
 
-def test_canary_httpx_still_keeps_the_pool_where_we_replace_it():
-    assert hasattr(httpx.AsyncHTTPTransport(), "_pool")
+def test_canary_httpx_still_keeps_nothing_but_the_pool_we_replace():
+    """PoolTransport skips httpx's __init__, which only sets `_pool` in httpx 0.28."""
+    assert set(vars(httpx.AsyncHTTPTransport())) == {"_pool"}
     assert isinstance(GuardedTransport()._pool._network_backend, GuardedBackend)
 
 
@@ -715,6 +717,59 @@ def test_private_hosts_allowed_when_configured(feed_server):
     result = real_fetch(f"http://127.0.0.1:{port}/feed", FetchLimits(allow_private_hosts=True))
     assert (result.status, result.body) == (200, FEED)
     assert feed_server.requests == ["/feed"]
+
+
+TLS_DATA = Path(__file__).parent / "data" / "tls"
+
+
+@pytest.fixture
+def tls_server(feed_server):
+    """feed_server's handler over https, with a certificate no authority signed."""
+    server = FeedServer()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(TLS_DATA / "cert.pem", TLS_DATA / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+@pytest.mark.parametrize("allow_private", [False, True], ids=["guarded", "plain"])
+def test_certificates_are_loaded_at_the_first_https_connection_and_verified(
+    tls_server, feed_server, monkeypatch, allow_private
+):
+    """http needs no TLS context; https builds one, once, and it refuses a self-signed
+    certificate (the guarded variant is told 127.0.0.1 is a public address)."""
+    if not allow_private:
+        _fake_dns(monkeypatch, ["127.0.0.1"])
+        monkeypatch.setattr(guard_module, "blocked_reason", lambda ip: None)
+    limits = FetchLimits(allow_private_hosts=allow_private)
+    tls_port, plain_port = tls_server.server_address[1], feed_server.server_address[1]
+
+    async def go():
+        async with make_client(limits) as client:
+            pool = client.transport._pool
+            plain = await fetch_feed(client, f"http://localhost:{plain_port}/feed", limits)
+            before = pool._ssl_context
+            failures = []
+            for _ in range(2):
+                with pytest.raises(FetchError) as info:
+                    await fetch_feed(client, f"https://localhost:{tls_port}/feed", limits)
+                failures.append((info.value, pool._ssl_context))
+            return plain, before, failures
+
+    plain, before, failures = asyncio.run(go())
+    assert (plain.status, plain.body, before) == (200, FEED, None)
+    (first, context), (second, again) = failures
+    assert first.kind == second.kind == "tls"
+    assert first.message == "secure connection to localhost failed: self-signed certificate"
+    assert isinstance(context, ssl.SSLContext) and again is context
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert tls_server.requests == []
 
 
 class NoNamesLoop(asyncio.SelectorEventLoop):

@@ -23,7 +23,7 @@ from aggregator.fetching.failures import (
     raise_transport_error,
     status_error,
 )
-from aggregator.fetching.guard import POOL_LIMITS, BlockedAddressError, GuardedTransport
+from aggregator.fetching.guard import BlockedAddressError, GuardedTransport, PoolTransport
 from aggregator.models import FetchLimits, ResponseData, Settings
 
 ACCEPT = (
@@ -102,10 +102,7 @@ class Client:
 def make_client(limits: FetchLimits, transport: httpx.AsyncBaseTransport | None = None) -> Client:
     """A client for fetch_feed; pass `transport` (e.g. MockTransport) in tests."""
     if transport is None:
-        if limits.allow_private_hosts:
-            transport = httpx.AsyncHTTPTransport(limits=POOL_LIMITS, trust_env=False)
-        else:
-            transport = GuardedTransport()
+        transport = PoolTransport() if limits.allow_private_hosts else GuardedTransport()
     return Client(transport, limits)
 
 

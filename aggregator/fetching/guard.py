@@ -94,24 +94,53 @@ async def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
     return addresses
 
 
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport with the connection pool swapped for one that uses
-    GuardedBackend; httpx 0.28 has no public way to choose the backend."""
+class LazyTLSPool(httpcore.AsyncConnectionPool):
+    """A connection pool that reads the CA certificates at its first https connection.
+
+    Building a TLS context reads certifi's ~150 certificates: about 20 ms of
+    CPU, which httpx spent twice per cycle here (its transport's context, then
+    this pool's). A cycle of 304s from http blogs needs none; one https
+    connection builds it once, with verification on, and every later one
+    shares it.
+    """
+
+    def create_connection(self, origin: httpcore.Origin) -> httpcore.AsyncConnectionInterface:
+        if origin.scheme == b"https" and self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context(trust_env=False)
+        return super().create_connection(origin)
+
+
+class PoolTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport over a LazyTLSPool; `backend` chooses how to connect.
+
+    httpx's own __init__ is not called: it builds a TLS context for a pool that
+    would be replaced at once, and httpx 0.28's transport keeps nothing but
+    `_pool` (tests/test_fetch.py checks that, so an upgrade that changes it
+    fails there).
+    """
 
     def __init__(
         self,
         limits: httpx.Limits = POOL_LIMITS,
         backend: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
-        super().__init__(limits=limits, trust_env=False)
-        if not isinstance(getattr(self, "_pool", None), httpcore.AsyncConnectionPool):
-            raise RuntimeError("httpx internals changed: AsyncHTTPTransport._pool is gone")
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+        self._pool = LazyTLSPool(
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
             http1=True,
             http2=False,
-            network_backend=GuardedBackend(backend),
+            network_backend=backend,
         )
+
+
+class GuardedTransport(PoolTransport):
+    """The transport whose connections go through GuardedBackend; httpx 0.28
+    has no public way to choose the backend."""
+
+    def __init__(
+        self,
+        limits: httpx.Limits = POOL_LIMITS,
+        backend: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
+        super().__init__(limits, GuardedBackend(backend))
