@@ -236,3 +236,11 @@ class FeedUpdateRecord:
     backfill_keep: int | None = None  # first fetch: all but the newest N are back catalogue
     permanent_redirect: str | None = None  # a 301/308 target seen on this (successful) fetch
     redirect_rule: tuple[int, int] = (3, 2)  # confirm after N sightings over at least D days
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What writing one fetch stored: posts new to the archive and posts edited in place."""
+
+    new_posts: int
+    updated_posts: int

@@ -26,7 +26,6 @@ Malformed headers, ttl or override values are ignored, never raised. All times a
 from __future__ import annotations
 
 import hashlib
-import statistics
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -170,8 +169,17 @@ def posting_interval(recent_posts: tuple[datetime, ...], now: datetime) -> timed
         return None
     silence = (now - times[-1]).total_seconds()
     gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
-    typical = statistics.median(gaps) if gaps else 0.0
+    typical = _median(gaps) if gaps else 0.0
     return timedelta(seconds=max(typical, silence))
+
+
+def _median(values: list[float]) -> float:
+    """statistics.median, without importing statistics (3 ms of every start)."""
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _normal_seconds(inputs: ScheduleInputs) -> float:

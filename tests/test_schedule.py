@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import statistics
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -8,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aggregator import schedule
 from aggregator.schedule import (
     ScheduleInputs,
     freshness_hint,
@@ -426,3 +428,9 @@ def test_next_check_always_within_settings(inputs: ScheduleInputs) -> None:
     delay = when - inputs.now
     assert timedelta(minutes=inputs.min_minutes) <= delay <= timedelta(minutes=inputs.max_minutes)
     assert next_check(inputs) == when  # deterministic
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e9), min_size=1, max_size=40))
+def test_the_median_of_gaps_is_statistics_median(gaps: list[float]) -> None:
+    """schedule keeps its own median so a start need not import statistics."""
+    assert schedule._median(gaps) == statistics.median(gaps)

@@ -10,11 +10,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
 
 from aggregator.cli import COMMANDS, cli
+from aggregator.parsing.pool import ParsePool
+from aggregator.update import update_feeds
+from tests.support.feedserver import FeedServer
+
+from .conftest import registry_for
+from .test_full_disk import write_blogs
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -52,3 +59,51 @@ def test_the_fetch_command_loads_neither_other_commands_nor_httpxs_command_line(
 def test_httpx_works_and_its_command_line_can_still_be_imported_on_purpose() -> None:
     loaded = loaded_after("import aggregator.fetching, httpx\nimport httpx._main")
     assert "httpx._main" in loaded
+
+
+# What a cycle needs only when a feed sends a body to parse and store: the
+# parse workers, the sanitiser, the sketch and tagger, post storage and its
+# linking, the archive-wide maintenance. Each used to load at every start.
+ONLY_FOR_BODIES = {
+    "aggregator.analysis.sketch",
+    "aggregator.analysis.similarity",
+    "aggregator.analysis.tagging",
+    "aggregator.parsing.sanitize",
+    "aggregator.storage.admin",
+    "aggregator.storage.choices",
+    "aggregator.storage.duplicates",
+    "aggregator.storage.posts",
+    "feedparser",
+    "multiprocessing",
+    "nh3",
+    "statistics",
+}
+
+
+def test_the_fetch_command_loads_nothing_only_a_body_needs() -> None:
+    loaded = loaded_after("import aggregator.cli.running")
+    assert not loaded & ONLY_FOR_BODIES
+
+
+WARM_CYCLE = """
+from aggregator.models import FeedSource, Registry, Settings
+from aggregator.update import update_feeds
+settings = Settings(allow_private_hosts=True, host_gap_seconds=0.0)
+feeds = tuple(FeedSource(url=u, region="National") for u in {urls!r})
+result = update_feeds(Registry(settings=settings, feeds=feeds), Path({db!r}), due_only=False)
+assert [f.outcome for f in result.feeds] == ["not_modified"] * len(feeds), result.feeds
+"""
+
+
+def test_a_cycle_of_304s_loads_nothing_only_a_body_needs(
+    server: FeedServer, tmp_path: Path, pool: ParsePool
+) -> None:
+    """In a fresh interpreter, after a whole cycle, not only after importing."""
+    urls = write_blogs(tmp_path / "site", server, 3, posts=2, words=30)
+    db = tmp_path / "voice.db"
+    registry = registry_for(*urls)
+    update_feeds(registry, db, pool=pool)  # cold: stores the posts, keeps the validators
+    cycle = WARM_CYCLE.format(urls=urls, db=str(db))
+    loaded = loaded_after(f"from pathlib import Path\n{cycle}")
+    assert "aggregator.update.cycle" in loaded and "httpx" in loaded
+    assert not loaded & ONLY_FOR_BODIES

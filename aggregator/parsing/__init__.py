@@ -14,3 +14,9 @@ hostile one costs only its own feed.
 
 Nothing is imported here: feedparser loads only when a document is parsed.
 """
+
+# Which rules stored posts were cleaned by (`sanitize`): bump it when a change
+# there must reach posts already stored (update.upkeep re-cleans them once).
+# 2: images only from the feed's own host, bidi controls stripped. It lives
+# here so that every cycle's check of it loads neither nh3 nor the sanitiser.
+SANITIZE_RULES_VERSION = "2"

@@ -25,10 +25,9 @@ from urllib.parse import urljoin, urlsplit
 
 import nh3
 
-# Which rules stored posts were cleaned by: bump it when a change must reach
-# posts already stored (update.upkeep re-cleans them once). 2: images only
-# from the feed's own host, bidi controls stripped.
-RULES_VERSION = "2"
+# Which rules stored posts were cleaned by is SANITIZE_RULES_VERSION, in
+# aggregator/parsing/__init__.py: bump it there when a change here must reach
+# posts already stored.
 
 ALLOWED_SCHEMES = frozenset({"http", "https", "mailto"})
 

@@ -5,6 +5,7 @@
     migrations   applies them with sqlite-utils (its only user)
     keys         columns derived by today's rules, filled after migrating
     connection   connect (WAL, the private file attached, migrate when behind), transactions
+    known        cheap reads before a cycle knows its work: entry hashes, blocks, upkeep
     posts        a fetch's entries: new posts, edits, moved GUIDs, topic rows
     updates      one fetch in one transaction: entries, feed state, fetch log
     duplicates   cross-feed copy links, inside the caller's transaction
@@ -19,8 +20,9 @@
 `schema` is imported by `connection` and `migrations`, never the reverse.
 """
 
+from aggregator.models import SaveResult  # what save_update returns, here for its callers
 from aggregator.storage.connection import connect, transaction, tune_for_batches
-from aggregator.storage.posts import SaveResult, known_entries
+from aggregator.storage.known import known_entries
 from aggregator.storage.updates import save_update, save_updates
 from aggregator.storage.verification import (
     mark_verified,

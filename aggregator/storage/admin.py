@@ -146,12 +146,6 @@ def rebuild_duplicates(
 Content = tuple[str, str | None, str | None, str | None]
 
 
-def upkeep_version(conn: sqlite3.Connection, task: str) -> str | None:
-    """Which version of `task` last ran over the whole archive (private file)."""
-    row = conn.execute("SELECT version FROM private.upkeep WHERE task = ?", [task]).fetchone()
-    return row[0] if row else None
-
-
 def rewrite_content(
     conn: sqlite3.Connection,
     clean: Callable[[Content, str], Content],

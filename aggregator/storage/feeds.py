@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from aggregator.models import FeedSource, FeedState
-from aggregator.storage import choices
 from aggregator.storage.connection import SCHEDULABLE, transaction
 from aggregator.storage.keys import fill_missing_slugs
 from aggregator.storage.verification import copy_verified
@@ -106,21 +105,29 @@ def sync_feeds(conn: sqlite3.Connection, sources: Sequence[FeedSource], now: str
 def _apply_choices(
     conn: sqlite3.Connection, sources: Sequence[FeedSource], before: dict[str, tuple]
 ) -> None:
-    """A new blog, or a changed choice: excerpts cut, a refetch in full, health for a pause."""
+    """A new blog, or a changed choice: excerpts cut, a refetch in full, health for a pause.
+
+    `choices` (excerpting and sketching) is imported only when a choice changed,
+    so a cycle's start-up does not load it.
+    """
     display = [
         s.url
         for s in sources
         if (s.url in before and before[s.url][3] != s.display)
         or (s.url not in before and s.display != "full")
     ]
-    if display:
-        choices.apply_display(conn, display)
     paused = [
         s.url
         for s in sources
         if (s.url in before and bool(before[s.url][4]) != s.paused)
         or (s.url not in before and s.paused)
     ]
+    if not display and not paused:
+        return
+    from aggregator.storage import choices
+
+    if display:
+        choices.apply_display(conn, display)
     if paused:
         choices.apply_pause(conn, paused)
 

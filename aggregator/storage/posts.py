@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from aggregator.analysis import identity, sketch
-from aggregator.models import EntryData
+from aggregator.models import EntryData, SaveResult
 from aggregator.storage.choices import excerpt_entry
 from aggregator.storage.corrections import (
     INSERT_TOPIC,
@@ -21,36 +20,6 @@ from aggregator.storage.corrections import (
 )
 from aggregator.storage.duplicates import entry_probe, link_duplicates, link_new_posts
 from aggregator.storage.takedown import removed_keys
-
-
-@dataclass(frozen=True)
-class SaveResult:
-    new_posts: int
-    updated_posts: int
-
-
-def known_entries(
-    conn: sqlite3.Connection, feed_id: int
-) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
-    """What the parser needs to skip unchanged entries: entry_key -> raw_hash, and the
-    blocks of the document last read (block hash -> entry_key, raw_hash)."""
-    rows = conn.execute("SELECT entry_key, raw_hash FROM posts WHERE feed_id = ?", [feed_id])
-    known = {r[0]: r[1] for r in rows}
-    found = conn.execute("SELECT blocks FROM private.entry_blocks WHERE feed_id = ?", [feed_id])
-    stored = found.fetchone()
-    blocks = {b: (k, r) for b, k, r in json.loads(stored[0])} if stored else {}
-    return known, blocks
-
-
-def save_blocks(
-    conn: sqlite3.Connection, feed_id: int, blocks: Sequence[tuple[str, str, str]]
-) -> None:
-    """Keep the blocks of the document just read, for the next fetch (parsing/blocks.py)."""
-    conn.execute(
-        "INSERT OR REPLACE INTO private.entry_blocks (feed_id, blocks) VALUES (?, ?)",
-        [feed_id, json.dumps(blocks, separators=(",", ":"))],
-    )
-
 
 _UPSERT_POST = """
     INSERT INTO posts (feed_id, entry_key, guid, url, title, author, published, updated,

@@ -11,12 +11,13 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import replace
 
-from aggregator.models import FeedUpdateRecord
+from aggregator.models import FeedUpdateRecord, SaveResult
 from aggregator.storage.connection import transaction
-from aggregator.storage.posts import SaveResult, save_blocks, save_entries
+from aggregator.storage.known import save_blocks
 from aggregator.storage.takedown import REMOVED_EXPLANATION
 
 SUCCEEDED = ("ok", "not_modified", "unchanged")
+NO_POSTS = SaveResult(0, 0)
 
 
 def save_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult:
@@ -41,15 +42,7 @@ def save_updates(
 def _write_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult:
     """One outcome, inside the caller's transaction."""
     rec = _keep_removed(conn, rec)
-    result = save_entries(
-        conn,
-        rec.feed_id,
-        rec.entries,
-        rec.started_at,
-        rec.known_keys,
-        rec.seen_keys,
-        rec.rules_version,
-    )
+    result = _save_posts(conn, rec) if rec.entries else NO_POSTS
     if rec.blocks is not None:
         save_blocks(conn, rec.feed_id, rec.blocks)
     if rec.backfill_keep is not None and result.new_posts:
@@ -60,6 +53,25 @@ def _write_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult
     fetch_id = _log_fetch(conn, rec, result)
     _keep_detail(conn, rec, fetch_id)
     return result
+
+
+def _save_posts(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult:
+    """The fetch's new and changed entries, as posts.
+
+    `posts` (and the analysis and linking it needs) is imported at the first
+    fetch that brings entries, so a cycle of 304s never loads it.
+    """
+    from aggregator.storage.posts import save_entries
+
+    return save_entries(
+        conn,
+        rec.feed_id,
+        rec.entries,
+        rec.started_at,
+        rec.known_keys,
+        rec.seen_keys,
+        rec.rules_version,
+    )
 
 
 def _keep_detail(conn: sqlite3.Connection, rec: FeedUpdateRecord, fetch_id: int) -> None:

@@ -10,14 +10,20 @@ version in the private file; later cycles pay one SELECT.
 from __future__ import annotations
 
 import sqlite3
+from typing import TYPE_CHECKING
 
-from aggregator.parsing import sanitize
-from aggregator.storage import admin
+from aggregator.parsing import SANITIZE_RULES_VERSION
+from aggregator.storage.known import upkeep_version
+
+if TYPE_CHECKING:
+    from aggregator.storage.admin import Content
 
 TASK = "sanitize"
 
 
-def _clean(content: admin.Content, feed_url: str) -> admin.Content:
+def _clean(content: Content, feed_url: str) -> Content:
+    from aggregator.parsing import sanitize  # loaded only when the rules changed
+
     title, author, summary, body = content
     host = sanitize.url_host(feed_url)
     return (
@@ -30,8 +36,10 @@ def _clean(content: admin.Content, feed_url: str) -> admin.Content:
 
 def refresh_stored_content(conn: sqlite3.Connection, now: str) -> int:
     """Re-clean every stored post if the sanitiser's rules changed since the last pass."""
-    if admin.upkeep_version(conn, TASK) == sanitize.RULES_VERSION:
+    if upkeep_version(conn, TASK) == SANITIZE_RULES_VERSION:
         return 0
+    from aggregator.storage import admin  # the archive-wide rewrite: only when rules changed
+
     return admin.rewrite_content(
-        conn, _clean, task=TASK, version=sanitize.RULES_VERSION, now=now
+        conn, _clean, task=TASK, version=SANITIZE_RULES_VERSION, now=now
     )

@@ -10,8 +10,6 @@ usual case: both are made at a cycle's first body), never sent with a job.
 
 from __future__ import annotations
 
-from aggregator.analysis.sketch import sketch_feed
-from aggregator.analysis.tagging import tag_feed
 from aggregator.analysis.vocabulary import Vocabulary
 from aggregator.models import FeedData, ParseJob, Settings
 from aggregator.parsing.pool import ParsePool
@@ -22,9 +20,12 @@ VoicePool = ParsePool[Vocabulary]
 def prepare_feed(job: ParseJob, vocabulary: Vocabulary | None) -> FeedData:
     """Parse the document; sketch every new entry; tag it when there is a vocabulary.
 
-    feedparser is imported here, not at the top: the pool loads it in the
-    parent before forking, and a process that never parses never loads it.
+    feedparser, the sketch and the tagger are imported here, not at the top:
+    the pool loads them in the parent before forking (`preload`), and a
+    process that never parses never loads them.
     """
+    from aggregator.analysis.sketch import sketch_feed
+    from aggregator.analysis.tagging import tag_feed
     from aggregator.parsing.parse import parse_feed
 
     data = sketch_feed(parse_feed(job))
@@ -39,4 +40,5 @@ def make_pool(settings: Settings) -> VoicePool:
         cpu_seconds=settings.parse_cpu_seconds,
         wall_seconds=settings.parse_wall_seconds,
         target=prepare_feed,
+        preload=("aggregator.analysis.sketch", "aggregator.analysis.tagging"),
     )
