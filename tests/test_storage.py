@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ from sqlite_utils.migrations import Migrations
 
 from aggregator import storage
 from aggregator.analysis.identity import canonical_url, content_key
+from aggregator.models import FeedSource
 from aggregator.storage import schema
+from aggregator.storage.feeds import select_feeds, sync_feeds
 
 SCHEMA_SOURCES = sorted(Path(schema.__file__).parent.glob("*.py"))
 
@@ -135,3 +138,29 @@ def test_migrations_use_the_semicolon_splitter_only_inside_a_transaction(
     assert split == [] and not conn.in_transaction
     assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master")} == {"a", "b"}
     conn.close()
+
+
+def test_due_feeds_carry_their_twenty_newest_post_dates_newest_first(tmp_path: Path) -> None:
+    """The schedule's rhythm reads each checked feed's newest posts, whatever order
+    they were stored in, and nothing of a feed that is not checked."""
+    conn = storage.connect(tmp_path / "voice.db")
+    sources = [FeedSource(url=f"https://blog{i}.example/feed", region="National") for i in (1, 2)]
+    sync_feeds(conn, sources, "2026-12-01T00:00:00Z")
+    ids = {url: i for i, url in conn.execute("SELECT id, url FROM feeds")}
+    days = [3, 27, 11, 1, 19, 30, 8, 22, 14, 5, 25, 2, 17, 29, 9, 21, 12, 6, 24, 15, 28, 4, 18]
+    stored = {sources[0].url: days, sources[1].url: [7, 16]}
+    with conn:
+        for url, dates in stored.items():
+            conn.executemany(
+                "INSERT INTO posts (feed_id, entry_key, title, text, published, first_seen_at,"
+                " raw_hash) VALUES (?, ?, 't', 'x', ?, 'x', 'h')",
+                [(ids[url], f"k{d}", f"2026-11-{d:02d}T09:00:00+00:00") for d in dates],
+            )
+    everything = {f.url: f.recent_published for f in select_feeds(conn, "", due_only=False)}
+    only = select_feeds(conn, "", due_only=False, url=sources[1].url)
+    conn.close()
+    expected = sorted(days, reverse=True)[:20]
+    assert [t.day for t in everything[sources[0].url]] == expected
+    assert [t.day for t in everything[sources[1].url]] == [16, 7]
+    assert everything[sources[0].url][0] == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    assert [(f.url, len(f.recent_published)) for f in only] == [(sources[1].url, 2)]
