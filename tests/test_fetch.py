@@ -648,9 +648,8 @@ class FeedServer(http.server.ThreadingHTTPServer):
         return True
 
 
-@pytest.fixture
-def feed_server():
-    server = FeedServer()
+def serving(server):
+    """Run `server` on a thread; stop it when the test is done."""
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     thread.daemon = True
     thread.start()
@@ -658,6 +657,11 @@ def feed_server():
     server.shutdown()
     server.server_close()
     thread.join(5)
+
+
+@pytest.fixture
+def feed_server():
+    yield from serving(FeedServer())
 
 
 def real_fetch(url, limits):
@@ -723,19 +727,13 @@ TLS_DATA = Path(__file__).parent / "data" / "tls"
 
 
 @pytest.fixture
-def tls_server(feed_server):
+def tls_server():
     """feed_server's handler over https, with a certificate no authority signed."""
     server = FeedServer()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(TLS_DATA / "cert.pem", TLS_DATA / "key.pem")
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.daemon = True
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    yield from serving(server)
 
 
 @pytest.mark.parametrize("allow_private", [False, True], ids=["guarded", "plain"])
