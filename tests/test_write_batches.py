@@ -53,7 +53,7 @@ class Recorder:
 
 
 async def saving(batches: Batches[str, str], records: list[str]) -> list[object]:
-    return await asyncio.gather(*(batches.save(r) for r in records), return_exceptions=True)
+    return await asyncio.gather(*(batches.put(r) for r in records), return_exceptions=True)
 
 
 @asynccontextmanager
@@ -97,8 +97,8 @@ def test_an_abandoned_record_is_not_written() -> None:
 
     async def main() -> list[object]:
         async with in_memory(save_many, wait=0.05, most=100) as batches:
-            kept = asyncio.ensure_future(batches.save("kept"))
-            abandoned = asyncio.ensure_future(batches.save("abandoned"))
+            kept = batches.put("kept")
+            abandoned = batches.put("abandoned")
             await asyncio.sleep(0)  # both waiting
             abandoned.cancel()
             return await asyncio.gather(kept, abandoned, return_exceptions=True)
@@ -123,7 +123,7 @@ def test_a_warm_cycle_writes_its_304s_in_a_few_transactions_and_reports_what_it_
 
     def counted(conn: sqlite3.Connection, recs: Sequence) -> list[storage.SaveResult]:
         sizes.append(len(recs))
-        return storage.updates.save_updates(conn, recs)
+        return storage.save_updates(conn, recs)
 
     before = rows(db, "SELECT count(*) FROM fetches")[0][0]
     reported: list[FeedResult] = []
@@ -164,7 +164,7 @@ def test_a_flush_after_the_last_record_writes_it_at_once_with_those_waiting() ->
 
     async def main() -> list[str]:
         async with in_memory(save_many, wait=600, most=100) as batches:
-            waiting = [asyncio.ensure_future(batches.save(r)) for r in ("a", "b")]
+            waiting = [batches.put(r) for r in ("a", "b")]
             await asyncio.sleep(0)  # both waiting for a timer that would take ten minutes
             last = batches.put("c")
             batches.flush()  # the caller knows nothing more is coming
@@ -197,7 +197,7 @@ def test_a_cold_cycle_writes_its_posts_in_batches_and_flushes_with_its_last_feed
             (conn.execute("PRAGMA temp_store").fetchone()[0],
              conn.execute("PRAGMA main.cache_size").fetchone()[0])
         )  # fmt: skip
-        return storage.updates.save_updates(conn, recs)
+        return storage.save_updates(conn, recs)
 
     cold = threading.Thread(
         target=lambda: update_feeds(

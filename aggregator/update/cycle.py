@@ -201,10 +201,10 @@ async def _save(cycle: Cycle, record: FeedUpdateRecord) -> storage.SaveResult:
     """
     try:
         batches = cycle.batches.get(record.outcome)
-        if batches is None:
-            _flush_if_last(cycle)
-            return await cycle.writer.run(cycle.save, cycle.writer.conn, record)
-        written = batches.put(record)
+        if batches is not None:
+            written = batches.put(record)
+        else:
+            written = cycle.writer.run(cycle.save, cycle.writer.conn, record)
         _flush_if_last(cycle)
         return await written
     except StoreError as exc:

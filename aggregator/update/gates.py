@@ -139,10 +139,6 @@ class Batches(Generic[R, T]):
             self._timer = loop.call_later(self._wait, self.flush)
         return written
 
-    async def save(self, record: R) -> T:
-        """Write `record` with its batch."""
-        return await self.put(record)
-
     def flush(self) -> None:
         """Send what is waiting to the writer now."""
         self._cancel_timer()

@@ -16,6 +16,7 @@ from aggregator.errors import FetchError
 from aggregator.models import FeedState, FeedUpdateRecord, ResponseData
 from aggregator.schedule import to_iso
 from aggregator.storage import verification
+from aggregator.storage.updates import SUCCEEDED
 from aggregator.update.state import Cycle
 
 log = logging.getLogger("voice")
@@ -45,7 +46,7 @@ async def look_on_home_page(
     if (
         token is None
         or home is None
-        or record.outcome not in ("ok", "not_modified", "unchanged")
+        or record.outcome not in SUCCEEDED
         or storage.token_in(response.body or b"", token)
         or cycle.stopping()
     ):
