@@ -1,6 +1,6 @@
 """Canaries: upstream behaviour Voice works around, pinned in pyproject.toml.
 
-Each test states what feedparser 6.0.x, nh3 0.3.x or httpx 0.28.x does today
+Each test states what feedparser 6.0.x, nh3 0.3.x, httpx 0.28.x or numpy 2.x does today
 and which workaround depends on it. If an upgrade changes the behaviour, the
 test fails and the workaround must be revisited (or removed).
 """
@@ -8,9 +8,11 @@ test fails and the workaround must be revisited (or removed).
 from __future__ import annotations
 
 import io
+import warnings
 
 import feedparser
 import nh3
+import numpy as np
 import pytest
 
 RSS_BARE_GUID = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
@@ -70,9 +72,19 @@ def test_nh3_refuses_lone_surrogates() -> None:
         nh3.clean("a\ud800b")
 
 
-def test_python_tuple_hash_of_ints_is_what_stored_signatures_assume() -> None:
-    """sketch.shingles hashes runs of word hashes with hash(tuple of ints); stored
-    MinHash signatures and LSH bands depend on it. If a Python upgrade changes the
-    tuple hash, this fails: run `voice dedupe --rebuild` after such an upgrade."""
-    assert hash((1, 2, 3, 4, 5)) == -5659871693760987716
-    assert hash((2**63 - 1, 12345678901234567890, 7)) == 343400357814858772
+def test_numpy_uint64_arithmetic_wraps_as_the_shingle_hash_needs() -> None:
+    """sketch._run_hashes computes CPython's 64-bit tuple hash with numpy uint64
+    arrays, whose multiply, add and shifts wrap modulo 2**64 like C's unsigned
+    arithmetic, with no warning or error. Stored MinHash signatures and LSH
+    bands depend on it: if numpy ever checks or widens, the pinned values in
+    test_similarity.py fail as well."""
+    big = np.array([2**64 - 1, 2**63 + 5], dtype=np.uint64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        product = big * np.uint64(3)
+        total = big + np.uint64(2)
+        rotated = (big << np.uint64(31)) | (big >> np.uint64(33))
+    assert product.dtype == np.uint64
+    assert product.tolist() == [(x * 3) % 2**64 for x in big.tolist()]
+    assert total.tolist() == [(x + 2) % 2**64 for x in big.tolist()]
+    assert rotated.tolist() == [((x << 31) | (x >> 33)) % 2**64 for x in big.tolist()]

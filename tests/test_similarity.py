@@ -13,8 +13,10 @@ import sys
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
+from aggregator.analysis import sketch
 from aggregator.analysis.evidence import evidence_url
 from aggregator.analysis.similarity import (
     MIN_SHINGLES,
@@ -467,6 +469,70 @@ def test_shingles_ignore_case_punctuation_and_quotes() -> None:
     )
     assert len(shingles("Four words only here")) == 1
     assert shingles("  ...  ") == frozenset()
+
+
+def test_shingle_values_are_pinned() -> None:
+    """Stored signatures and LSH bands were made from these values: a change
+    to the word hash or the run hash must come with `voice dedupe --rebuild`."""
+    assert sorted(shingles("Councils share what they learn, openly and often")) == [
+        6079894495638039594,
+        12276945315872836027,
+        14816548678740592618,
+        15823095836754201282,
+    ]
+    assert sketch._runs(["a", "b"], 5) == [3378705804513855469]
+
+
+MASK64 = (1 << 64) - 1
+
+
+def _blake_value(word: str) -> int:
+    return int.from_bytes(sketch._blake8(word), "little")
+
+
+@pytest.mark.parametrize("k", [1, 3, 5, 6])
+def test_run_hashes_are_the_tuple_hash_of_the_word_hashes(k: int) -> None:
+    """The shingles were defined as hash() of each run's tuple of blake2b word
+    values; the numpy version must give exactly those, short texts included."""
+    rng = random.Random(k)
+    for _ in range(300):
+        w = [f"w{rng.randrange(400)}" for _ in range(rng.randrange(0, 40))]
+        values = [_blake_value(x) for x in w]
+        if len(values) < k:
+            expected = [hash(tuple(values)) & MASK64] if values else []
+        else:
+            windows = zip(*(values[i:] for i in range(k)), strict=False)
+            expected = [hash(run) & MASK64 for run in windows]
+        assert sketch._runs(w, k) == expected
+
+
+def _minhash_by_definition(hashes: frozenset[int], num_perm: int) -> tuple[int, ...]:
+    """One shingle at a time, as sketch.minhash was first written."""
+    empty = 1 << 80
+    bins = [empty] * num_perm
+    for x in hashes:
+        y = (x * int(sketch._SCRAMBLE)) & MASK64
+        bins[y % num_perm] = min(bins[y % num_perm], y // num_perm)
+    if all(b == empty for b in bins):
+        return ()
+    out = list(bins)
+    for i in range(num_perm):
+        if out[i] == empty:
+            distance = 1
+            while bins[(i + distance) % num_perm] == empty:
+                distance += 1
+            out[i] = bins[(i + distance) % num_perm] + distance * ((1 << 64) // num_perm)
+    return tuple(out)
+
+
+@pytest.mark.parametrize("num_perm", [1, 7, 64, 128])
+def test_minhash_is_the_per_shingle_minimum(num_perm: int) -> None:
+    rng = random.Random(num_perm)
+    for size in [0, 1, 2, 5, 30, 63, 64, 65, 300, 2000]:
+        hashes = frozenset(rng.getrandbits(64) for _ in range(size))
+        expected = _minhash_by_definition(hashes, num_perm)
+        assert sketch.minhash(hashes, num_perm) == expected
+        assert sketch.minhash(np.fromiter(hashes, dtype=np.uint64), num_perm) == expected
 
 
 def test_signature_is_the_same_in_every_process() -> None:

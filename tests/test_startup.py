@@ -76,6 +76,7 @@ ONLY_FOR_BODIES = {
     "feedparser",
     "multiprocessing",
     "nh3",
+    "numpy",
     "statistics",
 }
 
