@@ -17,6 +17,8 @@ from aggregator.analysis.identity import (
     entry_keys,
     find_moved_entry,
     title_key,
+    words,
+    words_remembered,
 )
 from aggregator.models import EntryData
 
@@ -149,6 +151,20 @@ def test_title_key_ignores_case_spacing_and_punctuation_only() -> None:
     assert title_key("Reflections on LocalGovCamp") == title_key("  reflections on: LocalGovCamp!")
     assert title_key("Weeknotes 12") != title_key("Weeknotes 13")
     assert title_key("Weeknotes 12").startswith("t:")
+
+
+def test_words_are_remembered_only_inside_the_block() -> None:
+    text = "A post's text, split once for its content key and once for its shingles."
+    assert words(text) is not words(text)  # outside: computed afresh each time
+    with words_remembered():
+        first = words(text)
+        assert words(text) is first
+        with words_remembered():  # a nested block shares the outer memory
+            assert words(text) is first
+        assert words(text) is first
+        assert words(text + " More.") == [*first, "more"]
+        assert content_key("t", text) == content_key("t", " ".join(first))
+    assert words(text) is not first and words(text) == first
 
 
 # --- find_moved_entry --------------------------------------------------------

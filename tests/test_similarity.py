@@ -481,6 +481,8 @@ def test_shingle_values_are_pinned() -> None:
         15823095836754201282,
     ]
     assert sketch._runs(["a", "b"], 5) == [3378705804513855469]
+    keys = band_keys(tuple(range(64)))
+    assert (keys[0], keys[20]) == (214451340742329978, 5810927951792404614)
 
 
 MASK64 = (1 << 64) - 1

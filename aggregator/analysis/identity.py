@@ -19,7 +19,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -94,8 +95,33 @@ _WORD_TABLE = _WordTable()
 
 
 def _words(text: str) -> list[str]:
+    memo = _REMEMBERED
+    if memo is not None and (known := memo.get(text)) is not None:
+        return known
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return folded.translate(_WORD_TABLE).split()
+    found = folded.translate(_WORD_TABLE).split()
+    if memo is not None:
+        memo[text] = found
+    return found
+
+
+_REMEMBERED: dict[str, list[str]] | None = None
+
+
+@contextmanager
+def words_remembered() -> Iterator[None]:
+    """Within it, each text's words are computed once (callers never change the list).
+
+    A parse worker splits each post's text into words for its content key and
+    again for its shingles: a tenth of a millisecond a post. The memory is one
+    feed's texts, let go when the block ends.
+    """
+    global _REMEMBERED
+    outer, _REMEMBERED = _REMEMBERED, {} if _REMEMBERED is None else _REMEMBERED
+    try:
+        yield
+    finally:
+        _REMEMBERED = outer
 
 
 def words(text: str) -> list[str]:

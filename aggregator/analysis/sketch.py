@@ -331,21 +331,23 @@ def band_keys(sig: Sequence[int], bands: int = BANDS) -> tuple[int, ...]:
     if sys.byteorder == "big":
         packed.byteswap()
     raw = packed.tobytes()
-    person = b"rows%d" % rows
     width = rows * 8
-    blake2b = hashlib.blake2b
-    return tuple(
-        band << _BAND_SHIFT
-        | int.from_bytes(
-            blake2b(raw[band * width : (band + 1) * width], digest_size=8, person=person).digest(),
-            "big",
-        )
-        >> 6
-        for band in range(bands)
-    )
+    start = _band_hasher(rows)
+    keys = []
+    for band in range(bands):
+        hasher = start.copy()  # a third cheaper than a new personalised blake2b
+        hasher.update(raw[band * width : (band + 1) * width])
+        keys.append(band << _BAND_SHIFT | int.from_bytes(hasher.digest(), "big") >> 6)
+    return tuple(keys)
 
 
 _BAND_SHIFT = 58
+
+
+@cache
+def _band_hasher(rows: int) -> hashlib._Hash:
+    """blake2b personalised for bands of `rows` rows, with nothing hashed yet."""
+    return hashlib.blake2b(digest_size=8, person=b"rows%d" % rows)
 
 
 def title_band(key: str) -> int:

@@ -24,11 +24,13 @@ def prepare_feed(job: ParseJob, vocabulary: Vocabulary | None) -> FeedData:
     the pool loads them in the parent before forking (`preload`), and a
     process that never parses never loads them.
     """
+    from aggregator.analysis.identity import words_remembered
     from aggregator.analysis.sketch import sketch_feed
     from aggregator.analysis.tagging import tag_feed
     from aggregator.parsing.parse import parse_feed
 
-    data = sketch_feed(parse_feed(job))
+    with words_remembered():  # the content keys' words are the shingles' too
+        data = sketch_feed(parse_feed(job))
     return tag_feed(data, vocabulary, job.feed_topics) if vocabulary is not None else data
 
 
