@@ -14,6 +14,7 @@ doing so.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import sys
 from array import array
@@ -21,7 +22,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import cache
 
-import numpy as np
+# Voice does no linear algebra: without this, importing numpy starts an
+# OpenBLAS thread in the process the parse workers are forked from.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 from aggregator.analysis.evidence import evidence_url
 from aggregator.analysis.identity import title_key, words
