@@ -60,7 +60,7 @@ def reference_safe_url(value: str, base_url: str) -> str | None:
 def reference_clean_html(html: str, base_url: str, image_host: str | None = None) -> str:
     """clean_html as it was: nh3's attribute_filter calls safe_url for href, src, cite."""
     html = sanitize.strip_controls_and_bidi(html)
-    if not sanitize._MAYBE_RELATIVE.search(html):
+    if not sanitize._MAYBE_RELATIVE.search(html.lower()):
         cleaned = sanitize._CLEANER.clean(html)
     else:
 
@@ -154,6 +154,24 @@ def test_clean_html_without_the_attribute_filter_gives_the_same_html(
 @pytest.mark.parametrize("html", HOSTILE)
 def test_clean_html_resolves_odd_links_as_the_filter_did(html: str, base: str) -> None:
     assert sanitize.clean_html(html, base) == reference_clean_html(html, base)
+
+
+@pytest.mark.parametrize(
+    ("html", "href"),
+    [
+        ('<A HREF="/rel">x</A>', "https://blog.example/rel"),
+        ('<a href="MA\u0130LTO:x">x</a>', "https://blog.example/2024/post/MA\u0130LTO:x"),
+        ('<a href="http\u017f://x">y</a>', "https://blog.example/2024/post/http\u017f:/x"),
+        ('<a href="HTTPS://x.example/a">x</a>', "HTTPS://x.example/a"),
+    ],
+)
+def test_links_that_only_look_absolute_are_resolved(html: str, href: str) -> None:
+    """A scheme is ASCII: "MA\u0130LTO:" and "http\u017f:" are relative paths, as a
+    browser reads them, so they are resolved against the post, never left to
+    resolve against Voice's own page (case-insensitive matching took them
+    for mailto: and https: before)."""
+    cleaned = sanitize.clean_html(html, "https://blog.example/2024/post/")
+    assert f'href="{href}"' in cleaned
 
 
 def test_generated_markup_cleans_the_same() -> None:
