@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import multiprocessing
 import os
 import select
@@ -245,6 +246,19 @@ def test_a_context_shared_before_the_workers_fork_is_inherited_not_sent() -> Non
         pool.share("v2", CountedContext("sent"))  # the workers exist now: sent, once each
         assert [pool.parse(JOB).title for _ in range(4)] == ["sent"] * 4
         assert 1 <= CountedContext.pickled <= 2
+
+
+def frozen_count(job: ParseJob, context: object = None) -> FeedData:
+    """The worker's count of objects its garbage collector leaves alone, as the title."""
+    return dataclasses.replace(parse_feed(JOB), title=str(gc.get_freeze_count()))
+
+
+def test_workers_collect_garbage_without_touching_what_they_inherit() -> None:
+    before = gc.get_freeze_count()
+    with ParsePool(workers=2, memory_mb=256, wall_seconds=30, target=frozen_count) as pool:
+        assert gc.get_freeze_count() == before  # the parent collects as before
+        inherited = [int(pool.parse(JOB).title) for _ in range(4)]
+    assert all(count > 10_000 for count in inherited), inherited  # modules, classes, ...
 
 
 def held_until_released(job: ParseJob, context: object = None) -> FeedData:
