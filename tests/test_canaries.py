@@ -73,7 +73,7 @@ def test_nh3_refuses_lone_surrogates() -> None:
 
 
 def test_numpy_uint64_arithmetic_wraps_as_the_shingle_hash_needs() -> None:
-    """sketch._run_hashes computes CPython's 64-bit tuple hash with numpy uint64
+    """hashing.run_hashes computes CPython's 64-bit tuple hash with numpy uint64
     arrays, whose multiply, add and shifts wrap modulo 2**64 like C's unsigned
     arithmetic, with no warning or error. Stored MinHash signatures and LSH
     bands depend on it: if numpy ever checks or widens, the pinned values in

@@ -23,7 +23,7 @@ OWNERS = {
     "apscheduler": "aggregator.service",
     "pyarrow": "aggregator.releasing.export",
     "uvloop": "aggregator.update.loop",
-    "numpy": "aggregator.analysis.sketch",
+    "numpy": "aggregator.analysis.hashing",
     "click": "aggregator.cli",
     "rich": "aggregator.cli",
     "datasette": None,  # Voice runs Datasette as a program; only plugins/ import it

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from aggregator.analysis import sketch
+from aggregator.analysis import hashing, sketch
 from aggregator.analysis.evidence import evidence_url
 from aggregator.analysis.similarity import (
     MIN_SHINGLES,
@@ -489,7 +489,7 @@ MASK64 = (1 << 64) - 1
 
 
 def _blake_value(word: str) -> int:
-    return int.from_bytes(sketch._blake8(word), "little")
+    return int.from_bytes(hashing._blake8(word), "little")
 
 
 @pytest.mark.parametrize("k", [1, 3, 5, 6])
@@ -513,7 +513,7 @@ def _minhash_by_definition(hashes: frozenset[int], num_perm: int) -> tuple[int, 
     empty = 1 << 80
     bins = [empty] * num_perm
     for x in hashes:
-        y = (x * int(sketch._SCRAMBLE)) & MASK64
+        y = (x * int(hashing._SCRAMBLE)) & MASK64
         bins[y % num_perm] = min(bins[y % num_perm], y // num_perm)
     if all(b == empty for b in bins):
         return ()

@@ -65,6 +65,7 @@ def test_httpx_works_and_its_command_line_can_still_be_imported_on_purpose() -> 
 # parse workers, the sanitiser, the sketch and tagger, post storage and its
 # linking, the archive-wide maintenance. Each used to load at every start.
 ONLY_FOR_BODIES = {
+    "aggregator.analysis.hashing",
     "aggregator.analysis.sketch",
     "aggregator.analysis.similarity",
     "aggregator.analysis.tagging",

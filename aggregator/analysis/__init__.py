@@ -13,6 +13,8 @@ clock or database; the parse workers and the store call in with plain values.
   rel=canonical).
 - `sketch`: shingles, MinHash signature and LSH band keys, computed per post in
   the parse workers.
+- `hashing`: the shingle hashes and the MinHash arithmetic behind `sketch`, on
+  numpy arrays, giving the values they were first defined to give.
 - `fingerprints`: what deduplication knows about one post (its Fingerprint, built
   by one constructor for the store and the tests) and its index keys.
 - `similarity`: the cross-feed duplicate rules, their thresholds and guards, and

@@ -7,28 +7,22 @@ the parse worker, so the single writer only stores and compares. Signatures
 and band keys depend only on the text and the constants here, never on the
 process (no salted `hash()`, no random state), so `voice dedupe --rebuild`
 and incremental processing find the same candidates. Changing SHINGLE_SIZE,
-NUM_PERM, BANDS or the hash seed changes every key: rebuild `post_lsh` after
+NUM_PERM, BANDS or `hashing`'s seed changes every key: rebuild `post_lsh` after
 doing so.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import sys
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import cache
 
-# Voice does no linear algebra: without this, importing numpy starts an
-# OpenBLAS thread in the process the parse workers are forked from.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-import numpy as np  # noqa: E402
-
 from aggregator.analysis.evidence import evidence_url
+from aggregator.analysis.hashing import Hashes, distinct, minhash, run_hashes, word_lanes
 from aggregator.analysis.identity import title_key, words
 from aggregator.analysis.titles import title_stem, title_unlabelled
 from aggregator.models import FeedData
@@ -38,7 +32,6 @@ from aggregator.models import FeedData
 SHINGLE_SIZE = 5  # words: long enough that shared stock phrases rarely make a shingle
 NUM_PERM = 64  # standard error of estimated_jaccard is sqrt(J(1-J)/64): 0.06 at 0.6
 BANDS = 21  # of 3 rows each (63 of the 64 values); see band_keys for the S-curve
-_SEED = b"voice-minhash-v1"  # the (a, b) parameters derive from it; never change silently
 
 # Texts with fewer shingles than this get no signature and no shingles to
 # compare: in a 30-word note, one shared sentence is most of the text. Exact
@@ -77,7 +70,7 @@ def shingles(text: str, k: int = SHINGLE_SIZE) -> frozenset[int]:
     share a vocabulary, do not look alike. A text shorter than `k` words is
     one shingle. Each word is hashed once (blake2b, cached: blog words repeat)
     and a run's hash is CPython's 64-bit tuple hash of its words' hashes,
-    computed for all runs at once with numpy (`_run_hashes`): several times
+    computed for all runs at once with numpy (`hashing.run_hashes`): several times
     faster than hashing each run's text, and the same in every process.
     """
     return frozenset(_runs(words(text), k))
@@ -85,62 +78,7 @@ def shingles(text: str, k: int = SHINGLE_SIZE) -> frozenset[int]:
 
 def _runs(w: list[str], k: int) -> list[int]:
     """The shingles of a word list, in the order they occur (`shingles`)."""
-    return _run_hashes(_lanes(w), k).tolist()
-
-
-def _lanes(w: list[str]) -> np.ndarray:
-    """Each word's hash as Python's hash() of it sees it: the blake2b value modulo 2**61 - 1.
-
-    hash(n) of an int n >= 0 is n % (2**61 - 1), so a tuple of these hashes
-    to what the tuple of the blake2b values did: the stored shingles are
-    unchanged, and the modulo is done once a word, in the cache.
-    """
-    return np.fromiter(map(_WORD_LANES.__getitem__, w), dtype=np.uint64, count=len(w))
-
-
-class _LaneCache(dict[str, int]):
-    """word -> lane, filled on first sight: blog words repeat, and lookups beat blake2b."""
-
-    def __missing__(self, word: str) -> int:
-        if len(self) >= 500_000:  # bounded: a hostile feed cannot grow it forever
-            self.clear()
-        lane = self[word] = int.from_bytes(_blake8(word), "little") % _LANE_MODULUS
-        return lane
-
-
-_LANE_MODULUS = (1 << 61) - 1
-_WORD_LANES = _LaneCache()
-
-
-# CPython's hash of a tuple (Objects/tupleobject.c, xxHash's round), 64-bit.
-# The shingles were first computed as hash(tuple of word hashes); this is that
-# function on whole arrays at once, about four times quicker than hashing each
-# run's tuple, and no longer tied to the interpreter: tests check it equals
-# hash() of the tuples on this Python, and pin a few values.
-_XXPRIME_1 = np.uint64(11400714785074694791)
-_XXPRIME_2 = np.uint64(14029467366897019727)
-_XXPRIME_5 = np.uint64(2870177450012600261)
-_ROTATE_LEFT, _ROTATE_RIGHT = np.uint64(31), np.uint64(33)
-
-
-def _run_hashes(lanes: np.ndarray, k: int) -> np.ndarray:
-    """The tuple hash of every run of `k` lanes (of all of them when fewer), as uint64."""
-    size = min(k, len(lanes))
-    if not size:
-        return lanes
-    n = len(lanes) - size + 1
-    acc = np.full(n, _XXPRIME_5, dtype=np.uint64)
-    step = lanes * _XXPRIME_2  # uint64 arithmetic wraps modulo 2**64, as C's does
-    for i in range(size):
-        acc += step[i : i + n]
-        acc = (acc << _ROTATE_LEFT) | (acc >> _ROTATE_RIGHT)
-        acc *= _XXPRIME_1
-    acc += np.uint64(size ^ (int(_XXPRIME_5) ^ 3527539))
-    acc[acc == _ALL_ONES] = 1546275796  # CPython's stand-in for a hash of -1
-    return acc
-
-
-_ALL_ONES = np.uint64((1 << 64) - 1)
+    return run_hashes(word_lanes(w), k).tolist()
 
 
 def post_shingles(text: str) -> frozenset[int]:
@@ -164,24 +102,16 @@ def post_sequence(text: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
     return ((), ()) if kept is None else (tuple(kept[1].tolist()), tuple(kept[0]))
 
 
-def _compared(text: str) -> tuple[list[str], np.ndarray] | None:
+def _compared(text: str) -> tuple[list[str], Hashes] | None:
     """The words of the text `post_shingles` compares and their shingles, or None if too few."""
     start = _tail_start(text)
     kept = text if start is None else text[:start]
     w = words(kept)
-    runs = _run_hashes(_lanes(w), SHINGLE_SIZE)
-    distinct = _distinct(runs)
-    if distinct >= MIN_SHINGLES or (distinct >= MIN_TEASER_SHINGLES and len(kept) < len(text)):
+    runs = run_hashes(word_lanes(w), SHINGLE_SIZE)
+    different = distinct(runs)
+    if different >= MIN_SHINGLES or (different >= MIN_TEASER_SHINGLES and len(kept) < len(text)):
         return w, runs
     return None
-
-
-def _distinct(values: np.ndarray) -> int:
-    """How many different values: sort and count the steps, several times quicker than np.unique."""
-    if len(values) < 2:
-        return len(values)
-    ordered = np.sort(values)
-    return 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
 
 
 def is_cut(text: str) -> bool:
@@ -217,26 +147,6 @@ def _tail_start(text: str) -> int | None:
     return None if match is None else match.start()
 
 
-def _blake8(run: str) -> bytes:
-    return hashlib.blake2b(run.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-
-
-@cache
-def _hash_params(num_perm: int) -> tuple[tuple[int, int], ...]:
-    """(a, b) for each of the `num_perm` hash functions, derived from _SEED alone."""
-    params = []
-    for i in range(num_perm):
-        digest = hashlib.blake2b(_SEED + i.to_bytes(4, "little"), digest_size=32).digest()
-        a = int.from_bytes(digest[:16], "little") | 1
-        b = int.from_bytes(digest[16:], "little")
-        params.append((a, b))
-    return tuple(params)
-
-
-_LANE = 24  # bytes per shingle: a 64-bit x times a 128-bit a, plus b, stays below 2**192
-_ONE_LANE = (1).to_bytes(_LANE, "little")
-
-
 def signature(text: str, num_perm: int = NUM_PERM) -> tuple[int, ...]:
     """MinHash signature of a post's `post_shingles`; () when it has too few to compare.
 
@@ -246,50 +156,6 @@ def signature(text: str, num_perm: int = NUM_PERM) -> tuple[int, ...]:
     """
     kept = _compared(text)
     return () if kept is None else minhash(kept[1], num_perm)
-
-
-def minhash(hashes: Iterable[int] | np.ndarray, num_perm: int) -> tuple[int, ...]:
-    """One-permutation MinHash with densification, from the shingles' own hashes.
-
-    Each shingle's 64-bit hash (already a blake2b digest, so uniform) is
-    scrambled once with a fixed odd multiplier; its value modulo `num_perm`
-    picks a bin and the rest competes for that bin's minimum. An empty bin
-    (few shingles) borrows the value of the next filled bin to its right,
-    shifted by the distance, so two texts agree on it only when they agree on
-    the bin it borrowed from (rotation densification). This estimates Jaccard
-    as well as `num_perm` separate hash functions do, at one multiply per
-    shingle instead of `num_perm`. A shingle given twice counts once.
-    """
-    if not isinstance(hashes, np.ndarray):
-        hashes = np.fromiter(hashes, dtype=np.uint64)
-    if not len(hashes):
-        return ()
-    scrambled = hashes * _SCRAMBLE  # wraps modulo 2**64
-    slots = (scrambled % np.uint64(num_perm)).astype(np.intp)
-    least = np.full(num_perm, _ALL_ONES)
-    np.minimum.at(least, slots, scrambled // np.uint64(num_perm))
-    filled = np.zeros(num_perm, dtype=bool)
-    filled[slots] = True
-    if filled.all():
-        return tuple(least.tolist())
-    bins = least.tolist()
-    for i in np.flatnonzero(~filled).tolist():
-        bins[i] = _EMPTY
-    for i in range(num_perm):
-        if bins[i] != _EMPTY:
-            continue
-        distance = 1
-        while bins[(i + distance) % num_perm] == _EMPTY:
-            distance += 1
-        # real values are below 2**64 / num_perm; a borrowed one sits in the
-        # band above for its distance, so it still fits 64 bits
-        bins[i] = bins[(i + distance) % num_perm] + distance * (_BORROW // num_perm)
-    return tuple(bins)
-
-
-_SCRAMBLE = np.uint64(int.from_bytes(hashlib.blake2b(_SEED, digest_size=8).digest(), "little") | 1)
-_EMPTY = 1 << 80
-_BORROW = 1 << 64
 
 
 def estimated_jaccard(a: Sequence[int], b: Sequence[int]) -> float:
