@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 from numpy.typing import NDArray  # noqa: E402
 
 Hashes = NDArray[np.uint64]  # 64-bit hashes, one a word or a shingle
-_SEED = b"voice-minhash-v1"  # the scramble derives from it; never change silently
+SEED = b"voice-minhash-v1"  # the scramble derives from it; never change silently
 
 
 def word_lanes(w: list[str]) -> Hashes:
@@ -131,6 +131,6 @@ def minhash(hashes: Iterable[int] | Hashes, num_perm: int) -> tuple[int, ...]:
     return tuple(bins)
 
 
-_SCRAMBLE = np.uint64(int.from_bytes(hashlib.blake2b(_SEED, digest_size=8).digest(), "little") | 1)
+_SCRAMBLE = np.uint64(int.from_bytes(hashlib.blake2b(SEED, digest_size=8).digest(), "little") | 1)
 _EMPTY = 1 << 80
 _BORROW = 1 << 64

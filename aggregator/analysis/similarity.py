@@ -370,12 +370,12 @@ def rules_version() -> str:
     parameter can never keep an old name."""
     import hashlib
 
-    from aggregator.analysis import framing, sketch
+    from aggregator.analysis import framing, hashing, sketch
 
     def numbers(names: dict[str, object]) -> list[object]:
         return [v for k, v in sorted(names.items()) if k.isupper() and type(v) in (int, float)]
 
-    parameters = [RULES_CODE, sketch.SHINGLE_SIZE, sketch.NUM_PERM, sketch.BANDS, sketch._SEED]
+    parameters = [RULES_CODE, sketch.SHINGLE_SIZE, sketch.NUM_PERM, sketch.BANDS, hashing.SEED]
     parameters += [sketch.MIN_SHINGLES, sketch.MIN_TEASER_SHINGLES]
     parameters += numbers(vars(framing)) + numbers(globals())
     return "dedupe-" + hashlib.sha256(repr(parameters).encode()).hexdigest()[:12]
