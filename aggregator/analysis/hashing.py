@@ -88,8 +88,9 @@ def distinct(values: Hashes) -> int:
     return 1 + int(np.count_nonzero(ordered[1:] != ordered[:-1]))
 
 
-def _blake8(run: str) -> bytes:
-    return hashlib.blake2b(run.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+def _blake8(word: str) -> bytes:
+    """A word's 8-byte blake2b digest: what its lane is made from (`_LaneCache`)."""
+    return hashlib.blake2b(word.encode("utf-8", "surrogatepass"), digest_size=8).digest()
 
 
 def minhash(hashes: Iterable[int] | Hashes, num_perm: int) -> tuple[int, ...]:
