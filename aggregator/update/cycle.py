@@ -179,6 +179,8 @@ async def _update_one(cycle: Cycle, feed: FeedState) -> FeedResult:
     if record is None:
         _flush_if_last(cycle)
         result = FeedResult(feed.url, "skipped")
+        if cycle.write_failed.is_set():
+            return result  # the cycle is failing: report nothing it did not save
     else:
         saved = await _save(cycle, record)
         result = FeedResult(
