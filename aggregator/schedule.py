@@ -26,11 +26,14 @@ Malformed headers, ttl or override values are ignored, never raised. All times a
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
+# What to_iso writes, digit for digit: read by fromisoformat, not strptime.
+_WRITTEN = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", re.ASCII)
 
 OUTCOMES = frozenset({"ok", "not_modified", "unchanged", "error", "gone"})
 # About this many checks per typical gap between posts: a daily poster is checked
@@ -49,6 +52,17 @@ def to_iso(moment: datetime) -> str:
 
 
 def from_iso(text: str) -> datetime:
+    """to_iso's text back as an aware UTC time; anything else as strptime reads ISO.
+
+    The cycle reads every new post's date once to schedule its feed, and
+    strptime costs ten times what fromisoformat does on the text to_iso
+    writes; other text keeps strptime's leniency and its errors.
+    """
+    if _WRITTEN.fullmatch(text):
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            pass  # 2026-02-30, 24:00:00: strptime says why
     return datetime.strptime(text, ISO).replace(tzinfo=UTC)
 
 

@@ -53,6 +53,54 @@ def test_iso_round_trip_is_utc() -> None:
     assert to_iso(NOW) == "2026-11-23T12:00:00Z"
 
 
+def _by_strptime(text: str) -> datetime | str:
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return "ValueError"
+
+
+def _by_from_iso(text: str) -> datetime | str:
+    try:
+        return from_iso(text)
+    except ValueError:
+        return "ValueError"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-23T12:00:00Z",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "2024-02-29T00:00:00Z",
+        "2026-02-29T00:00:00Z",  # no such day
+        "2026-02-30T00:00:00Z",
+        "2026-11-23T24:00:00Z",
+        "2026-11-23T23:59:60Z",
+        "2026-1-2T3:04:05Z",  # strptime's leniency is kept
+        "2026-11-23T12:00:00",
+        "2026-11-23T12:00:00+00:00",
+        "2026-11-23 12:00:00Z",
+        "2026-W47-1T12:00:Z",
+        "\uff12026-11-23T12:00:00Z",  # a full-width digit
+        "",
+    ],
+)
+def test_from_iso_reads_as_strptime_did(text: str) -> None:
+    """The fast path for to_iso's own text changes no answer and no refusal."""
+    assert _by_from_iso(text) == _by_strptime(text)
+    if isinstance(_by_from_iso(text), datetime):
+        assert _by_from_iso(text).tzinfo is UTC
+
+
+@given(st.datetimes(min_value=datetime(1000, 1, 1), timezones=st.just(UTC)))
+def test_from_iso_reads_to_iso_back(moment: datetime) -> None:
+    """From year 1000: strftime writes earlier years with fewer than four digits."""
+    written = to_iso(moment)
+    assert from_iso(written) == moment.replace(microsecond=0) == _by_strptime(written)
+
+
 # --- next_check: one case per rule ----------------------------------------------------------
 
 
