@@ -8,6 +8,7 @@ command line (rich, pygments) is never imported.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,19 @@ def test_the_fetch_command_loads_neither_other_commands_nor_httpxs_command_line(
     assert not loaded & others
     assert not {m for m in loaded if m.split(".")[0] in ("rich", "pygments")}
     assert "httpx._main" not in loaded
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["import aggregator.analysis.hashing", "import aggregator.storage.migrations"],
+)
+def test_importing_numpy_starts_no_thread(code: str) -> None:
+    """OpenBLAS's threads would spin beside the cycle's start-up, and be forked from."""
+    script = f"import os\n{code}\nimport numpy\nprint(len(os.listdir('/proc/self/task')))"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1"]
 
 
 def test_httpx_works_and_its_command_line_can_still_be_imported_on_purpose() -> None:

@@ -11,15 +11,10 @@ post at once; tests compare it with both definitions and pin values.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable
 
-# Voice does no linear algebra: without this, importing numpy starts an
-# OpenBLAS thread in the process the parse workers are forked from.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-import numpy as np  # noqa: E402
-from numpy.typing import NDArray  # noqa: E402
+import numpy as np  # one thread only: see aggregator/__init__.py
+from numpy.typing import NDArray
 
 Hashes = NDArray[np.uint64]  # 64-bit hashes, one a word or a shingle
 SEED = b"voice-minhash-v1"  # the scramble derives from it; never change silently
