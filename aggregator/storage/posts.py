@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aggregator.analysis import identity, sketch
 from aggregator.models import EntryData, SaveResult
@@ -24,11 +25,11 @@ from aggregator.storage.takedown import removed_keys
 _UPSERT_POST = """
     INSERT INTO posts (feed_id, entry_key, guid, url, title, author, published, updated,
         first_seen_at, summary_html, content_html, text, region, organisation, categories,
-        topics, raw_hash, url_key, content_key, evidence_key, minhash, public_key)
+        topics, raw_hash, url_key, content_key, evidence_key, minhash, public_key, is_backfill)
     VALUES (:feed_id, :entry_key, :guid, :url, :title, :author, coalesce(:published, :now),
         coalesce(:updated, :published, :now), :now, :summary_html, :content_html, :text,
         :region, :organisation, :categories, :topics, :raw_hash, :url_key, :content_key,
-        :evidence_key, :minhash, :public_key)
+        :evidence_key, :minhash, :public_key, :is_backfill)
     ON CONFLICT (feed_id, entry_key) DO UPDATE SET
         guid = excluded.guid, url = excluded.url, title = excluded.title,
         author = excluded.author, published = coalesce(:published, posts.published),
@@ -62,6 +63,7 @@ def save_entries(
     known_keys: frozenset[str],
     seen_keys: frozenset[str] = frozenset(),
     rules_version: str | None = None,
+    backfill_keep: int | None = None,
 ) -> SaveResult:
     """Insert new entries, update changed ones in place, and recognise moved ones.
 
@@ -71,6 +73,9 @@ def save_entries(
     platform): if identity.find_moved_entry recognises it, that row takes the new
     key instead of a second copy being stored. A blog showing excerpts only has
     each entry cut to its excerpt first (choices.excerpt_entry).
+
+    `backfill_keep` is given on a blog's first fetch: all its posts but the
+    newest that many are its back catalogue (`posts.is_backfill`).
     """
     if not entries:
         return SaveResult(0, 0)
@@ -114,6 +119,7 @@ def save_entries(
             "minhash": sketch.pack(e.minhash) if e.minhash else None,
             # given once: an update or a move keeps the key the post was first stored with
             "public_key": identity.public_key(keys.url_key, feed["url"], e.entry_key),
+            "is_backfill": 0,
         }
         moved = None
         if known_keys and e.entry_key not in known_keys:
@@ -129,16 +135,58 @@ def save_entries(
     # Ids are first-seen order, which the river follows: within one fetch the
     # oldest post gets the lowest id (feeds list newest first; undated ones count as oldest).
     upserts = sorted(reversed(upserts), key=lambda v: v["published"] or "")
+    marked = backfill_keep is not None and _first_posts(conn, feed_id, upserts, moves)
+    if marked:
+        for v, flag in zip(upserts, backfill_flags(upserts, now, backfill_keep), strict=True):
+            v["is_backfill"] = flag
     conn.executemany(_UPSERT_POST, upserts)
     conn.executemany(_MOVE_POST, moves)
     new_ids = _save_topics(conn, feed_id, found, rules_version or "feeds.yaml")
     new = [v["entry_key"] for v in upserts if v["entry_key"] not in known_keys]
+    if backfill_keep is not None and new and not marked:
+        mark_backfill(conn, feed_id, backfill_keep)
     if len(set(new)) == len(new):
         link_new_posts(conn, [entry_probe(new_ids[k], *made[k]) for k in new])
     else:  # one key twice in a call (never from parse_feed): the row holds the last write
         link_duplicates(conn, [new_ids[k] for k in new])
     updated = sum(1 for v in upserts if v["entry_key"] in known_keys) + len(moves)
     return SaveResult(len(entries) - updated, updated)
+
+
+def _first_posts(
+    conn: sqlite3.Connection, feed_id: int, upserts: list[dict[str, Any]], moves: list[object]
+) -> bool:
+    """Whether `upserts` will be all the feed's posts, one row each: then the back
+    catalogue can be marked as the rows go in, not rewritten after."""
+    if moves or len({v["entry_key"] for v in upserts}) != len(upserts):
+        return False
+    found = conn.execute("SELECT 1 FROM posts WHERE feed_id = ? LIMIT 1", [feed_id])
+    return found.fetchone() is None
+
+
+def backfill_flags(upserts: Sequence[Mapping[str, Any]], now: str, keep: int) -> list[int]:
+    """is_backfill for rows inserted in this order into a feed with no posts: what
+    mark_backfill's ORDER BY gives, newest stored date first, then the lower id
+    (the earlier row), with an undated row stored as dated `now`."""
+    dates = [now if v["published"] is None else v["published"] for v in upserts]
+    newest = sorted(range(len(dates)), key=lambda i: (dates[i], -i), reverse=True)
+    flags = [1] * len(dates)
+    for i in newest[:keep]:
+        flags[i] = 0
+    return flags
+
+
+def mark_backfill(conn: sqlite3.Connection, feed_id: int, keep: int) -> None:
+    """A blog's back catalogue: all its posts but the newest `keep` (first fetch only)."""
+    conn.execute(
+        """
+        UPDATE posts SET is_backfill = 1
+        WHERE feed_id = :feed_id AND id NOT IN (
+            SELECT id FROM posts WHERE feed_id = :feed_id
+            ORDER BY published DESC, id LIMIT :keep)
+        """,
+        {"feed_id": feed_id, "keep": keep},
+    )
 
 
 def _found_topics(

@@ -45,8 +45,6 @@ def _write_update(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult
     result = _save_posts(conn, rec) if rec.entries else NO_POSTS
     if rec.blocks is not None:
         save_blocks(conn, rec.feed_id, rec.blocks)
-    if rec.backfill_keep is not None and result.new_posts:
-        _mark_backfill(conn, rec.feed_id, rec.backfill_keep)
     if rec.outcome in SUCCEEDED:
         _track_redirect(conn, rec)
     _write_feed_state(conn, rec)
@@ -71,6 +69,7 @@ def _save_posts(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> SaveResult:
         rec.known_keys,
         rec.seen_keys,
         rec.rules_version,
+        rec.backfill_keep,
     )
 
 
@@ -235,17 +234,4 @@ def _track_redirect(conn: sqlite3.Connection, rec: FeedUpdateRecord) -> None:
     conn.execute(
         "UPDATE feeds SET pending_redirect = ? WHERE id = ?",
         [rec.permanent_redirect, rec.feed_id],
-    )
-
-
-def _mark_backfill(conn: sqlite3.Connection, feed_id: int, keep: int) -> None:
-    """A blog's back catalogue: all its posts but the newest `keep` (first fetch only)."""
-    conn.execute(
-        """
-        UPDATE posts SET is_backfill = 1
-        WHERE feed_id = :feed_id AND id NOT IN (
-            SELECT id FROM posts WHERE feed_id = :feed_id
-            ORDER BY published DESC, id LIMIT :keep)
-        """,
-        {"feed_id": feed_id, "keep": keep},
     )
