@@ -386,3 +386,65 @@ def test_importing_parse_leaves_the_standard_library_sax_parser_alone() -> None:
     parser = xml.sax.make_parser()
     parser.reset()
     assert parser._parser.buffer_text is False
+
+
+def test_canary_feedparser_copies_content_parameters_through_voice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """feedparser 6.0's element handlers (feedparser.mixin) deep-copy each text
+    element's content parameters with `copy.deepcopy`; parse.py gives that module
+    a cheaper copy of them. If an upgrade copies them some other way, this fails
+    and the shortcut, now doing nothing, should go."""
+    import feedparser.mixin
+
+    from aggregator.parsing import parse
+
+    assert feedparser.mixin.copy.deepcopy is parse._copy_content_params
+    copied: list[object] = []
+
+    def spy(params: object, memo: object = None) -> object:
+        copied.append(dict(params))  # type: ignore[call-overload]  # feedparser clears it after
+        return parse._copy_content_params(params)
+
+    monkeypatch.setattr(feedparser.mixin.copy, "deepcopy", spy)
+    parse_feed(job_for("rss2.xml"))
+    assert copied and all(isinstance(p, dict) and "type" in p for p in copied)
+
+
+SHARED_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feedparser"
+
+
+def feedparser_reading(path: Path) -> str:
+    """feedparser's whole result for a document, as comparable text."""
+    import feedparser
+
+    result = feedparser.parse(path.read_bytes(), sanitize_html=False, resolve_relative_uris=False)
+    return json.dumps(result, default=repr, sort_keys=True)
+
+
+def assert_copies_change_no_reading(paths: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    import copy
+
+    import feedparser.mixin
+
+    cheap = [feedparser_reading(path) for path in paths]
+    monkeypatch.setattr(feedparser.mixin, "copy", copy)
+    deep = [feedparser_reading(path) for path in paths]
+    changed = [str(p) for p, a, b in zip(paths, cheap, deep, strict=True) if a != b]
+    assert not changed
+
+
+def test_the_cheap_copy_of_content_parameters_changes_no_reading(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    paths = sorted(p for p in DATA.iterdir() if p.suffix in {".xml", ".rdf"})
+    assert len(paths) > 10
+    assert_copies_change_no_reading(paths, monkeypatch)
+
+
+@pytest.mark.skipif(not SHARED_CORPUS.is_dir(), reason=f"no feedparser corpus at {SHARED_CORPUS}")
+def test_the_cheap_copy_changes_no_reading_of_feedparsers_own_corpus(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    paths = sorted(p for p in SHARED_CORPUS.rglob("*.xml"))
+    assert_copies_change_no_reading(paths, monkeypatch)
