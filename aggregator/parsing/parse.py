@@ -79,7 +79,7 @@ def _copy_content_params(params: Any, memo: dict[int, Any] | None = None) -> Any
 
     For every text element feedparser deep-copies the element's parameters
     (type, language, base, base64: strings and a flag) into the result: about
-    a tenth of its time on blog feeds. A dict holding only atomic values is
+    a twentieth of its time on blog feeds. A dict holding only atomic values is
     copied exactly by setting its items into a new one, as deepcopy itself
     rebuilds a dict subclass; anything else goes to deepcopy.
     """
