@@ -56,7 +56,8 @@ def feed_db() -> Iterator[tuple[sqlite3.Connection, int]]:
 
 
 def marked(conn: sqlite3.Connection, feed_id: int) -> set[int]:
-    return {r[0] for r in conn.execute("SELECT id FROM posts WHERE is_backfill = 1")}
+    found = conn.execute("SELECT id FROM posts WHERE feed_id = ? AND is_backfill = 1", [feed_id])
+    return {r[0] for r in found}
 
 
 def by_the_query(conn: sqlite3.Connection, feed_id: int, keep: int) -> set[int]:

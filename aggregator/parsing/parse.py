@@ -95,9 +95,9 @@ def _copy_content_params_cheaply() -> None:
     """Give feedparser's element handlers (feedparser.mixin) `_copy_content_params` as
     their `copy.deepcopy`, leaving the copy module as it ships for everything else.
     tests/test_parse.py has a canary and compares whole parses both ways."""
-    feedparser.mixin.copy = types.SimpleNamespace(
-        **{**{name: getattr(copy, name) for name in copy.__all__}, "deepcopy": _copy_content_params}
-    )
+    shown = types.SimpleNamespace(**{name: getattr(copy, name) for name in copy.__all__})
+    shown.deepcopy = _copy_content_params
+    feedparser.mixin.copy = shown
 
 
 _copy_content_params_cheaply()

@@ -144,7 +144,7 @@ def save_entries(
     new_ids = _save_topics(conn, feed_id, found, rules_version or "feeds.yaml")
     new = [v["entry_key"] for v in upserts if v["entry_key"] not in known_keys]
     if backfill_keep is not None and new and not marked:
-        mark_backfill(conn, feed_id, backfill_keep)
+        _mark_backfill(conn, feed_id, backfill_keep)
     if len(set(new)) == len(new):
         link_new_posts(conn, [entry_probe(new_ids[k], *made[k]) for k in new])
     else:  # one key twice in a call (never from parse_feed): the row holds the last write
@@ -166,7 +166,7 @@ def _first_posts(
 
 def backfill_flags(upserts: Sequence[Mapping[str, Any]], now: str, keep: int) -> list[int]:
     """is_backfill for rows inserted in this order into a feed with no posts: what
-    mark_backfill's ORDER BY gives, newest stored date first, then the lower id
+    _mark_backfill's ORDER BY gives, newest stored date first, then the lower id
     (the earlier row), with an undated row stored as dated `now`."""
     dates = [now if v["published"] is None else v["published"] for v in upserts]
     newest = sorted(range(len(dates)), key=lambda i: (dates[i], -i), reverse=True)
@@ -176,7 +176,7 @@ def backfill_flags(upserts: Sequence[Mapping[str, Any]], now: str, keep: int) ->
     return flags
 
 
-def mark_backfill(conn: sqlite3.Connection, feed_id: int, keep: int) -> None:
+def _mark_backfill(conn: sqlite3.Connection, feed_id: int, keep: int) -> None:
     """A blog's back catalogue: all its posts but the newest `keep` (first fetch only)."""
     conn.execute(
         """
